@@ -1,0 +1,145 @@
+"""The ``kinod`` command: thin over the packages, one sub-command per job a user has."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from kinod import __version__
+from kinod.config import Config, ConfigError, load_config
+
+
+def _iter_media(paths: Sequence[str]) -> Iterator[tuple[Path, Path | None]]:
+    """(file, base folder it was found under) for every media file named or found below."""
+    from kinod.pipeline import is_media_name
+
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            seen: set[tuple[int, int]] = set()
+            for dirpath, dirnames, filenames in os.walk(p, followlinks=False):
+                st = os.stat(dirpath)
+                if (st.st_dev, st.st_ino) in seen:
+                    dirnames[:] = []
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    f = Path(dirpath) / name
+                    if is_media_name(f):
+                        yield f, p
+        else:
+            yield p, None
+
+
+def cmd_scan(config: Config, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from kinod.jobs.store import JobStore
+    from kinod.pipeline import ClipProcessor, output_dir_for
+
+    missing = [p for p in args.paths if not os.path.lexists(p)]
+    for m in missing:
+        print(f"kinod scan: {m}: no such file or folder", file=sys.stderr)
+    files = list(_iter_media([p for p in args.paths if p not in missing]))
+    if not files and not missing:
+        print("kinod scan: no media files found", file=sys.stderr)
+    store = JobStore(config.state.dir / "kinod.sqlite")
+    processor = ClipProcessor(config, store)
+    failed: list[tuple[Path, str]] = []
+    done = 0
+    try:
+        for path, base in tqdm(files, desc="clips", unit="clip", disable=None, leave=False):
+            out_dir = output_dir_for(path, config, base)
+            with tqdm(desc=path.name[:40], unit="frame", disable=None, leave=False) as bar:
+
+                def progress(n: int, total: int, bar: tqdm = bar) -> None:
+                    if total and bar.total != total:
+                        bar.total = total
+                    bar.update(n - bar.n)
+
+                outcome = processor.process(path, out_dir, force=args.force, progress=progress)
+            if outcome.ok:
+                done += 1
+                state = "up to date" if outcome.skipped else "done"
+                print(f"{state}: {path} -> {outcome.sidecar}")
+            else:
+                failed.append((path, outcome.error or "unknown error"))
+    finally:
+        store.close()
+    for path, why in failed:
+        print(f"FAILED: {path}: {why}", file=sys.stderr)
+    print(f"{done} clip(s) ok, {len(failed)} failed", file=sys.stderr)
+    return 1 if failed or missing else 0
+
+
+def cmd_probe(config: Config, args: argparse.Namespace) -> int:
+    from kinod.media.probe import ProbeError, probe
+
+    try:
+        print(json.dumps(probe(Path(args.file)).to_json(), indent=2))
+    except ProbeError as e:
+        print(f"kinod probe: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_doctor(config: Config, args: argparse.Namespace) -> int:
+    from kinod.doctor import run_checks
+
+    checks = run_checks(config)
+    width = max(len(c.name) for c in checks)
+    for c in checks:
+        mark = "OK  " if c.ok else ("WARN" if c.optional else "FAIL")
+        print(f"{mark}  {c.name:<{width}}  {c.detail}")
+    return 0 if all(c.ok or c.optional for c in checks) else 1
+
+
+def cmd_run(config: Config, args: argparse.Namespace) -> int:
+    from kinod.daemon import run_daemon
+
+    return run_daemon(config, once=args.once)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kinod", description="Self-indexing footage library for shared storage.")
+    p.add_argument("--version", action="version", version=f"kinod {__version__}")
+    p.add_argument("--config", help="config file (default: $KINOD_CONFIG, else ./config.toml, else built-in)")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run the daemon on the watch roots")
+    r.add_argument("--once", action="store_true", help="process what is there now, then exit")
+    r.set_defaults(func=cmd_run)
+    s = sub.add_parser("scan", help="process files or folders now")
+    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("--force", action="store_true", help="analyse again even if results are up to date")
+    s.set_defaults(func=cmd_scan)
+    pr = sub.add_parser("probe", help="print what a media file is, as JSON")
+    pr.add_argument("file")
+    pr.set_defaults(func=cmd_probe)
+    d = sub.add_parser("doctor", help="check ffmpeg, MediaInfo, models, GPU and folders")
+    d.set_defaults(func=cmd_doctor)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        print(f"kinod: config error:\n{e}", file=sys.stderr)
+        return 2
+    from kinod import logs
+
+    logs.configure(config.logging.level, config.logging.format)
+    try:
+        return int(args.func(config, args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

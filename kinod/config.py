@@ -1,0 +1,214 @@
+"""Configuration: one TOML file read with tomllib into strict pydantic models.
+
+Every model forbids unknown keys, so a typo (``setle_seconds``) stops the daemon at
+start with a message naming the key and the file, rather than being ignored for a
+week. Analyzer sections are validated against the ``Config`` model that each
+registered analyzer declares, so third-party analyzers get the same strictness.
+
+Where the file comes from, first match wins: ``--config PATH``, ``$KINOD_CONFIG``,
+``./config.toml``; with none of them the built-in defaults apply (watch ``./footage``,
+output ``./kino-out``, state ``./var``). Relative paths in a file are resolved
+against the file's folder, so a unit file can start the daemon from anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from kinod.analyzers.base import AnalyzerConfig
+
+ENV_VAR = "KINOD_CONFIG"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WatchRoot(Strict):
+    path: Path
+    include: tuple[str, ...] = ("*",)
+    exclude: tuple[str, ...] = ()
+
+
+class WatchConfig(Strict):
+    roots: tuple[WatchRoot, ...] = (WatchRoot(path=Path("footage")),)
+    mode: Literal["auto", "inotify", "poll"] = "auto"
+    poll_interval_seconds: float = Field(5.0, gt=0)
+    settle_seconds: float = Field(60.0, ge=0)
+    stable_polls: int = Field(3, ge=1)
+    rescan_minutes: float = Field(30.0, gt=0)
+    ready_marker: str = ""
+
+
+class OutputConfig(Strict):
+    root: Path = Path("kino-out")
+    formats: tuple[str, ...] = ("json", "otio")
+
+
+class StateConfig(Strict):
+    dir: Path = Path("var")
+
+
+class MediaConfig(Strict):
+    ffmpeg: str = ""
+    analysis_width: int = Field(480, ge=64, le=3840)
+    audio_rate: int = Field(16000, ge=8000, le=192000)
+    decode_threads: int = Field(0, ge=0)
+    keep_cache: bool = False
+
+    @field_validator("analysis_width")
+    @classmethod
+    def _even(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError("must be an even number of pixels")
+        return v
+
+
+class JobsConfig(Strict):
+    cpu_workers: int = Field(2, ge=1)
+    gpu_workers: int = Field(1, ge=0)
+    gpu_memory_mb: int = Field(0, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    max_attempts: int = Field(3, ge=1)
+    lease_seconds: float = Field(120.0, gt=0)
+    shutdown_grace_seconds: float = Field(30.0, ge=0)
+    newest_card_first: bool = True
+    queue_size: int = Field(64, ge=1)
+
+
+class MetricsConfig(Strict):
+    listen: str = "127.0.0.1:9464"
+    enabled: bool = True
+
+
+class LoggingConfig(Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Config(Strict):
+    watch: WatchConfig = WatchConfig()
+    output: OutputConfig = OutputConfig()
+    state: StateConfig = StateConfig()
+    media: MediaConfig = MediaConfig()
+    jobs: JobsConfig = JobsConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    logging: LoggingConfig = LoggingConfig()
+    #: Names of the analyzers to run, in the ``[analyzers]`` table as ``enabled``.
+    enabled_analyzers: tuple[str, ...] = ("shots",)
+    #: Validated per-analyzer sections, keyed by analyzer name.
+    analyzer_configs: dict[str, AnalyzerConfig] = Field(default_factory=dict)
+    #: The file this came from (None for built-in defaults).
+    source: Path | None = None
+
+    def analyzer_config(self, name: str) -> AnalyzerConfig | None:
+        return self.analyzer_configs.get(name)
+
+
+class ConfigError(ValueError):
+    """A config file could not be read; the message names the file and the key."""
+
+
+def _format_validation_error(err: ValidationError, source: str, prefix: str = "") -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in (prefix, *e["loc"]) if p != "")
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (typo?)"
+        lines.append(f"{source}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def _resolve(base: Path, p: Path) -> Path:
+    p = p.expanduser()
+    return p if p.is_absolute() else (base / p)
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    local = Path("config.toml")
+    return local if local.is_file() else None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load and validate the config; raises ConfigError naming the file and key."""
+    from kinod.analyzers.registry import analyzer_classes
+
+    file = find_config_file(path)
+    data: dict[str, Any] = {}
+    source = "<built-in defaults>"
+    base = Path.cwd()
+    if file is not None:
+        source = str(file)
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{file}: config file not found") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{file}: not valid TOML: {e}") from None
+        except OSError as e:
+            raise ConfigError(f"{file}: cannot read: {e.strerror}") from None
+        base = file.resolve().parent
+
+    analyzers_section = data.pop("analyzers", {})
+    if not isinstance(analyzers_section, dict):
+        raise ConfigError(f"{source}: analyzers: must be a table")
+    enabled = analyzers_section.pop("enabled", ["shots"])
+    if not isinstance(enabled, list) or not all(isinstance(n, str) for n in enabled):
+        raise ConfigError(f"{source}: analyzers.enabled: must be a list of analyzer names")
+
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(e, source)) from None
+
+    known = analyzer_classes()
+    for name in enabled:
+        if name not in known:
+            raise ConfigError(
+                f"{source}: analyzers.enabled: unknown analyzer {name!r} (installed: {', '.join(sorted(known))})"
+            )
+    analyzer_configs: dict[str, AnalyzerConfig] = {}
+    for name, section in analyzers_section.items():
+        if name not in known:
+            raise ConfigError(
+                f"{source}: analyzers.{name}: unknown analyzer section (installed: {', '.join(sorted(known))})"
+            )
+        if not isinstance(section, dict):
+            raise ConfigError(f"{source}: analyzers.{name}: must be a table")
+        try:
+            analyzer_configs[name] = known[name].Config.model_validate(section)
+        except ValidationError as e:
+            raise ConfigError(_format_validation_error(e, source, f"analyzers.{name}")) from None
+    for name in enabled:
+        analyzer_configs.setdefault(name, known[name].Config())
+
+    roots = tuple(r.model_copy(update={"path": _resolve(base, r.path)}) for r in cfg.watch.roots)
+    return cfg.model_copy(
+        update={
+            "watch": cfg.watch.model_copy(update={"roots": roots}),
+            "output": cfg.output.model_copy(update={"root": _resolve(base, cfg.output.root)}),
+            "state": cfg.state.model_copy(update={"dir": _resolve(base, cfg.state.dir)}),
+            "enabled_analyzers": tuple(enabled),
+            "analyzer_configs": analyzer_configs,
+            "source": file,
+        }
+    )
+
+
+def config_hash(section: BaseModel) -> str:
+    """Stable hash of an analyzer's settings: part of the job key and the sidecar."""
+    canonical = json.dumps(section.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

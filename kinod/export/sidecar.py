@@ -1,0 +1,174 @@
+"""The clip sidecar, ``<clip file name>.kino.json``: the one source of truth for results.
+
+Every other output (OTIO, EDL, XML, subtitles, the search index) is derived from it,
+so ``kinod export`` can regenerate them without analysing again. Analyzers speak in
+frame indices of the clip's own timeline; this module adds seconds and source
+timecode at the edge, recursively for every record that carries ``start_frame``.
+
+The layout is described by ``schema/kinod.clip.schema.json`` (JSON Schema 2020-12),
+and ``schema_version`` follows semver: readers accept any 1.x.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from kinod import __version__
+from kinod.analyzers.base import Marker, Result
+from kinod.fsutil import atomic_write_json
+from kinod.media.probe import Probe
+from kinod.media.timecode import format_rate, frames_to_tc
+
+SCHEMA_NAME = "kinod.clip"
+SCHEMA_VERSION = "1.0"
+SIDECAR_SUFFIX = ".kino.json"
+
+
+class SidecarError(ValueError):
+    """A sidecar is unreadable or not one of ours; the message names the file."""
+
+
+@dataclass(frozen=True)
+class TimeBase:
+    """Converts frames of a clip's timeline to seconds and source timecode."""
+
+    rate: Fraction
+    start_tc_frames: int = 0
+    drop_frame: bool = False
+
+    def seconds(self, frame: int) -> float:
+        return round(float(frame / self.rate), 6)
+
+    def tc(self, frame: int) -> str:
+        return frames_to_tc(self.start_tc_frames + frame, self.rate, self.drop_frame)
+
+    @classmethod
+    def from_probe(cls, probe: Probe) -> TimeBase:
+        return cls(probe.rate_fraction, probe.start_tc_frames, probe.drop_frame)
+
+
+def add_times(record: Any, tb: TimeBase) -> Any:
+    """Add ``start_s``/``start_tc`` (and ``end_*``) beside every ``start_frame``, recursively."""
+    if isinstance(record, list):
+        return [add_times(r, tb) for r in record]
+    if not isinstance(record, dict):
+        return record
+    out = {k: add_times(v, tb) for k, v in record.items()}
+    for edge in ("start", "end"):
+        frame = out.get(f"{edge}_frame")
+        if isinstance(frame, int):
+            out.setdefault(f"{edge}_s", tb.seconds(frame))
+            out[f"{edge}_tc"] = tb.tc(frame)
+    return out
+
+
+def marker_record(m: Marker, analyzer: str, tb: TimeBase) -> dict[str, Any]:
+    rec = m.to_json()
+    rec["analyzer"] = analyzer
+    rec["seconds"] = tb.seconds(m.frame)
+    rec["tc"] = tb.tc(m.frame)
+    return rec
+
+
+def analysis_record(
+    analyzer: str,
+    version: str,
+    config: dict[str, Any],
+    config_hash: str,
+    result: Result,
+    elapsed_s: float,
+    tb: TimeBase,
+) -> dict[str, Any]:
+    return {
+        "analyzer": analyzer,
+        "version": version,
+        "config_hash": config_hash,
+        "config": config,
+        "model": (
+            {"name": result.model.name, "sha256": result.model.sha256, "source": result.model.source}
+            if result.model
+            else None
+        ),
+        "elapsed_s": round(elapsed_s, 3),
+        "summary": add_times(result.summary, tb),
+        "items": add_times(result.items, tb),
+        "artefacts": list(result.artefacts),
+        "warnings": list(result.warnings),
+    }
+
+
+def build_sidecar(
+    *,
+    source_path: Path,
+    fingerprint: str | None,
+    probe: Probe | None,
+    analyses: dict[str, dict[str, Any]],
+    markers: list[dict[str, Any]],
+    errors: list[dict[str, Any]],
+    decode: dict[str, Any] | None = None,
+    card: str | None = None,
+    size: int | None = None,
+) -> dict[str, Any]:
+    timeline = None
+    if probe is not None:
+        timeline = {
+            "rate": format_rate(probe.rate_fraction),
+            "frames": probe.frames,
+            "start_tc": probe.start_tc,
+            "start_tc_frames": probe.start_tc_frames,
+            "drop_frame": probe.drop_frame,
+            "tc_source": probe.tc_source,
+        }
+    return {
+        "schema": SCHEMA_NAME,
+        "schema_version": SCHEMA_VERSION,
+        "kinod_version": __version__,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "source": {
+            "path": str(source_path),
+            "name": source_path.name,
+            "size": size if size is not None else (probe.size if probe else None),
+            "fingerprint": fingerprint,
+            "card": card,
+        },
+        "probe": probe.to_json() if probe else None,
+        "timeline": timeline,
+        "decode": decode,
+        "analyses": analyses,
+        "markers": sorted(markers, key=lambda m: (m["frame"], m["category"])),
+        "errors": errors,
+    }
+
+
+def sidecar_path(out_dir: Path, clip_name: str) -> Path:
+    return out_dir / (clip_name + SIDECAR_SUFFIX)
+
+
+def write_sidecar(path: Path, data: dict[str, Any]) -> Path:
+    atomic_write_json(path, data)
+    return path
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise SidecarError(f"{path}: cannot read sidecar: {e}") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA_NAME:
+        raise SidecarError(f"{path}: not a kinod clip sidecar (schema is not {SCHEMA_NAME!r})")
+    major = str(data.get("schema_version", "")).split(".")[0]
+    if major != SCHEMA_VERSION.split(".")[0]:
+        raise SidecarError(f"{path}: sidecar schema_version {data.get('schema_version')} is not supported")
+    return data
+
+
+def json_schema() -> dict[str, Any]:
+    """The published JSON Schema for sidecars (shipped inside the package)."""
+    text = resources.files("kinod.export").joinpath("schema/kinod.clip.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
