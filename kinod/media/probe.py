@@ -178,7 +178,8 @@ def probe(path: str | os.PathLike[str]) -> Probe:
             raw = parse_rate(str(v["frame_rate"]))
         if raw:
             container_rate = format_rate(raw)
-            rate = parse_rate(raw)
+            # 2997/100 (short_hamilton_clip.mp4) is what an NLE calls 29.97 NTSC: snap to 30000/1001.
+            rate = raw if raw.denominator == 1 else parse_rate(float(raw))
     elif av_info.get("video_rate"):
         rate = parse_rate(av_info["video_rate"])
 
