@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from media import FIXTURE_MEDIA  # noqa: E402
+from media import FIXTURE_MEDIA
 
 
 @pytest.fixture

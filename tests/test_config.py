@@ -36,7 +36,7 @@ def test_every_documented_key_is_a_real_key() -> None:
     for i, line in enumerate(lines):
         if "=" in line and not line.lstrip().startswith("#") and not line.startswith("["):
             above = [ln for ln in lines[max(0, i - 6) : i] if ln.strip()]
-            assert any(ln.lstrip().startswith("#") for ln in above) or above[-1:] and "=" in above[-1], line
+            assert any(ln.lstrip().startswith("#") for ln in above) or (above[-1:] and "=" in above[-1]), line
 
 
 def test_typo_names_key_and_file(tmp_path: Path) -> None:
