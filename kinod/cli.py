@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_probe)
     d = sub.add_parser("doctor", help="check ffmpeg, MediaInfo, models, GPU and folders")
     d.set_defaults(func=cmd_doctor)
+    from kinod.export.command import register as register_export
+
+    register_export(sub)
     return p
 
 

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kinod.analyzers.base import AnalyzerConfig
+from kinod.export.writers.options import ExportOptions
 
 ENV_VAR = "KINOD_CONFIG"
 
@@ -49,7 +50,7 @@ class WatchConfig(Strict):
 
 class OutputConfig(Strict):
     root: Path = Path("kino-out")
-    formats: tuple[str, ...] = ("json", "otio")
+    formats: tuple[str, ...] = ("json", "otio", "resolve-edl", "fcp7", "srt", "vtt", "csv")
 
 
 class StateConfig(Strict):
@@ -101,6 +102,7 @@ class Config(Strict):
     jobs: JobsConfig = JobsConfig()
     metrics: MetricsConfig = MetricsConfig()
     logging: LoggingConfig = LoggingConfig()
+    export: ExportOptions = ExportOptions()
     #: Names of the analyzers to run, in the ``[analyzers]`` table as ``enabled``.
     enabled_analyzers: tuple[str, ...] = ("shots",)
     #: Validated per-analyzer sections, keyed by analyzer name.
@@ -173,6 +175,16 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         cfg = Config.model_validate(data)
     except ValidationError as e:
         raise ConfigError(_format_validation_error(e, source)) from None
+
+    from kinod.export.writers import writer_classes
+
+    formats = {"json", *writer_classes()}
+    for fmt in cfg.output.formats:
+        if fmt not in formats:
+            raise ConfigError(f"{source}: output.formats: unknown format {fmt!r} (known: {', '.join(sorted(formats))})")
+    for fmt in cfg.export.card_formats:
+        if fmt not in formats:
+            raise ConfigError(f"{source}: export.card_formats: unknown format {fmt!r}")
 
     known = analyzer_classes()
     for name in enabled:

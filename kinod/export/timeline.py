@@ -20,6 +20,7 @@ NLE will play that file at the standard rate too.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
@@ -87,6 +88,25 @@ CATEGORY_COLORS: dict[str, str] = {
 NLE_RATES: tuple[Fraction, ...] = tuple(sorted(set(STANDARD_RATES.values())))
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n|\u2028|\u2029|\x85")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+#: Shown for characters no format can carry (control characters, lone surrogates).
+REPLACEMENT = "\ufffd"
+
+
+def clean_text(text: str) -> str:
+    """Text every format can carry: NFC, line breaks as ``\\n``, control characters as U+FFFD.
+
+    Applied when the model is built, because OTIO's C++ core cuts strings at NUL and
+    XML 1.0 cannot hold control characters at all; the replacement stays visible.
+    """
+    text = unicodedata.normalize("NFC", str(text))
+    text = _LINE_BREAKS.sub("\n", text)
+    text = _SURROGATES.sub(REPLACEMENT, text)
+    return _CONTROL.sub(REPLACEMENT, text)
+
+
 def resolve_colors(overrides: dict[str, str] | None = None) -> dict[str, str]:
     """Default colours with ``overrides`` applied; ValueError names a bad category or colour."""
     out = dict(CATEGORY_COLORS)
@@ -117,7 +137,8 @@ def marker_note(m: dict[str, Any]) -> str:
     """The comment an editor reads: why, which analyzer, how sure, which category.
 
     The analyzer name is left out when the comment already starts with it, since the
-    shots analyzer writes ``"shots: ContentDetector ..."``.
+    shots analyzer writes ``"shots: ContentDetector ..."``, and the category when it is
+    the analyzer's name too.
     """
     comment = str(m.get("comment") or "").strip()
     facts = []
@@ -127,7 +148,9 @@ def marker_note(m: dict[str, Any]) -> str:
     confidence = m.get("confidence")
     if isinstance(confidence, (int, float)):
         facts.append(f"confidence {confidence:.2f}")
-    facts.append(str(m.get("category", "")))
+    category = str(m.get("category", ""))
+    if category not in facts:
+        facts.append(category)
     tail = f"[{', '.join(f for f in facts if f)}]"
     return f"{comment} {tail}" if comment else tail
 
@@ -185,7 +208,8 @@ def _clip(
     """One OTIO clip with its markers, plus its NLE rate and drop-frame flag."""
     source = sidecar["source"]
     rate, nle, start, frames, drop = _time_base(sidecar)
-    available = otio.opentime.TimeRange(otio.opentime.RationalTime(start, nle), otio.opentime.RationalTime(frames, nle))
+    fr = float(nle)
+    available = otio.opentime.TimeRange(otio.opentime.RationalTime(start, fr), otio.opentime.RationalTime(frames, fr))
     ref = otio.schema.ExternalReference(
         target_url=otio.url_utils.url_from_filepath(source["path"]), available_range=available
     )
@@ -220,12 +244,12 @@ def _clip(
         if duration:
             end = _to_nle_frame(int(m["frame"]) + duration, rate, nle)
             duration = max(1, min(end, frames) - frame)
-        note = marker_note(m)
+        note = clean_text(marker_note(m))
         color = colors.get(m["category"], otio.schema.MarkerColor.RED)
         marker = otio.schema.Marker(
-            name=m["name"],
+            name=clean_text(m["name"]),
             marked_range=otio.opentime.TimeRange(
-                otio.opentime.RationalTime(start + frame, nle), otio.opentime.RationalTime(duration, nle)
+                otio.opentime.RationalTime(start + frame, fr), otio.opentime.RationalTime(duration, fr)
             ),
             color=color,
             comment=note,
@@ -233,7 +257,7 @@ def _clip(
         marker.metadata["kinod"] = {
             "category": m["category"],
             "analyzer": m.get("analyzer"),
-            "comment": m.get("comment", ""),
+            "comment": clean_text(m.get("comment", "")),
             "note": note,
             "confidence": m.get("confidence"),
             "frame": frame,
@@ -337,14 +361,14 @@ def card_timeline(
             start_frames = cursor = clip_start
         elif clip_start > cursor and cap > 0:
             jump = clip_start - cursor
-            gap = otio.schema.Gap(duration=otio.opentime.RationalTime(min(jump, cap), rate))
+            gap = otio.schema.Gap(duration=otio.opentime.RationalTime(min(jump, cap), float(rate)))
             gap.name = f"TC jump {frames_to_tc(jump, rate, False)}"
             gap.metadata["kinod"] = {"jump_frames": jump, "capped": jump > cap}
             track.append(gap)
             cursor += min(jump, cap)
         track.append(clip)
         cursor += int(clip.source_range.duration.value)
-    timeline = otio.schema.Timeline(name=name, global_start_time=otio.opentime.RationalTime(start_frames, rate))
+    timeline = otio.schema.Timeline(name=name, global_start_time=otio.opentime.RationalTime(start_frames, float(rate)))
     timeline.tracks.append(track)
     timeline.metadata["kinod"] = {
         "kind": "card",

@@ -1,0 +1,180 @@
+"""FCP7 XML (xmeml v4/v5) for Premiere Pro: a sequence whose clip items carry clip markers.
+
+Written by hand rather than with the OTIO fcp_xml adapter, which loses the
+drop-frame label, marker comments and colours. Element names and their order follow
+Premiere's own export (the ``premiere_example.xml`` fixture): ``sequence`` holds
+uuid, duration, rate, name, media, timecode; a ``clipitem`` holds masterclipid, name,
+enabled, duration, rate, start, end, in, out, alphatype, pixelaspectratio,
+anamorphic, file, then its markers; a ``marker`` holds comment, name, in, out and
+Premiere's ``pproColor``. ``<ntsc>TRUE</ntsc>`` with the nominal timebase gives
+23.976/29.97/59.94, and the file and sequence ``timecode`` elements carry
+``<displayformat>DF</displayformat>`` where the clip is drop-frame. Marker ``in``
+counts frames from the first frame of the media; ``out`` is ``-1`` for a point marker.
+"""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+from fractions import Fraction
+from pathlib import Path
+
+import opentimelineio as otio
+
+from kinod.export.writers.base import (
+    PPRO_COLOR_VALUES,
+    PREMIERE_COLORS,
+    ClipFacts,
+    ReadMarker,
+    TimelineFacts,
+    Writer,
+    timeline_facts,
+)
+from kinod.export.writers.options import ExportOptions
+from kinod.export.writers.xmlutil import file_url, parse, serialize, sub
+from kinod.fsutil import atomic_write_bytes
+from kinod.media.timecode import frames_to_tc, is_ntsc, nominal_fps
+
+
+def ppro_color(otio_color: str) -> int:
+    """The ``pproColor`` value Premiere writes for the marker colour it would show."""
+    return PPRO_COLOR_VALUES[PREMIERE_COLORS.get(otio_color, 1)]
+
+
+def _rate(parent: ET.Element, rate: Fraction) -> None:
+    r = sub(parent, "rate")
+    sub(r, "timebase", nominal_fps(rate))
+    sub(r, "ntsc", "TRUE" if is_ntsc(rate) else "FALSE")
+
+
+def _timecode(parent: ET.Element, rate: Fraction, frames: int, drop: bool, reel: str | None) -> None:
+    t = sub(parent, "timecode")
+    _rate(t, rate)
+    sub(t, "string", frames_to_tc(frames, rate, drop))
+    sub(t, "frame", frames)
+    sub(t, "displayformat", "DF" if drop else "NDF")
+    if reel is not None:
+        sub(sub(t, "reel"), "name", reel)
+
+
+def _samplecharacteristics(parent: ET.Element, rate: Fraction, clip: ClipFacts | None) -> None:
+    sc = sub(parent, "samplecharacteristics")
+    _rate(sc, rate)
+    sub(sc, "width", (clip.width if clip else None) or 1920)
+    sub(sc, "height", (clip.height if clip else None) or 1080)
+    sub(sc, "anamorphic", "FALSE")
+    sub(sc, "pixelaspectratio", "square")
+    sub(sc, "fielddominance", "none")
+
+
+def _file(parent: ET.Element, clip: ClipFacts, index: int) -> None:
+    f = sub(parent, "file", id=f"file-{index}")
+    sub(f, "name", clip.name)
+    sub(f, "pathurl", file_url(clip.path, localhost=True))
+    _rate(f, clip.rate)
+    sub(f, "duration", clip.frames)
+    _timecode(f, clip.rate, clip.start_frames, clip.drop_frame, clip.reel or "")
+    media = sub(f, "media")
+    if clip.has_video:
+        _samplecharacteristics(sub(media, "video"), clip.rate, clip)
+    if clip.audio_channels:
+        audio = sub(media, "audio")
+        asc = sub(audio, "samplecharacteristics")
+        sub(asc, "depth", 16)
+        sub(asc, "samplerate", clip.audio_rate or 48000)
+        sub(audio, "channelcount", clip.audio_channels)
+
+
+def _clipitem(track: ET.Element, clip: ClipFacts, index: int) -> None:
+    ci = sub(track, "clipitem", id=f"clipitem-{index}")
+    sub(ci, "masterclipid", f"masterclip-{index}")
+    sub(ci, "name", clip.name)
+    sub(ci, "enabled", "TRUE")
+    sub(ci, "duration", clip.frames)
+    _rate(ci, clip.rate)
+    sub(ci, "start", clip.record_start)
+    sub(ci, "end", clip.record_start + clip.frames)
+    sub(ci, "in", 0)
+    sub(ci, "out", clip.frames)
+    sub(ci, "alphatype", "none")
+    sub(ci, "pixelaspectratio", "square")
+    sub(ci, "anamorphic", "FALSE")
+    _file(ci, clip, index)
+    for m in clip.markers:
+        mk = sub(ci, "marker")
+        sub(mk, "comment", m.note)
+        sub(mk, "name", m.name)
+        sub(mk, "in", m.frame)
+        sub(mk, "out", m.frame + m.duration if m.duration else -1)
+        sub(mk, "pproColor", ppro_color(m.color))
+
+
+def build_xmeml(facts: TimelineFacts, version: int) -> ET.Element:
+    root = ET.Element("xmeml", {"version": str(version)})
+    seq = sub(root, "sequence", id="sequence-1")
+    ident = "\n".join([facts.name, *(c.path for c in facts.clips)])
+    sub(seq, "uuid", str(uuid.uuid5(uuid.NAMESPACE_URL, "kinod:" + ident)))
+    sub(seq, "duration", facts.frames)
+    _rate(seq, facts.rate)
+    sub(seq, "name", facts.name)
+    media = sub(seq, "media")
+    video = sub(media, "video")
+    _samplecharacteristics(sub(video, "format"), facts.rate, next((c for c in facts.clips if c.has_video), None))
+    vtrack = sub(video, "track")
+    audio_only = [c for c in facts.clips if not c.has_video]
+    atrack = sub(sub(media, "audio"), "track") if audio_only else None
+    for index, clip in enumerate(facts.clips, 1):
+        _clipitem(vtrack if clip.has_video or atrack is None else atrack, clip, index)
+    for track in (vtrack, atrack):
+        if track is not None:
+            sub(track, "enabled", "TRUE")
+            sub(track, "locked", "FALSE")
+    _timecode(seq, facts.rate, facts.start_frames, facts.drop_frame, None)
+    return root
+
+
+class Fcp7XmlWriter(Writer):
+    format = "fcp7"
+    suffix = ".fcp7.xml"
+    description = "FCP7 XML (xmeml) for Premiere Pro: clip markers with comments and colours"
+
+    def write(self, timeline: otio.schema.Timeline, dest: Path, opts: ExportOptions) -> Path:
+        root = build_xmeml(timeline_facts(timeline), opts.fcp7_version)
+        atomic_write_bytes(dest, serialize(root, "xmeml"))
+        return dest
+
+    def read(self, path: Path, rate: Fraction | None = None) -> list[ReadMarker]:
+        root = parse(path)
+        if root.tag != "xmeml":
+            raise ValueError(f"{path}: not an FCP7 XML file (root is <{root.tag}>)")
+        out: list[ReadMarker] = []
+        for seq in root.findall("sequence"):
+            seq_start = int(seq.findtext("timecode/frame") or 0)
+            for ci in seq.findall("./media/*/track/clipitem"):
+                start = int(ci.findtext("start") or 0)
+                clip_in = int(ci.findtext("in") or 0)
+                for mk in ci.findall("marker"):
+                    m_in = int(mk.findtext("in") or 0)
+                    m_out = int(mk.findtext("out") or -1)
+                    out.append(
+                        ReadMarker(
+                            name=mk.findtext("name") or "",
+                            frame=m_in,
+                            record_frame=seq_start + start + m_in - clip_in,
+                            duration=m_out - m_in if m_out >= 0 else 0,
+                            comment=mk.findtext("comment") or "",
+                            color=mk.findtext("pproColor") or "",
+                            clip=ci.findtext("name"),
+                        )
+                    )
+            for mk in seq.findall("marker"):
+                m_in = int(mk.findtext("in") or 0)
+                out.append(
+                    ReadMarker(
+                        name=mk.findtext("name") or "",
+                        record_frame=seq_start + m_in,
+                        comment=mk.findtext("comment") or "",
+                        color=mk.findtext("pproColor") or "",
+                    )
+                )
+        return out

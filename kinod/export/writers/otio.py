@@ -1,0 +1,50 @@
+"""Native OpenTimelineIO (``.otio``): the model itself, for Resolve 18.5+ and pipeline tools.
+
+OTIO's own JSON adapter is exact, so it is used as is; Resolve reads the marker
+colour from ``Marker.color`` and the note from ``metadata["Resolve_OTIO"]["Note"]``.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import opentimelineio as otio
+
+from kinod.export.writers.base import ReadMarker, Writer
+from kinod.export.writers.options import ExportOptions
+from kinod.fsutil import atomic_write_text
+
+
+class OtioWriter(Writer):
+    format = "otio"
+    suffix = ".otio"
+    description = "OpenTimelineIO JSON (Resolve 18.5+, pipeline tools)"
+
+    def write(self, timeline: otio.schema.Timeline, dest: Path, opts: ExportOptions) -> Path:
+        atomic_write_text(dest, otio.adapters.write_to_string(timeline, "otio_json"))
+        return dest
+
+    def read(self, path: Path, rate: Fraction | None = None) -> list[ReadMarker]:
+        timeline = otio.adapters.read_from_file(str(path), "otio_json")
+        out: list[ReadMarker] = []
+        for clip in timeline.find_clips():
+            clip_rate = clip.source_range.start_time.rate
+            origin = round(clip.source_range.start_time.value)
+            record = round(clip.range_in_parent().start_time.rescaled_to(clip_rate).value)
+            if timeline.global_start_time is not None:
+                record += round(timeline.global_start_time.rescaled_to(clip_rate).value)
+            for m in clip.markers:
+                frame = round(m.marked_range.start_time.rescaled_to(clip_rate).value) - origin
+                out.append(
+                    ReadMarker(
+                        name=m.name,
+                        frame=frame,
+                        record_frame=record + frame,
+                        duration=round(m.marked_range.duration.rescaled_to(clip_rate).value),
+                        comment=m.comment,
+                        color=str(m.color),
+                        clip=clip.name,
+                    )
+                )
+        return out

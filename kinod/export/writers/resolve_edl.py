@@ -1,0 +1,114 @@
+"""DaVinci Resolve marker EDL (Timeline > Import > Timeline Markers from EDL).
+
+The syntax is the one Resolve writes itself (Timelines > Export > Timeline Markers to
+EDL): every marker is a one-frame cut event at its record timecode, followed by one
+line ``<note> |C:ResolveColor<Colour> |M:<name> |D:<frames>``. Resolve takes the text
+before the first ``|`` as the note, so:
+
+* ``|`` inside a name or note would end a field: it is written as ``¦``;
+* a line break would end the marker line: it is written as `` ¶ ``;
+* a note that starts with a digit makes the line look like an event to Resolve's
+  parser, and one starting with ``*`` is taken as an EDL comment; both get ``- ``
+  in front, the workaround known to import cleanly.
+
+Resolve keeps one marker per frame of a timeline, so markers on the same frame are
+merged into one: names joined with `` + ``, notes with `` / ``, the colour of the
+highest-priority category, the longest duration.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import opentimelineio as otio
+
+from kinod.export.timeline import MARKER_CATEGORIES
+from kinod.export.writers.base import RESOLVE_COLORS, MarkerFacts, ReadMarker, Writer, single_line, timeline_facts
+from kinod.export.writers.edl_common import EdlError, header, read_edl, tc
+from kinod.export.writers.options import ExportOptions
+from kinod.fsutil import atomic_write_text
+
+_MARKER_RE = re.compile(r"^(?P<note>.*?)\s?\|C:ResolveColor(?P<color>\w+)\s+\|M:(?P<name>.*?)\s+\|D:(?P<dur>\d+)\s*$")
+
+
+def resolve_name(text: str) -> str:
+    """A marker name as the Resolve EDL carries it (single line, no ``|``)."""
+    return single_line(text).replace("|", "¦")
+
+
+def resolve_note(text: str) -> str:
+    """A note as the Resolve EDL carries it; see the module docstring for the ``- `` guard."""
+    note = resolve_name(text)
+    if note[:1].isdigit() or note.startswith("*"):
+        note = "- " + note
+    return note
+
+
+def merge_same_frame(markers: list[tuple[int, MarkerFacts]]) -> list[tuple[int, MarkerFacts]]:
+    """One marker per record frame, as Resolve keeps them (see the module docstring)."""
+    by_frame: dict[int, list[MarkerFacts]] = {}
+    for frame, m in markers:
+        by_frame.setdefault(frame, []).append(m)
+    out: list[tuple[int, MarkerFacts]] = []
+    for frame in sorted(by_frame):
+        group = sorted(
+            by_frame[frame],
+            key=lambda m: (MARKER_CATEGORIES.index(m.category) if m.category in MARKER_CATEGORIES else 99, m.name),
+        )
+        first = group[0]
+        if len(group) > 1:
+            first = MarkerFacts(
+                frame=first.frame,
+                duration=max(m.duration for m in group),
+                name=" + ".join(m.name for m in group),
+                note=" / ".join(m.note for m in group),
+                color=first.color,
+                category=first.category,
+            )
+        out.append((frame, first))
+    return out
+
+
+class ResolveEdlWriter(Writer):
+    format = "resolve-edl"
+    suffix = ".resolve.edl"
+    description = "DaVinci Resolve timeline-marker EDL (Import > Timeline Markers from EDL)"
+
+    def write(self, timeline: otio.schema.Timeline, dest: Path, opts: ExportOptions) -> Path:
+        facts = timeline_facts(timeline)
+        placed = [(clip.record_start + m.frame, m) for clip in facts.clips for m in clip.markers]
+        lines = header(facts.name, facts.drop_frame)
+        for num, (frame, m) in enumerate(merge_same_frame(placed), 1):
+            start = facts.start_frames + frame
+            tc_in = tc(start, facts.rate, facts.drop_frame)
+            tc_out = tc(start + 1, facts.rate, facts.drop_frame)
+            lines.append(f"{num:03d}  001      V     C        {tc_in} {tc_out} {tc_in} {tc_out}  ")
+            color = RESOLVE_COLORS.get(m.color, "Blue")
+            name = resolve_name(m.name) or m.category or "kinod"
+            lines.append(f"{resolve_note(m.note)} |C:ResolveColor{color} |M:{name} |D:{max(m.duration, 1)}")
+            lines.append("")
+        atomic_write_text(dest, "\n".join(lines) + "\n")
+        return dest
+
+    def read(self, path: Path, rate: Fraction | None = None) -> list[ReadMarker]:
+        if rate is None:
+            raise EdlError(f"{path}: an EDL does not record its frame rate; pass the rate to read it")
+        edl = read_edl(path, rate)
+        out: list[ReadMarker] = []
+        for ev in edl.events:
+            for line in ev.extra:
+                m = _MARKER_RE.match(line)
+                if not m:
+                    raise EdlError(f"{path}: event {ev.num}: not a Resolve marker line: {line[:60]!r}")
+                out.append(
+                    ReadMarker(
+                        name=m.group("name"),
+                        record_frame=ev.rec_in,
+                        duration=int(m.group("dur")),
+                        comment=m.group("note").strip(),
+                        color=m.group("color"),
+                    )
+                )
+        return out

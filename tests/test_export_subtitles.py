@@ -1,0 +1,95 @@
+"""SRT/WebVTT from speech segments: line length, line count, duration and gap limits."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from export_sidecars import make_sidecar
+
+from kinod.export.writers import ExportOptions, write_formats
+from kinod.export.writers.subtitles import build_cues, read_cues, render_srt, render_vtt
+
+OPTS = ExportOptions()
+LONG = (
+    "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country. "
+    "My fellow citizens of the world, ask not what America will do for you, but what together we can do."
+)
+
+
+def _words(text: str, start: float, end: float) -> list[dict]:
+    words = text.split()
+    step = (end - start) / len(words)
+    return [
+        {"word": " " + w, "start_s": start + i * step, "end_s": start + (i + 1) * step} for i, w in enumerate(words)
+    ]
+
+
+@pytest.mark.parametrize("with_words", [True, False])
+def test_long_segment_is_split_within_limits(with_words: bool) -> None:
+    seg = {"start_s": 2.0, "end_s": 14.0, "text": LONG, "speaker": None}
+    if with_words:
+        seg["words"] = _words(LONG, 2.0, 14.0)
+    cues = build_cues([seg], OPTS)
+    assert len(cues) >= 3
+    assert " ".join(" ".join(c.lines) for c in cues) == " ".join(LONG.split())
+    for a, b in itertools.pairwise(cues):
+        assert b.start - a.end >= OPTS.subtitle_min_gap_s - 1e-6
+    for c in cues:
+        assert 1 <= len(c.lines) <= OPTS.subtitle_max_lines
+        assert all(len(line) <= OPTS.subtitle_max_line_chars for line in c.lines)
+        assert c.end - c.start <= OPTS.subtitle_max_duration_s + 1e-6
+        assert 2.0 <= c.start < c.end <= 14.0
+
+
+def test_word_timings_place_the_split() -> None:
+    text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+    words = _words(text, 0.0, 16.0)  # one word per second
+    cues = build_cues(
+        [{"start_s": 0.0, "end_s": 16.0, "text": text, "words": words}],
+        ExportOptions(subtitle_max_line_chars=20, subtitle_max_lines=1),
+    )
+    for c in cues:
+        first = c.lines[0].split()[0]
+        assert c.start == pytest.approx(text.split().index(first), abs=0.01)
+
+
+def test_short_cue_is_held_to_the_minimum_but_not_over_the_next() -> None:
+    segs = [
+        {"start_s": 1.0, "end_s": 1.2, "text": "Hi."},
+        {"start_s": 1.5, "end_s": 3.0, "text": "Hello there."},
+        {"start_s": 5.0, "end_s": 5.1, "text": "Bye."},
+    ]
+    cues = build_cues(segs, OPTS)
+    assert cues[0].end == pytest.approx(1.5 - OPTS.subtitle_min_gap_s, abs=0.002)
+    assert cues[2].end - cues[2].start == pytest.approx(OPTS.subtitle_min_duration_s, abs=0.002)
+
+
+def test_overlapping_segments_get_a_gap() -> None:
+    cues = build_cues([{"start_s": 0, "end_s": 3, "text": "a b"}, {"start_s": 2.5, "end_s": 4, "text": "c d"}], OPTS)
+    assert cues[1].start - cues[0].end >= OPTS.subtitle_min_gap_s - 1e-6
+
+
+def test_srt_and_vtt_syntax_and_speakers() -> None:
+    segs = [{"start_s": 3661.5, "end_s": 3663.25, "text": " Ask not.", "speaker": "Speaker 1"}]
+    srt = render_srt(build_cues(segs, OPTS, inline_speaker=True))
+    vtt = render_vtt(build_cues(segs, OPTS))
+    assert srt == "1\n01:01:01,500 --> 01:01:03,250\nSpeaker 1: Ask not.\n"
+    assert vtt == "WEBVTT\n\n01:01:01.500 --> 01:01:03.250\n<v Speaker 1>Ask not.\n"
+    no_speakers = ExportOptions(subtitle_speakers=False)
+    assert "Speaker" not in render_srt(build_cues(segs, no_speakers, inline_speaker=True))
+
+
+def test_write_formats_writes_subtitles_only_with_a_speech_analysis(tmp_path: Path) -> None:
+    plain = make_sidecar(name="no speech.mov")
+    assert write_formats(plain, tmp_path, ["srt", "vtt"]) == []
+    segs = [{"start_s": 0.0, "end_s": 11.0, "text": LONG, "speaker": "Speaker 1", "words": _words(LONG, 0, 11)}]
+    sc = make_sidecar(name="jfk.mov", speech=segs)
+    srt, vtt = write_formats(sc, tmp_path, ["srt", "vtt"])
+    assert srt.name == "jfk.mov.srt" and vtt.name == "jfk.mov.vtt"
+    assert read_cues(srt)[0].lines[0].startswith("Speaker 1: And so,")
+    assert read_cues(vtt)[0].speaker == "Speaker 1"
+    empty = make_sidecar(name="silent.mov", speech=[])
+    (path,) = write_formats(empty, tmp_path, ["vtt"])
+    assert path.read_text() == "WEBVTT\n"
