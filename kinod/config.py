@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kinod.analyzers.base import AnalyzerConfig
 from kinod.export.writers.options import ExportOptions
+from kinod.media.cards.config import CardsConfig
+from kinod.media.proxy import ProxyConfig
 
 ENV_VAR = "KINOD_CONFIG"
 
@@ -103,6 +105,8 @@ class Config(Strict):
     metrics: MetricsConfig = MetricsConfig()
     logging: LoggingConfig = LoggingConfig()
     export: ExportOptions = ExportOptions()
+    cards: CardsConfig = CardsConfig()
+    proxy: ProxyConfig = ProxyConfig()
     #: Names of the analyzers to run, in the ``[analyzers]`` table as ``enabled``.
     enabled_analyzers: tuple[str, ...] = ("shots",)
     #: Validated per-analyzer sections, keyed by analyzer name.
@@ -213,6 +217,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
             "watch": cfg.watch.model_copy(update={"roots": roots}),
             "output": cfg.output.model_copy(update={"root": _resolve(base, cfg.output.root)}),
             "state": cfg.state.model_copy(update={"dir": _resolve(base, cfg.state.dir)}),
+            "proxy": cfg.proxy.model_copy(
+                update={"root": _resolve(base, cfg.proxy.root) if cfg.proxy.root is not None else None}
+            ),
             "enabled_analyzers": tuple(enabled),
             "analyzer_configs": analyzer_configs,
             "source": file,

@@ -9,12 +9,21 @@ cheap; nothing here decodes a frame.
 Rates are exact fractions. A rate MediaInfo reports as "29.970" is stored as
 30000/1001 because that is what the NLE will assume; the container's own rational is
 kept as ``container_rate`` for the curious.
+
+Start timecode is chosen by source priority (``TimecodeSource``): the camera's XML
+sidecar (Sony ``M01.XML``, P2 clip XML, Canon clip XML; found beside the file, or
+passed in as ``timecode_hints`` by the card parser) beats the container's ``tmcd``
+or MXF timecode, which beats loose file tags, which beat ``00:00:00:00``. Every
+candidate seen is kept in ``timecode_candidates`` with its source, so a mismatch
+between the camera and the container is visible. Broadcast WAV files get their
+start from ``bext`` time reference at the recorder's iXML timecode rate.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -84,6 +93,15 @@ class Probe:
     truncated: bool = False
     audio: list[AudioStreamInfo] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    camera_serial: str | None = None
+    #: The camera's user clip name (P2 UserClipName, Sony Title), when it wrote one.
+    clip_name: str | None = None
+    #: Every start timecode candidate seen: [{"source": "camera-xml", "label": "01:00:00;00"}].
+    timecode_candidates: list[dict[str, str]] = field(default_factory=list)
+    #: The camera sidecar the metadata came from (absolute path), if any.
+    sidecar: str | None = None
+    #: Broadcast WAV facts (bext/iXML: scene, take, tape, time_reference, track names...).
+    bwf: dict[str, Any] | None = None
 
     @property
     def rate_fraction(self) -> Fraction:
@@ -127,8 +145,18 @@ def _first(*values: Any) -> Any:
 _FIELD_ORDER = {"TFF": "tff", "BFF": "bff"}
 
 
-def probe(path: str | os.PathLike[str]) -> Probe:
-    """Probe one file. Raises ProbeError (never anything else) when it is not usable media."""
+def probe(
+    path: str | os.PathLike[str],
+    *,
+    timecode_hints: Sequence[tuple[TimecodeSource | str, str]] = (),
+    camera_sidecar: bool = True,
+) -> Probe:
+    """Probe one file. Raises ProbeError (never anything else) when it is not usable media.
+
+    ``timecode_hints`` are extra start-TC candidates with their source, e.g. the card
+    parser's ``CardClip.timecode_hints()``; with ``camera_sidecar`` the probe also
+    looks for the camera's own sidecar beside the file.
+    """
     p = Path(path)
     try:
         st = p.stat()
@@ -154,6 +182,11 @@ def probe(path: str | os.PathLike[str]) -> Probe:
 
     av_info = _pyav_facts(p)
     if not videos and not audios and not av_info.get("streams"):
+        from kinod.media.integrity import iso_bmff_problems
+
+        box_problems = iso_bmff_problems(p)
+        if box_problems:
+            raise ProbeError(box_problems[-1])
         fmt = general.get("format") or "unknown format"
         raise ProbeError(f"{p}: not a media file (no audio or video streams; MediaInfo says {fmt})")
 
@@ -183,6 +216,12 @@ def probe(path: str | os.PathLike[str]) -> Probe:
     elif av_info.get("video_rate"):
         rate = parse_rate(av_info["video_rate"])
 
+    side = _camera_sidecar(p, warnings) if camera_sidecar else None
+    bwf = _bwf_facts(p, warnings) if not v and p.suffix.lower() in (".wav", ".bwf") else None
+    if rate is None and bwf is not None and bwf.get("tc_rate"):
+        # An audio-only take counts frames at its recorder's timecode rate, as NLEs do.
+        rate = parse_rate(bwf["tc_rate"])
+
     duration_ms = _float(_first(v.get("duration"), general.get("duration")))
     duration_s = duration_ms / 1000 if duration_ms else float(av_info.get("duration_s") or 0.0)
     frames = int(av_info.get("video_frames") or 0)
@@ -193,8 +232,12 @@ def probe(path: str | os.PathLike[str]) -> Probe:
 
     vfr = str(v.get("frame_rate_mode", "")).upper() == "VFR"
 
-    # Start timecode, best source first (camera XML comes from card parsers).
-    candidates: list[tuple[TimecodeSource, str]] = []
+    # Start timecode: every candidate with its source; pick_start_timecode takes the best.
+    candidates: list[tuple[TimecodeSource, str]] = [(TimecodeSource(src), label) for src, label in timecode_hints]
+    if side is not None and side.start_tc:
+        candidates.append((TimecodeSource.CAMERA_XML, side.start_tc))
+    if bwf is not None and bwf.get("start_tc"):
+        candidates.append((TimecodeSource.CONTAINER, bwf["start_tc"]))
     reel = None
     for o in others:
         if str(o.get("type", "")).lower().startswith("time code") and o.get("time_code_of_first_frame"):
@@ -206,7 +249,12 @@ def probe(path: str | os.PathLike[str]) -> Probe:
     for tag in av_info.get("timecodes", []):
         candidates.append((TimecodeSource.FILE_TAGS, tag))
     tc: StartTimecode = pick_start_timecode(candidates, rate or Fraction(25))
+    _warn_disagreement(candidates, tc, rate or Fraction(25), warnings)
     reel = reel or av_info.get("reel") or general.get("reel_name") or v.get("title") or None
+    if side is not None and side.reel:
+        reel = side.reel
+    if bwf is not None and bwf.get("tape") and not reel:
+        reel = bwf["tape"]
 
     audio_streams: list[AudioStreamInfo] = []
     for i, a in enumerate(audios):
@@ -264,12 +312,85 @@ def probe(path: str | os.PathLike[str]) -> Probe:
         tc_source=tc.source.value,
         reel=str(reel) if reel else None,
         creation_date=_first(general.get("encoded_date"), general.get("recorded_date"), av_info.get("creation_time")),
-        camera_make=_first(general.get("make"), general.get("manufacturer"), av_info.get("make")),
-        camera_model=_first(general.get("model"), general.get("camera_model_name"), av_info.get("model")),
+        camera_make=_first(
+            side.camera.make if side else None, general.get("make"), general.get("manufacturer"), av_info.get("make")
+        ),
+        camera_model=_first(
+            side.camera.model if side else None,
+            general.get("model"),
+            general.get("camera_model_name"),
+            av_info.get("model"),
+        ),
         truncated=truncated,
         audio=audio_streams,
         warnings=warnings,
+        camera_serial=_first(side.camera.serial if side else None, general.get("serialnumber")),
+        clip_name=side.user_clip_name if side else None,
+        timecode_candidates=[{"source": s.value, "label": label} for s, label in candidates],
+        sidecar=side.sidecars[0] if side and side.sidecars else None,
+        bwf=bwf,
     )
+
+
+def _camera_sidecar(p: Path, warnings: list[str]) -> Any:
+    """The camera sidecar's metadata for this file (a CardClip), or None; problems become warnings."""
+    from kinod.media.cards.sidecars import sidecar_clip_for
+
+    try:
+        clip = sidecar_clip_for(p)
+    except Exception as e:  # a sidecar must never make a readable clip unreadable
+        warnings.append(f"{p}: camera sidecar could not be read: {e}")
+        return None
+    if clip is not None:
+        warnings.extend(clip.problems)
+    return clip
+
+
+def _bwf_facts(p: Path, warnings: list[str]) -> dict[str, Any] | None:
+    """bext/iXML facts of a WAV, with the start TC at the recorder's rate when it wrote one."""
+    from kinod.media.cards.bwf import BwfError, read_bwf
+
+    try:
+        info = read_bwf(p)
+    except BwfError as e:
+        warnings.append(str(e))
+        return None
+    warnings.extend(info.problems)
+    if not (info.has_bext or info.has_ixml):
+        return None
+    facts: dict[str, Any] = {
+        k: v
+        for k, v in info.to_json().items()
+        if k not in ("path", "problems", "coding_history") and v not in (None, "", [])
+    }
+    facts["track_names"] = [t.name for t in info.tracks]
+    facts.pop("tracks", None)
+    tc = info.start_tc()
+    if tc is not None:
+        facts["start_tc"] = tc[0]
+    elif info.time_reference is not None:
+        warnings.append(f"{p}: bext time reference present but no timecode rate in iXML; start TC not set")
+    return facts
+
+
+def _warn_disagreement(
+    candidates: list[tuple[TimecodeSource, str]], chosen: StartTimecode, rate: Fraction, warnings: list[str]
+) -> None:
+    """Say so when the camera XML and the container disagree: one of them was re-stamped."""
+    from kinod.media.timecode import tc_to_frames
+
+    for source, label in candidates:
+        if source == chosen.source or source.priority > TimecodeSource.CONTAINER.priority:
+            continue
+        try:
+            frames = tc_to_frames(label, rate)
+        except ValueError:
+            continue
+        if frames != chosen.frames:
+            warnings.append(
+                f"start timecode {chosen.text} ({chosen.source.value}) differs from {label} ({source.value})"
+            )
+            return
 
 
 def _pyav_facts(p: Path) -> dict[str, Any]:
@@ -307,7 +428,11 @@ def _pyav_facts(p: Path) -> dict[str, Any]:
                 if s.start_time is not None and s.time_base is not None:
                     facts["video_start_s"] = float(s.start_time * s.time_base)
                 facts["reel"] = facts["reel"] or smeta.get("reel_name")
-            elif s.type == "audio" and "audio_start_s" not in facts:
-                if s.start_time is not None and s.time_base is not None:
-                    facts["audio_start_s"] = float(s.start_time * s.time_base)
+            elif (
+                s.type == "audio"
+                and "audio_start_s" not in facts
+                and s.start_time is not None
+                and s.time_base is not None
+            ):
+                facts["audio_start_s"] = float(s.start_time * s.time_base)
     return facts

@@ -1,0 +1,23 @@
+"""The ``[cards]`` config section: what kinod does with a card before analysing its clips."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class CardsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Verify ASC MHL and legacy .mhl manifests first; a card that fails is not analysed.
+    verify_mhl: bool = True
+    #: Hashes of every card file recorded in the card report (always computed during
+    #: verification; without an MHL they are what a later copy can be checked against).
+    #: Empty: hash nothing when the card has no MHL (faster on huge cards, no record).
+    record_hashes: tuple[Literal["xxh64", "xxh128", "xxh3", "md5", "sha1"], ...] = ("xxh64",)
+    #: Integrity checks (missing moov, MediaInfo IsTruncated, decode of head and tail)
+    #: before analysis; failing files are listed and skipped by analyzers.
+    integrity_check: bool = True
+    #: Write card.kino.json and card.html for each card.
+    report: bool = True

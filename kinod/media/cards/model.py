@@ -1,0 +1,208 @@
+"""What a card is once kinod has understood it: logical clips, not files.
+
+A camera writes one recording as whatever its format wants: one MP4, a video
+essence plus one MXF per audio channel (P2), 4 GB chapters (GoPro), spanned R3D
+parts. Editors think in recordings, so a card becomes a list of :class:`CardClip`,
+each naming every file that belongs to it, in order, with the metadata the camera
+wrote beside it. Files kinod deliberately leaves alone (camera proxies, thumbnails,
+card indexes) are kept as :class:`SkippedFile` with the reason, so the card report
+accounts for every byte on the card.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal
+
+from kinod.media.timecode import TimecodeSource, format_rate
+
+FileRole = Literal["av", "video", "audio", "part"]
+
+
+@dataclass
+class Camera:
+    make: str | None = None
+    model: str | None = None
+    serial: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.make or self.model or self.serial)
+
+
+@dataclass
+class Mark:
+    """A mark the camera or recorder put on the clip (P2 shot mark, text memo, Sony essence mark)."""
+
+    name: str
+    frame: int | None = None  # None: the mark is on the whole clip
+    comment: str = ""
+
+
+@dataclass
+class TelemetrySample:
+    """One telemetry record (a DJI SRT subtitle): a time span and its values.
+
+    ``index`` is the record's own counter (DJI: the frame number, from 1). Frames
+    on the clip's timeline come from :meth:`CardClip.telemetry_by_frame` once the
+    clip's rate is known from the probe.
+    """
+
+    index: int
+    start_s: float
+    end_s: float
+    values: dict[str, float | str]
+
+
+@dataclass
+class ClipFile:
+    """One file of a clip. ``role``: ``av`` (picture and sound), ``video``/``audio`` essence, or a ``part``."""
+
+    path: Path
+    rel: str
+    role: FileRole
+    size: int
+    #: Audio essences split per channel (P2, split-mono WAV): 1-based channel number.
+    channel: int | None = None
+    track_name: str | None = None
+
+
+@dataclass
+class CardClip:
+    name: str
+    family: str
+    files: list[ClipFile] = field(default_factory=list)
+    #: Start timecode as the camera wrote it in a sidecar (None: take the container's).
+    start_tc: str | None = None
+    tc_source: str | None = None
+    #: Rate the camera declared (exact, "num/den"); the probe has the container's.
+    rate: str | None = None
+    drop_frame: bool | None = None
+    duration_frames: int | None = None
+    camera: Camera = field(default_factory=Camera)
+    user_clip_name: str | None = None
+    reel: str | None = None
+    scene: str | None = None
+    take: str | None = None
+    tape: str | None = None
+    note: str | None = None
+    marks: list[Mark] = field(default_factory=list)
+    telemetry: list[TelemetrySample] = field(default_factory=list)
+    #: Sidecars this clip's metadata was read from (card-relative).
+    sidecars: list[str] = field(default_factory=list)
+    #: The camera's own low-resolution copies (.LRV, .LRF, Sony SUB, P2 PROXY), card-relative.
+    camera_proxies: list[str] = field(default_factory=list)
+    #: False for formats ffmpeg cannot decode (R3D, BRAW, ARRIRAW, CRM): recorded, not analysed.
+    analysable: bool = True
+    not_analysed_reason: str | None = None
+    problems: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def media_files(self) -> list[ClipFile]:
+        return list(self.files)
+
+    @property
+    def primary(self) -> Path | None:
+        """The file to probe and decode first: picture if there is any, else the first sound file."""
+        for f in self.files:
+            if f.role in ("av", "video", "part"):
+                return f.path
+        return self.files[0].path if self.files else None
+
+    @property
+    def audio_files(self) -> list[ClipFile]:
+        """Separate audio essences (P2 channels, split-mono WAV) in channel order."""
+        return [f for f in self.files if f.role == "audio"]
+
+    @property
+    def spanned(self) -> bool:
+        """True when the recording is split over several picture files (chapters, spans)."""
+        return sum(1 for f in self.files if f.role in ("av", "video", "part")) > 1
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def timecode_hints(self) -> list[tuple[TimecodeSource, str]]:
+        """Candidates for :func:`kinod.media.timecode.pick_start_timecode` / ``probe(timecode_hints=)``."""
+        if not self.start_tc:
+            return []
+        return [(TimecodeSource(self.tc_source or TimecodeSource.CAMERA_XML.value), self.start_tc)]
+
+    def telemetry_by_frame(self, rate: Fraction) -> dict[int, dict[str, float | str]]:
+        """Telemetry keyed by frame of the clip at ``rate``: each record on the frame nearest its start.
+
+        Nearest, not floor: SRT times are rounded to the millisecond, so the record of
+        frame 2 at 29.97 says 0.066 s, a hair before that frame's true start (0.0667 s).
+        """
+        out: dict[int, dict[str, float | str]] = {}
+        for s in self.telemetry:
+            out.setdefault(round(Fraction(s.start_s).limit_denominator(1_000_000) * rate), s.values)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["files"] = [{**asdict(f), "path": str(f.path)} for f in self.files]
+        d["spanned"] = self.spanned
+        d["size"] = self.size
+        d["telemetry_samples"] = len(self.telemetry)
+        if len(self.telemetry) > 0:
+            first, last = self.telemetry[0], self.telemetry[-1]
+            d["telemetry_summary"] = {"first": asdict(first), "last": asdict(last)}
+        del d["telemetry"]
+        return d
+
+
+@dataclass
+class SkippedFile:
+    rel: str
+    reason: str
+    #: The clip this file belongs to (a proxy or thumbnail of it), if any.
+    clip: str | None = None
+
+
+@dataclass
+class CardProblem:
+    rel: str
+    message: str
+
+
+@dataclass
+class Card:
+    root: Path
+    families: list[str] = field(default_factory=list)
+    clips: list[CardClip] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    #: Files no parser recognised (not media, not a known sidecar), card-relative.
+    unknown: list[str] = field(default_factory=list)
+    problems: list[CardProblem] = field(default_factory=list)
+    #: MHL manifests found (ascmhl folders and legacy .mhl files), card-relative.
+    manifests: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    def clip(self, name: str) -> CardClip:
+        for c in self.clips:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.root}: no clip named {name!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "root": str(self.root),
+            "name": self.name,
+            "families": list(self.families),
+            "clips": [c.to_json() for c in self.clips],
+            "skipped": [asdict(s) for s in self.skipped],
+            "unknown": list(self.unknown),
+            "problems": [asdict(p) for p in self.problems],
+            "manifests": list(self.manifests),
+        }
+
+
+def rate_text(rate: Fraction | None) -> str | None:
+    return format_rate(rate) if rate else None
