@@ -84,6 +84,8 @@ class JobsConfig(Strict):
     shutdown_grace_seconds: float = Field(30.0, ge=0)
     newest_card_first: bool = True
     queue_size: int = Field(64, ge=1)
+    executor: Literal["thread", "process"] = "thread"
+    oom_cpu_fallback: bool = True
 
 
 class MetricsConfig(Strict):

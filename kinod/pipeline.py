@@ -1,27 +1,51 @@
-"""Processing one clip: probe, one decode pass, analyzers, sidecar and timeline.
+"""Processing clips: plan the jobs, run the decode pass and model analyzers, write the sidecar.
 
-Shared by ``kinod scan`` and the daemon so there is one way a clip is processed.
-It knows the order of steps, not what any analyzer computes.
+Shared by ``kinod scan`` and the daemon so there is one way a clip is processed. It
+knows the order of steps, not what any analyzer computes. A clip goes through:
+
+1. **plan** (:meth:`ClipProcessor.enqueue_clip`): fingerprint, one job per enabled
+   analyzer (its key hashes content, name, version, model and config), queue the
+   ones not done, and a *pass* when a stream analyzer is pending or a model analyzer
+   needs the analysis cache;
+2. **pass task**: probe, then the one decode pass feeding every pending stream
+   analyzer, plus the analysis cache (PCM) for model analyzers, plus any extra
+   outputs riding the same decode (:meth:`ClipProcessor.decode_branches`);
+3. **model tasks**: one per model analyzer, reading the cache, never the original;
+4. **finalize**: when nothing of the clip is queued or running, the sidecar is
+   rebuilt from every stored result and the derived files are written
+   (:meth:`ClipProcessor.write_outputs`).
+
+The daemon's scheduler runs steps 2 and 3 on its slots; ``kinod scan`` runs them in
+line, one after the other, through the same scheduler code (retries, OOM policy).
 
 Failure policy: a clip that cannot be probed or decoded gets a sidecar with an
-``errors`` record (in the output tree, never beside the original) and the scan goes
-on; an analyzer that raises is recorded in ``errors`` and the other analyzers'
-results are still written.
+``errors`` record (in the output tree, never beside the original); an analyzer that
+raises is recorded in ``errors`` and the other analyzers' results are still written.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from kinod.analyzers.base import Analyzer, ClipInfo, Result, RuntimeContext
+from kinod.analyzers.base import (
+    Analyzer,
+    AnalyzerError,
+    ClipInfo,
+    Resources,
+    Result,
+    RuntimeContext,
+    finish_order,
+)
 from kinod.analyzers.registry import analyzer_classes
 from kinod.config import Config, config_hash
 from kinod.export.sidecar import (
@@ -32,48 +56,22 @@ from kinod.export.sidecar import (
     sidecar_path,
     write_sidecar,
 )
-from kinod.export.timeline import clip_timeline, write_otio
+from kinod.export.writers import ExportError, write_formats
+from kinod.jobs.lease import make_owner
+from kinod.jobs.scheduler import MODEL_PRIORITY, PASS_PRIORITY, Limits, Scheduler
 from kinod.jobs.store import JobSpec, JobStore, job_key
+from kinod.jobs.tasks import OutOfMemory, Task, TaskOutcome
 from kinod.media.cache import AnalysisCache, AnalysisCacheWriter
-from kinod.media.decode import DecodeError, DecodePass
+from kinod.media.decode import AudioBranch, DecodeError, DecodePass, VideoBranch
 from kinod.media.ffmpeg import ffmpeg_path
 from kinod.media.fingerprint import fingerprint
 from kinod.media.probe import Probe, ProbeError, probe
+from kinod.media.proxy import plan_proxy
+from kinod.watch.ignore import MEDIA_EXTENSIONS, is_media_name
+
+__all__ = ["MEDIA_EXTENSIONS", "ClipOutcome", "ClipPlan", "ClipProcessor", "is_media_name", "output_dir_for"]
 
 log = structlog.get_logger(__name__)
-
-#: Names that are never media: OS droppings and partial copies.
-MEDIA_EXTENSIONS = frozenset(
-    [
-        ".mov",
-        ".mp4",
-        ".m4v",
-        ".mxf",
-        ".mts",
-        ".m2ts",
-        ".avi",
-        ".mkv",
-        ".webm",
-        ".mpg",
-        ".mpeg",
-        ".ts",
-        ".3gp",
-        ".dv",
-        ".r3d",
-        ".braw",
-        ".ari",
-        ".wav",
-        ".bwf",
-        ".aif",
-        ".aiff",
-        ".flac",
-        ".mp3",
-        ".m4a",
-        ".aac",
-        ".ogg",
-        ".opus",
-    ]
-)
 
 
 @dataclass
@@ -87,11 +85,41 @@ class ClipOutcome:
     ran: list[str] = field(default_factory=list)
 
 
-def is_media_name(path: Path) -> bool:
-    name = path.name
-    if name.startswith(".") or name.startswith("._"):
-        return False
-    return path.suffix.lower() in MEDIA_EXTENSIONS
+@dataclass
+class ClipPlan:
+    """What planning a clip decided."""
+
+    path: Path
+    fingerprint: str
+    out_dir: Path
+    keys: dict[str, str]
+    queued: list[str]
+    pass_queued: bool
+    #: Nothing to run and the sidecar is where it belongs.
+    up_to_date: bool = False
+    #: Nothing to run, but the sidecar must be (re)written (moved clip, crash before writing).
+    needs_finalize: bool = False
+
+
+@dataclass(frozen=True)
+class DecodeExtras:
+    """Outputs that ride the clip's one decode pass (proxies, measuring filters).
+
+    ``finish(ok)`` is called after the pass: commit the output (rename into place) on
+    success, remove partial files on failure.
+    """
+
+    video: tuple[VideoBranch, ...] = ()
+    audio: tuple[AudioBranch, ...] = ()
+    finish: Callable[[bool], None] | None = None
+
+
+#: Makes the extra outputs for one clip: (clip path, probe, output folder) -> extras.
+BranchProvider = Callable[[Path, Probe, Path], DecodeExtras]
+
+
+class ClipError(RuntimeError):
+    """A clip cannot be planned (unreadable, vanished); the message names the file."""
 
 
 def output_dir_for(path: Path, config: Config, base: Path | None = None) -> Path:
@@ -112,77 +140,182 @@ def output_dir_for(path: Path, config: Config, base: Path | None = None) -> Path
     return config.output.root
 
 
+def _os_message(path: Path, e: OSError) -> str:
+    return f"{path}: {e.strerror or e}"
+
+
+def _resources(cls: type[Analyzer], config: Any) -> Resources:
+    """The analyzer's own estimate for this config when it offers one (``resources_for``)."""
+    fn = getattr(cls, "resources_for", None)
+    if callable(fn):
+        try:
+            res = fn(config, "cuda")
+            if isinstance(res, Resources):
+                return res
+        except Exception as e:  # an estimate must never block planning
+            log.warning("resources_for failed; using the class default", analyzer=cls.name, error=str(e))
+    return cls.resources
+
+
 class ClipProcessor:
     """Holds what stays the same across clips (config, store, analyzer classes)."""
 
-    def __init__(self, config: Config, store: JobStore) -> None:
+    def __init__(self, config: Config, store: JobStore, classes: Sequence[type[Analyzer]] | None = None) -> None:
         self.config = config
         self.store = store
         self.ffmpeg = ffmpeg_path(config.media.ffmpeg)
         self.runtime = RuntimeContext(state_dir=config.state.dir, device=config.jobs.device)
-        classes = analyzer_classes()
-        self.classes = [classes[n] for n in config.enabled_analyzers]
+        if classes is None:
+            known = analyzer_classes()
+            classes = [known[n] for n in config.enabled_analyzers]
+        self.classes: dict[str, type[Analyzer]] = {c.name: c for c in classes}
+        #: Extra decode-pass outputs (proxies: ``kinod.media.proxy``) register here.
+        self.branch_providers: list[BranchProvider] = []
+        if config.proxy.enabled:
+            self.branch_providers.append(self._proxy_branches)
 
-    def _instantiate(self) -> list[Analyzer]:
-        return [cls(self.config.analyzer_config(cls.name), self.runtime) for cls in self.classes]
+    def _proxy_branches(self, path: Path, pr: Probe, out_dir: Path) -> DecodeExtras:
+        """The clip's edit proxy, encoded from the same decode as its analysis."""
+        if not pr.has_video:
+            return DecodeExtras()
+        job = plan_proxy(path, pr, out_dir, self.config.proxy, ffmpeg=self.ffmpeg, clip_name=pr.clip_name)
 
-    def process(
+        def finish(ok: bool) -> None:
+            if ok:
+                result = job.finalize()
+                log.info("proxy written", proxy=str(result.path) if hasattr(result, "path") else str(result))
+            else:
+                job.abort()
+
+        return DecodeExtras(tuple(job.video_branches), tuple(job.audio_branches), finish)
+
+    # Planning ---------------------------------------------------------------------------
+    def _analyzer(self, name: str, options: dict[str, Any] | None = None) -> Analyzer:
+        cls = self.classes[name]
+        cfg = self.config.analyzer_config(name) or cls.Config()
+        runtime = self.runtime
+        opts = options or {}
+        updates = {k: v for k, v in opts.items() if k in ("batch_size", "device") and k in type(cfg).model_fields}
+        if updates:
+            cfg = cfg.model_copy(update=updates)
+        if opts.get("device"):
+            runtime = RuntimeContext(state_dir=self.runtime.state_dir, device=str(opts["device"]))
+        return cls(cfg, runtime)
+
+    def specs(self, fp: str, path: Path) -> dict[str, JobSpec]:
+        """One job per enabled analyzer for this content."""
+        out: dict[str, JobSpec] = {}
+        for name, cls in self.classes.items():
+            a = self._analyzer(name)
+            model = a.model_info()
+            chash = config_hash(a.config)
+            sha = model.sha256 if model else None
+            res = _resources(cls, a.config)
+            out[name] = JobSpec(
+                job_key(fp, name, cls.version, chash, sha),
+                fp,
+                name,
+                cls.version,
+                chash,
+                sha,
+                str(path),
+                kind=a.kind,
+                priority=PASS_PRIORITY if a.kind == "stream" else MODEL_PRIORITY,
+                cpu=res.cpu,
+                gpu=res.gpu,
+                gpu_mem_mb=res.gpu_mem_mb,
+            )
+        return out
+
+    def plan_hash(self) -> str:
+        """Identifies the analyzer set and configs: when it changes, known clips are planned again."""
+        parts = sorted(
+            f"{n}:{c.version}:{config_hash(self.config.analyzer_config(n) or c.Config())}"
+            for n, c in self.classes.items()
+        )
+        return json.dumps(parts)
+
+    def cache_dir(self, fp: str) -> Path:
+        return self.config.state.dir / "cache" / fp
+
+    def enqueue_clip(
         self,
         path: Path,
         out_dir: Path,
         *,
-        force: bool = False,
-        progress: Callable[[int, int], None] | None = None,
         card: str | None = None,
-        cancelled: Callable[[], bool] | None = None,
-    ) -> ClipOutcome:
+        card_path: str | None = None,
+        card_rank: float = 0.0,
+        force: bool = False,
+        retry_failed: bool = False,
+        owner: str | None = None,
+        fp: str | None = None,
+    ) -> ClipPlan:
+        """Queue what this clip still needs. Raises ClipError for a file that cannot be read."""
         path = path.absolute()
-        with structlog.contextvars.bound_contextvars(clip=str(path)):
-            try:
-                return self._process(path, out_dir, force, progress, card, cancelled)
-            except (ProbeError, DecodeError, OSError) as e:
-                msg = str(e) if not isinstance(e, OSError) else f"{path}: {e.strerror or e}"
-                log.error("clip failed", error=msg)
-                self._write_error_sidecar(path, out_dir, msg, card)
-                return ClipOutcome(path, ok=False, error=msg)
+        try:
+            st = os.stat(path)
+            fp = fp or fingerprint(path)
+        except OSError as e:
+            raise ClipError(_os_message(path, e)) from None
+        specs = self.specs(fp, path)
+        keys = {n: s.key for n, s in specs.items()}
+        existing = self.store.clip(fp)
+        if existing is not None and existing["cache"] == "ready" and not (self.cache_dir(fp) / "meta.json").is_file():
+            self.store.set_clip_state(fp, existing["state"], existing["last_error"], cache="none")
+            existing = self.store.clip(fp)
+        states = self.store.job_states(keys.values())
+        redo = ("cancelled", "failed") if retry_failed else ("cancelled",)
+        todo = [s for s in specs.values() if force or states.get(s.key) in (None, *redo)]
+        if retry_failed:
+            for s in todo:
+                if states.get(s.key) == "failed":
+                    self.store.reset_failed(fp)
+                    break
+        self.store.upsert_clip(
+            fp,
+            str(path),
+            st.st_size,
+            card,
+            existing["state"] if existing is not None else "new",
+            mtime_ns=st.st_mtime_ns,
+            card_path=card_path,
+            out_dir=str(out_dir),
+            card_rank=card_rank,
+            plan=keys,
+        )
+        queued = self.store.enqueue(todo, card_rank=card_rank, force=force, owner=owner)
+        states = self.store.job_states(keys.values())
+        stream_waiting = any(states.get(s.key) == "queued" and s.kind == "stream" for s in specs.values())
+        model_waiting = any(states.get(s.key) == "queued" and s.kind == "model" for s in specs.values())
+        cache_ready = existing is not None and existing["cache"] == "ready"
+        pass_queued = False
+        if stream_waiting or (model_waiting and not cache_ready):
+            cpu = max([s.cpu for s in specs.values() if s.kind == "stream"] or [1])
+            pass_queued = self.store.enqueue_pass(fp, str(path), priority=PASS_PRIORITY, cpu=cpu, card_rank=card_rank)
+        plan = ClipPlan(path, fp, out_dir, keys, queued, pass_queued)
+        if self.store.is_settled(fp):
+            side = sidecar_path(out_dir, path.name)
+            here = self.store.clip_by_path(str(path))
+            done = here is not None and here["state"] in ("done", "failed")
+            written = self.store.query("SELECT sidecar FROM clip_paths WHERE path=?", (str(path),))
+            plan.up_to_date = done and bool(written) and written[0]["sidecar"] == str(side) and side.is_file()
+            plan.needs_finalize = not plan.up_to_date
+        else:
+            self.store.set_clip_state(fp, "queued")
+        return plan
 
-    def _process(
-        self,
-        path: Path,
-        out_dir: Path,
-        force: bool,
-        progress: Callable[[int, int], None] | None,
-        card: str | None,
-        cancelled: Callable[[], bool] | None,
-    ) -> ClipOutcome:
-        t0 = time.monotonic()
-        pr = probe(path)
-        fp = fingerprint(path)
-        analyzers = self._instantiate()
-        specs: dict[str, JobSpec] = {}
-        for a in analyzers:
-            model = a.model_info()
-            chash = config_hash(a.config)
-            specs[a.name] = JobSpec(
-                job_key(fp, a.name, a.version, chash, model.sha256 if model else None),
-                fp,
-                a.name,
-                a.version,
-                chash,
-                model.sha256 if model else None,
-                str(path),
-            )
-        sidecar_file = sidecar_path(out_dir, path.name)
-        done = {} if force else self.store.done_records({n: s.key for n, s in specs.items()})
-        todo = [a for a in analyzers if a.name not in done]
-        if not todo and sidecar_file.is_file():
-            self.store.upsert_clip(fp, str(path), pr.size, card, "done", str(sidecar_file))
-            log.info("clip up to date", sidecar=str(sidecar_file))
-            return ClipOutcome(path, ok=True, sidecar=sidecar_file, skipped=True, media_seconds=pr.duration_s)
+    # Tasks (the executor's runner) -------------------------------------------------------------
+    def run_task(
+        self, task: Task, cancelled: Callable[[], bool], progress: Callable[[int, int], None] | None = None
+    ) -> TaskOutcome:
+        with structlog.contextvars.bound_contextvars(clip=task.path, task=task.kind, analyzer=task.analyzer):
+            if task.kind == "pass":
+                return self._run_pass(task, cancelled, progress)
+            return self._run_model(task, cancelled)
 
-        self.store.upsert_clip(fp, str(path), pr.size, card, "running")
-        tb = TimeBase.from_probe(pr)
-        info = ClipInfo(
+    def _clip_info(self, path: Path, pr: Probe, out_dir: Path) -> ClipInfo:
+        return ClipInfo(
             path=path,
             probe=pr,
             rate=pr.rate_fraction,
@@ -191,97 +324,110 @@ class ClipProcessor:
             start_tc_frames=pr.start_tc_frames,
             drop_frame=pr.drop_frame,
         )
-        errors: list[dict[str, Any]] = [{"stage": "probe", "analyzer": None, "message": w} for w in pr.warnings]
+
+    def _out_dir(self, fp: str, path: Path) -> Path:
+        clip = self.store.clip(fp)
+        if clip is not None and clip["out_dir"]:
+            return Path(clip["out_dir"])
+        return output_dir_for(path, self.config)
+
+    def _run_pass(
+        self, task: Task, cancelled: Callable[[], bool], progress: Callable[[int, int], None] | None
+    ) -> TaskOutcome:
+        t0 = time.monotonic()
+        path = Path(task.path)
+        try:
+            pr = probe(path)
+            if fingerprint(path) != task.fingerprint:
+                msg = f"{path}: file changed since it was queued; it is planned again once it has settled"
+                return TaskOutcome(task.key, "cancelled", msg, problem="changed_while_processing")
+        except ProbeError as e:
+            return TaskOutcome(task.key, "failed", str(e), clip={"errors": [_err("probe", str(e))]})
+        except FileNotFoundError as e:
+            msg = f"{_os_message(path, e)} (the file was removed or its share unmounted)"
+            return TaskOutcome(task.key, "failed", msg, clip={"errors": [_err("probe", msg)]}, problem="vanished")
+        except OSError as e:
+            return TaskOutcome(task.key, "failed", _os_message(path, e), retriable=True)
+        out_dir = self._out_dir(task.fingerprint, path)
+        info = self._clip_info(path, pr, out_dir)
+        errors = [_err("probe", w) for w in pr.warnings]
         if pr.truncated:
-            errors.append({"stage": "probe", "analyzer": None, "message": f"{path}: file is truncated"})
-        results: dict[str, tuple[Result, float]] = {}
-        decode_info = self._run_stream_and_model(path, pr, fp, info, todo, results, errors, progress, cancelled)
-
-        records = dict(done)
-        for a in todo:
-            spec = specs[a.name]
-            if a.name in results:
-                result, elapsed = results[a.name]
-                rec = analysis_record(
-                    a.name, a.version, a.config.model_dump(mode="json"), spec.config_hash, result, elapsed, tb
-                )
-                rec["markers"] = [marker_record(m, a.name, tb) for m in result.markers]
-                records[a.name] = rec
-                self.store.record_done(spec, rec)
-            else:
-                msg = next((e["message"] for e in errors if e.get("analyzer") == a.name), "did not run")
-                self.store.record_failed(spec, msg)
-        markers = [m for rec in records.values() for m in rec.get("markers", [])]
-        analyses = {n: {k: v for k, v in r.items() if k != "markers"} for n, r in records.items()}
-        sidecar = build_sidecar(
-            source_path=path,
-            fingerprint=fp,
-            probe=pr,
-            analyses=analyses,
-            markers=markers,
-            errors=errors,
-            decode=decode_info,
-            card=card,
-        )
-        write_sidecar(sidecar_file, sidecar)
-        if "otio" in self.config.output.formats and pr.has_video:
-            write_otio(clip_timeline(sidecar), out_dir / (path.name + ".otio"))
-        failed = [e for e in errors if e.get("analyzer")]
-        state = "failed" if failed else "done"
-        self.store.upsert_clip(
-            fp, str(path), pr.size, card, state, str(sidecar_file), "; ".join(e["message"] for e in failed) or None
-        )
-        log.info(
-            "clip done",
-            sidecar=str(sidecar_file),
-            seconds=round(time.monotonic() - t0, 2),
-            analyzers=[a.name for a in todo],
-        )
-        return ClipOutcome(
-            path,
-            ok=not failed,
-            sidecar=sidecar_file,
-            media_seconds=pr.duration_s,
-            error="; ".join(e["message"] for e in failed) or None,
-            ran=[a.name for a in todo],
-        )
-
-    def _run_stream_and_model(
-        self,
-        path: Path,
-        pr: Probe,
-        fp: str,
-        info: ClipInfo,
-        todo: list[Analyzer],
-        results: dict[str, tuple[Result, float]],
-        errors: list[dict[str, Any]],
-        progress: Callable[[int, int], None] | None,
-        cancelled: Callable[[], bool] | None,
-    ) -> dict[str, Any] | None:
-        stream = [a for a in todo if a.kind == "stream"]
-        model = [a for a in todo if a.kind == "model"]
-        cache_dir = self.config.state.dir / "cache" / fp
-        cache_writer = (
-            AnalysisCacheWriter(cache_dir, self.config.media.audio_rate, pr.audio_channels) if model else None
-        )
-        decode_info: dict[str, Any] | None = None
+            errors.append(_err("probe", f"{path}: file is truncated"))
+        failures: dict[str, str] = {}
         live: list[Analyzer] = []
-        for a in stream:
+        wanted: dict[str, str] = task.options.get("stream", {})
+        for name, key in wanted.items():
+            if name not in self.classes or self.specs(task.fingerprint, path)[name].key != key:
+                failures[name] = f"{path}: {name}: no longer enabled with this config; planned again on the next scan"
+                continue
+            a = self._analyzer(name)
             try:
                 a.start(info)
                 live.append(a)
             except Exception as e:
-                errors.append({"stage": "analyze", "analyzer": a.name, "message": f"{path}: {a.name}: {e}"})
-        wants_something = any(
-            (a.needs.frames is not None and pr.has_video) or (a.needs.audio is not None and pr.audio_channels)
-            for a in live
-        ) or (cache_writer is not None and pr.audio_channels > 0)
-        if not wants_something:
-            # e.g. an audio-only file with only picture analyzers enabled: nothing to look at.
-            for a in live:
-                results[a.name] = (a.finish(), 0.0)
-            live = []
-        if live or (cache_writer is not None and pr.audio_channels > 0):
+                failures[name] = f"{path}: {name}: {e}"
+        want_cache = bool(task.options.get("cache"))
+        outcome = TaskOutcome(task.key, "done", media_seconds=pr.duration_s)
+        try:
+            decode = self._decode(
+                path, pr, info, live, want_cache, out_dir, outcome, failures, errors, progress, cancelled
+            )
+        except DecodeError as e:
+            status = "cancelled" if cancelled() else "failed"
+            return TaskOutcome(
+                task.key, status, str(e), clip={"probe": pr.to_json(), "errors": [*errors, _err("decode", str(e))]}
+            )
+        except OSError as e:
+            return TaskOutcome(task.key, "failed", _os_message(path, e), retriable=True)
+        if cancelled():
+            return TaskOutcome(task.key, "cancelled", f"{path}: stopped")
+        outcome.failures = failures
+        outcome.clip = {"probe": pr.to_json(), "decode": decode, "errors": errors, "cache": want_cache}
+        outcome.elapsed_s = time.monotonic() - t0
+        return outcome
+
+    def decode_branches(self, path: Path, pr: Probe, out_dir: Path) -> list[DecodeExtras]:
+        """The one place extra outputs join the decode pass: every registered provider's branches."""
+        extras = []
+        for provider in self.branch_providers:
+            try:
+                extras.append(provider(path, pr, out_dir))
+            except Exception as e:  # a broken proxy set-up must not cost the clip its analysis
+                log.error("decode branch provider failed", provider=repr(provider), error=str(e))
+        return extras
+
+    def _decode(
+        self,
+        path: Path,
+        pr: Probe,
+        info: ClipInfo,
+        live: list[Analyzer],
+        want_cache: bool,
+        out_dir: Path,
+        outcome: TaskOutcome,
+        failures: dict[str, str],
+        errors: list[dict[str, Any]],
+        progress: Callable[[int, int], None] | None,
+        cancelled: Callable[[], bool],
+    ) -> dict[str, Any] | None:
+        fp = outcome.key.removeprefix("pass:")
+        cache_writer = (
+            AnalysisCacheWriter(self.cache_dir(fp), self.config.media.audio_rate, pr.audio_channels)
+            if (want_cache)
+            else None
+        )
+        extras = self.decode_branches(path, pr, out_dir)
+        wants = (
+            any(
+                (a.needs.frames is not None and pr.has_video) or (a.needs.audio is not None and pr.audio_channels)
+                for a in live
+            )
+            or (cache_writer is not None and pr.audio_channels > 0)
+            or any(e.video or e.audio for e in extras)
+        )
+        decode_info: dict[str, Any] | None = None
+        elapsed = 0.0
+        if wants:
             dp = DecodePass(
                 path,
                 pr,
@@ -294,11 +440,20 @@ class ClipProcessor:
             total = pr.frames
             cb = (lambda n: progress(n, total)) if progress else None
             try:
-                stats = dp.run(live, cache=cache_writer, progress=cb, cancelled=cancelled)
+                stats = dp.run(
+                    live,
+                    cache=cache_writer,
+                    video_branches=[b for e in extras for b in e.video],
+                    audio_branches=[b for e in extras for b in e.audio],
+                    progress=cb,
+                    cancelled=cancelled,
+                )
             except BaseException:
                 if cache_writer is not None:
                     cache_writer.abort()
+                _finish_extras(extras, False)
                 raise
+            errors.extend(_err("output", m) for m in _finish_extras(extras, True))
             decode_info = {
                 "frames": stats.frames,
                 "audio_samples": stats.audio_samples,
@@ -306,55 +461,181 @@ class ClipProcessor:
                 "wall_s": round(stats.wall_s, 3),
                 "cpu_s": round(stats.cpu_s, 3),
             }
-            for w in stats.warnings:
-                errors.append({"stage": "decode", "analyzer": None, "message": f"{path}: {w}"})
+            errors.extend(_err("decode", f"{path}: {w}") for w in stats.warnings)
             elapsed = time.monotonic() - t0
-            for a in live:
-                with structlog.contextvars.bound_contextvars(analyzer=a.name):
-                    try:
-                        t1 = time.monotonic()
-                        res = a.finish()
-                        results[a.name] = (res, elapsed + time.monotonic() - t1)
-                    except Exception as e:
-                        log.error("analyzer failed", error=str(e))
-                        errors.append({"stage": "analyze", "analyzer": a.name, "message": f"{path}: {a.name}: {e}"})
-        if cache_writer is not None:
-            cache = cache_writer.commit()
-            self._run_model_analyzers(path, info, model, cache, results, errors)
-            if not self.config.media.keep_cache:
-                shutil.rmtree(cache_dir, ignore_errors=True)
-        return decode_info
-
-    def _run_model_analyzers(
-        self,
-        path: Path,
-        info: ClipInfo,
-        model: list[Analyzer],
-        cache: AnalysisCache,
-        results: dict[str, tuple[Result, float]],
-        errors: list[dict[str, Any]],
-    ) -> None:
-        for a in model:
+        tb = TimeBase.from_probe(pr)
+        results: dict[str, Result] = {}
+        for a in finish_order(live):  # an analyzer that reads another's results finishes after it
             with structlog.contextvars.bound_contextvars(analyzer=a.name):
-                t0 = time.monotonic()
                 try:
-                    results[a.name] = (a.run(info, cache), time.monotonic() - t0)
+                    t1 = time.monotonic()
+                    a.use_results({n: results[n] for n in a.needs.results_of if n in results})
+                    res = a.finish()
+                    results[a.name] = res
+                    outcome.records[a.name] = self._record(a, res, elapsed + time.monotonic() - t1, tb)
                 except Exception as e:
                     log.error("analyzer failed", error=str(e))
-                    errors.append({"stage": "analyze", "analyzer": a.name, "message": f"{path}: {a.name}: {e}"})
+                    failures[a.name] = f"{path}: {a.name}: {e}"
+        if cache_writer is not None:
+            cache_writer.commit()
+        return decode_info
 
-    def _write_error_sidecar(self, path: Path, out_dir: Path, message: str, card: str | None) -> None:
+    def _record(self, a: Analyzer, result: Result, elapsed: float, tb: TimeBase) -> dict[str, Any]:
+        rec = analysis_record(
+            a.name, a.version, a.config.model_dump(mode="json"), config_hash(a.config), result, elapsed, tb
+        )
+        rec["markers"] = [marker_record(m, a.name, tb) for m in result.markers]
+        return rec
+
+    def _run_model(self, task: Task, cancelled: Callable[[], bool]) -> TaskOutcome:
+        t0 = time.monotonic()
+        clip = self.store.clip(task.fingerprint)
+        path = Path(task.path)
+        if clip is None or not clip["probe"]:
+            return TaskOutcome(task.key, "failed", f"{path}: {task.analyzer}: the clip has no probe result")
+        if task.analyzer not in self.classes:
+            return TaskOutcome(task.key, "cancelled", f"{path}: {task.analyzer}: analyzer is no longer enabled")
+        pr = Probe.from_json(json.loads(clip["probe"]))
+        info = self._clip_info(path, pr, self._out_dir(task.fingerprint, path))
+        try:
+            cache = AnalysisCache.open(self.cache_dir(task.fingerprint))
+        except (OSError, ValueError, KeyError) as e:
+            return TaskOutcome(task.key, "failed", f"{path}: {task.analyzer}: {e}; run `kinod retry` to decode again")
+        options = dict(task.options)
+        if task.device == "cpu" and "device" not in options and self.classes[task.analyzer].resources.gpu:
+            options["device"] = "cpu"  # the scheduler placed a GPU-capable analyzer on the CPU
+        if cancelled():
+            return TaskOutcome(task.key, "cancelled", f"{path}: stopped before it started")
+        a = self._analyzer(task.analyzer, options)
+        try:
+            result = a.run(info, cache)
+        except Exception as e:
+            return _model_failure(task, path, e)
+        elapsed = time.monotonic() - t0
+        rec = self._record(a, result, elapsed, TimeBase.from_probe(pr))
+        note = None
+        if {"batch_size", "device"} & set(task.options):
+            note = "ran with " + ", ".join(
+                f"{k}={task.options[k]}" for k in ("batch_size", "device") if k in task.options
+            )
+            rec["warnings"] = [*rec.get("warnings", []), f"{note} after running out of GPU memory"]
+        return TaskOutcome(
+            task.key, "done", records={a.name: rec}, elapsed_s=elapsed, media_seconds=pr.duration_s, note=note
+        )
+
+    # Finishing ----------------------------------------------------------------------------------
+    def finalize(self, fp: str, only: str | None = None) -> ClipOutcome:
+        """Write the clip's sidecar and derived files, from everything stored, wherever the clip is.
+
+        The same content found at several paths (a copy on two cards) was analysed once
+        and gets a sidecar beside each; ``only`` limits the writing to one path (a clip
+        that was just found somewhere new).
+        """
+        clip = self.store.clip(fp)
+        if clip is None:
+            raise ClipError(f"{fp}: no such clip in the state file")
+        places = [(Path(r["path"]), r) for r in self.store.paths_of(fp)] or [(Path(clip["path"]), None)]
+        if only is not None:
+            places = [pl for pl in places if str(pl[0]) == only] or [(Path(only), None)]
+        path = places[0][0]
+        keys: dict[str, str] = json.loads(clip["plan"]) if clip["plan"] else {}
+        rows = {r["key"]: r for r in self.store.jobs_of(fp)}
+        records: dict[str, dict[str, Any]] = {}
+        failed: dict[str, str] = {}
+        for name, key in keys.items():
+            row = rows.get(key)
+            if row is not None and row["state"] == "cancelled":
+                self.store.set_clip_state(fp, "cancelled", row["last_error"])
+                return ClipOutcome(path, ok=False, error=row["last_error"] or "cancelled")
+            if row is not None and row["state"] == "done" and row["record"]:
+                records[name] = json.loads(row["record"])
+            elif row is not None and row["state"] == "failed":
+                failed[name] = row["last_error"] or "failed"
+        present = [(p, r) for p, r in places if p.exists()]
+        if not present:
+            msg = f"{path}: the file is gone (deleted, moved or its share unmounted); no sidecar written"
+            log.error("clip vanished", error=msg)
+            self.store.set_clip_state(fp, "missing", msg)
+            return ClipOutcome(path, ok=False, error=msg)
+        errors: list[dict[str, Any]] = json.loads(clip["errors"]) if clip["errors"] else []
+        errors += [_err("analyze", m, n) for n, m in failed.items()]
+        pr = Probe.from_json(json.loads(clip["probe"])) if clip["probe"] else None
+        outcome = ClipOutcome(path, ok=False)
+        first: ClipOutcome | None = None
+        for p, row in present:
+            out_dir = Path(row["out_dir"]) if row is not None and row["out_dir"] else output_dir_for(p, self.config)
+            card = row["card"] if row is not None else clip["card"]
+            side = sidecar_path(out_dir, p.name)
+            if pr is None:
+                msg = next((e["message"] for e in errors), None) or self._pass_error(fp) or f"{p}: could not be probed"
+                self.write_error_sidecar(p, out_dir, msg, card, fp)
+                outcome = ClipOutcome(p, ok=False, sidecar=side, error=msg)
+            else:
+                markers = [m for rec in records.values() for m in rec.get("markers", [])]
+                analyses = {n: {k: v for k, v in r.items() if k != "markers"} for n, r in records.items()}
+                decode = json.loads(clip["decode"]) if clip["decode"] else None
+                data = build_sidecar(
+                    source_path=p,
+                    fingerprint=fp,
+                    probe=pr,
+                    analyses=analyses,
+                    markers=markers,
+                    errors=errors,
+                    decode=decode,
+                    card=card,
+                )
+                write_sidecar(side, data)
+                self.write_outputs(side, data, out_dir)
+                problem = "; ".join(failed.values()) or None
+                outcome = ClipOutcome(
+                    p, ok=not failed, sidecar=side, error=problem, media_seconds=pr.duration_s, ran=sorted(records)
+                )
+            if row is not None:
+                self.store.set_path_sidecar(str(p), str(side))
+            if p == Path(clip["path"]):
+                first = outcome
+        first = first or outcome
+        self._drop_cache(fp, keys, rows)
+        state = "failed" if (pr is None or failed) else "done"
+        self.store.set_clip_state(fp, state, first.error, sidecar=str(first.sidecar))
+        log.info("clip done", sidecar=str(first.sidecar), failed=sorted(failed) or None, places=len(present))
+        return first
+
+    def write_outputs(self, sidecar_file: Path, sidecar: dict[str, Any], out_dir: Path) -> None:
+        """The one place files derived from a finished sidecar are written (OTIO; NLE marker formats)."""
+        if not sidecar.get("timeline"):
+            return  # a clip that failed to probe has no time axis to put markers on
+        try:
+            write_formats(sidecar, out_dir, self.config.output.formats, self.config.export)
+        except ExportError as e:
+            log.error("export failed", error=str(e), written=[str(p) for p in e.written])
+
+    def _pass_error(self, fp: str) -> str | None:
+        rows = self.store.query("SELECT last_error FROM passes WHERE fingerprint=?", (fp,))
+        return rows[0]["last_error"] if rows else None
+
+    def _drop_cache(self, fp: str, keys: dict[str, str], rows: dict[str, Any]) -> None:
+        if self.config.media.keep_cache:
+            return
+        pending = [k for k in keys.values() if rows.get(k) is not None and rows[k]["state"] in ("queued", "running")]
+        if not pending and self.cache_dir(fp).exists():
+            shutil.rmtree(self.cache_dir(fp), ignore_errors=True)
+            clip = self.store.clip(fp)
+            if clip is not None:
+                self.store.set_clip_state(fp, clip["state"], clip["last_error"], cache="deleted")
+
+    def write_error_sidecar(self, path: Path, out_dir: Path, message: str, card: str | None, fp: str | None) -> None:
         try:
             size = os.path.getsize(path)
         except OSError:
             size = None
         data = build_sidecar(
             source_path=path,
-            fingerprint=None,
+            fingerprint=fp,
             probe=None,
             analyses={},
             markers=[],
-            errors=[{"stage": "probe", "analyzer": None, "message": message}],
+            errors=[_err("probe", message)],
             card=card,
             size=size,
         )
@@ -362,3 +643,142 @@ class ClipProcessor:
             write_sidecar(sidecar_path(out_dir, path.name), data)
         except OSError as e:
             log.error("cannot write error sidecar", error=str(e))
+
+    # Known clips after a config change ------------------------------------------------------------
+    def replan_known(self, owner: str | None = None) -> int:
+        """Queue the jobs a changed analyzer set or config needs for every known clip; returns clips touched."""
+        touched = 0
+        for row in self.store.query("SELECT * FROM clips WHERE state NOT IN ('missing','cancelled','replaced')"):
+            path = Path(row["path"])
+            if not path.exists():
+                continue
+            out_dir = Path(row["out_dir"]) if row["out_dir"] else output_dir_for(path, self.config)
+            try:
+                plan = self.enqueue_clip(
+                    path,
+                    out_dir,
+                    card=row["card"],
+                    card_path=row["card_path"],
+                    card_rank=row["card_rank"] or 0.0,
+                    owner=owner,
+                    fp=row["fingerprint"],
+                )
+            except ClipError as e:
+                log.warning("cannot plan clip again", error=str(e))
+                continue
+            touched += bool(plan.queued or plan.pass_queued)
+        return touched
+
+    # kinod scan ----------------------------------------------------------------------------------------
+    def process(
+        self,
+        path: Path,
+        out_dir: Path,
+        *,
+        force: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+        card: str | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> ClipOutcome:
+        """Plan, run and finalize one clip now, in this thread (``kinod scan``)."""
+        path = path.absolute()
+        stop = cancelled or (lambda: False)
+        with structlog.contextvars.bound_contextvars(clip=str(path)):
+            owner = make_owner("scan")
+            try:
+                plan = self.enqueue_clip(path, out_dir, card=card, force=force, retry_failed=True, owner=owner)
+            except ClipError as e:
+                log.error("clip failed", error=str(e))
+                self.write_error_sidecar(path, out_dir, str(e), card, None)
+                return ClipOutcome(path, ok=False, error=str(e))
+            if plan.up_to_date:
+                clip = self.store.clip(plan.fingerprint)
+                log.info("clip up to date", sidecar=str(sidecar_path(out_dir, path.name)))
+                failed = clip is not None and clip["state"] == "failed"
+                return ClipOutcome(
+                    path,
+                    ok=not failed,
+                    sidecar=sidecar_path(out_dir, path.name),
+                    skipped=True,
+                    error=clip["last_error"] if failed and clip else None,
+                )
+            executor = InlineExecutor(lambda t, c: self.run_task(t, lambda: c() or stop(), progress))
+            sched = Scheduler(
+                self.store,
+                executor,
+                owner=owner,
+                limits=Limits(cpu_slots=1),
+                lease_seconds=self.config.jobs.lease_seconds,
+                max_attempts=self.config.jobs.max_attempts,
+                cpu_fallback=self.config.jobs.oom_cpu_fallback,
+                scope={plan.fingerprint},
+            )
+            while not sched.idle() and not stop():
+                sched.tick(0.0)
+            out = self.finalize(plan.fingerprint, only=str(path))
+            out.skipped = False
+            return out
+
+
+def make_runner(config: Config) -> Callable[[Task, Callable[[], bool]], TaskOutcome]:
+    """The task runner of a worker process (``jobs.executor = "process"``).
+
+    Runners only read the state file (clip facts, output folders); every write goes
+    through the scheduler in the daemon, so a worker opens it read-only.
+    """
+    store = JobStore(config.state.dir / "kinod.sqlite", readonly=True)
+    return ClipProcessor(config, store).run_task
+
+
+class InlineExecutor:
+    """Runs each task at once in the caller's thread (``kinod scan``): same interface, no concurrency."""
+
+    def __init__(self, runner: Callable[[Task, Callable[[], bool]], TaskOutcome]) -> None:
+        self.runner = runner
+        self._done: queue.Queue[TaskOutcome] = queue.Queue()
+
+    def submit(self, task: Task) -> None:
+        self._done.put(self.runner(task, lambda: False))
+
+    def cancel(self, key: str) -> None:
+        return None
+
+    def poll(self, timeout: float = 0.0) -> list[TaskOutcome]:
+        out = []
+        while not self._done.empty():
+            out.append(self._done.get_nowait())
+        return out
+
+    def shutdown(self, grace_s: float) -> list[TaskOutcome]:
+        return self.poll()
+
+
+def _err(stage: str, message: str, analyzer: str | None = None) -> dict[str, Any]:
+    return {"stage": stage, "analyzer": analyzer, "message": message}
+
+
+def _finish_extras(extras: list[DecodeExtras], ok: bool) -> list[str]:
+    """Commit (or clean up) the extra outputs; returns what went wrong, for the sidecar's errors."""
+    problems = []
+    for e in extras:
+        if e.finish is not None:
+            try:
+                e.finish(ok)
+            except Exception as err:
+                log.error("decode branch finish failed", error=str(err))
+                problems.append(str(err))
+    return problems
+
+
+def _model_failure(task: Task, path: Path, e: Exception) -> TaskOutcome:
+    """Sort a model analyzer's exception into out-of-memory, retriable or final."""
+    text = str(e)
+    retry_batch = getattr(e, "retry_batch_size", None)
+    if hasattr(e, "retry_on_cpu") or "out of memory" in text.lower() or "cudaerrormemoryallocation" in text.lower():
+        oom = OutOfMemory(getattr(e, "batch_size", None), retry_batch, bool(getattr(e, "retry_on_cpu", True)), text)
+        return TaskOutcome(task.key, "failed", f"{path}: {task.analyzer}: {text}", oom=oom)
+    if isinstance(e, AnalyzerError):
+        return TaskOutcome(task.key, "failed", f"{path}: {task.analyzer}: {text}")
+    retriable = isinstance(e, (OSError, MemoryError, TimeoutError))
+    log.error("analyzer failed", error=text, exception=type(e).__name__)
+    return TaskOutcome(task.key, "failed", f"{path}: {task.analyzer}: {type(e).__name__}: {text}", retriable=retriable)

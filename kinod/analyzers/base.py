@@ -10,7 +10,8 @@ Analyzers are found through the ``kinod.analyzers`` entry-point group, so a pack
 can add one without editing kinod. Each declares:
 
 * ``name`` and ``version``: part of the job key; bump ``version`` whenever results change.
-* ``needs``: what the decode pass must deliver (frames at some width and rate, audio).
+* ``needs``: what the decode pass must deliver (frames at some width and rate, audio,
+  ffmpeg measuring filters run inside the pass: :class:`FilterTap`).
 * ``resources``: what the scheduler must reserve (CPU slots, GPU slots and memory).
 * ``Config``: a pydantic model for its ``[analyzers.<name>]`` section (``extra="forbid"``).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -42,19 +44,109 @@ class FrameNeeds:
     """Frames an analyzer wants from the decode pass.
 
     ``every_frame`` analyzers (cut detection) see every decoded frame; others are
-    given a sample at ``sample_fps``. All frames come at the pass's analysis width
-    (``media.analysis_width``), BGR uint8, so one scaled stream serves everybody.
+    given a sample at ``sample_fps`` (the first frame of each 1/fps period, so samples
+    land on exact frames). Frames are BGR uint8, read-only, shared by every analyzer
+    that asked for the same stream.
+
+    ``width`` (default: the pass's ``media.analysis_width``) and ``scaling`` pick the
+    stream; analyzers asking for the same one share a single scaled output of ffmpeg:
+
+    * ``"area"``: anti-aliased, what people look at (keyframes, picture statistics);
+    * ``"point"``: nearest-pixel decimation. It keeps each pixel's own value, so noise,
+      clipped pixels and frame differences keep their full-resolution statistics, and it
+      is what PySceneDetect's detectors see after their own downscale (so their scores
+      and thresholds mean the same here). A source narrower than twice ``width`` comes
+      at its own size: decimating by less than 2 would drop columns unevenly, and the
+      analyzer resizes it itself.
+
+    Sampled streams are selected inside ffmpeg, so unsampled frames cost nothing
+    beyond decoding.
     """
 
     every_frame: bool = True
     sample_fps: float | None = None
+    width: int | None = None
+    scaling: Literal["area", "point"] = "area"
 
 
 @dataclass(frozen=True)
 class AudioNeeds:
-    """Audio an analyzer wants: float32 PCM at the pass's rate, all channels."""
+    """Audio an analyzer wants: float32 PCM, all channels.
+
+    By default at the pass's rate (``media.audio_rate``, shared with the analysis
+    cache). ``native=True`` asks for a second pipe at the source's own sample rate,
+    for sample-exact peaks and clipping, which resampling would smear.
+    """
 
     rate: int = 16000
+    native: bool = False
+
+
+@dataclass(frozen=True)
+class FilterTap:
+    """An ffmpeg measuring filter run inside the decode pass's own ffmpeg process.
+
+    Some measurements are best done by ffmpeg's filters (blackdetect, freezedetect,
+    silencedetect, ebur128, idet, cropdetect): they are exact references users already
+    trust, and they run in C on ffmpeg's filter thread. Rather than a second decode,
+    the pass splits its graph and gives each tap its own leg, ending in a ``metadata``
+    printer on a pipe that the pass parses and hands to :meth:`Analyzer.on_filter`.
+
+    ``name`` identifies the tap to its analyzer; the filter chain itself comes from
+    :meth:`Analyzer.filter_chain` so thresholds can come from the analyzer's config.
+    ``media`` picks the picture or the sound (all audio streams merged, source rate).
+    ``size`` (video): ``"small"`` runs on the picture point-scaled to 256 px wide, the
+    detection stream shots reads (one scaling serves both; decimation keeps each pixel's
+    own value, so shares of black pixels and frame differences are the full picture's);
+    ``"full"`` on the decoded picture (idet must see the original fields). Each leg's
+    timestamps start at 0.
+    """
+
+    name: str
+    media: Literal["video", "audio"]
+    size: Literal["small", "full"] = "small"
+
+
+@dataclass(frozen=True)
+class FilterEvent:
+    """The metadata one tap's filters attached to one frame (video) or audio frame.
+
+    ``seconds`` and ``frame`` place the frame on the clip's timeline (video frame 0 is
+    0 s). Times *inside* ``values`` (``lavfi.black_start=3.2``) are in the tap's own
+    clock; convert them with :meth:`clip_seconds` / :meth:`clip_frame`.
+    """
+
+    tap: str
+    frame: int
+    seconds: float
+    values: Mapping[str, str]
+    rate: Fraction
+    #: Add to a tap time to get clip time (audio legs start when the audio does).
+    offset_s: float = 0.0
+    #: Size of the picture the tap's chain was given (video; 0 for audio), for pixel values.
+    width: int = 0
+    height: int = 0
+
+    def clip_seconds(self, value: str | float) -> float:
+        return float(value) + self.offset_s
+
+    def clip_frame(self, value: str | float) -> int:
+        """Nearest frame of the clip's timeline to a tap time (never negative)."""
+        return max(0, round(self.clip_seconds(value) * self.rate))
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """How much the decode pass delivered, told to every analyzer before ``finish``.
+
+    Intervals still open at the end of the clip (black to the last frame) end here;
+    ffmpeg's filters cannot report them because no frame is left to carry the news.
+    """
+
+    #: Video frames decoded (0: no picture).
+    frames: int
+    #: Seconds of audio on the clip's timeline (0.0: no sound).
+    audio_seconds: float
 
 
 @dataclass(frozen=True)
@@ -65,6 +157,21 @@ class Needs:
     cache: bool = False
     #: Names of analyzers whose results this one reads (run after them).
     results_of: tuple[str, ...] = ()
+    #: A second picture stream, delivered to :meth:`Analyzer.on_still` (e.g. shots detect
+    #: cuts on small point-scaled frames but pick keyframes from sampled area-scaled ones).
+    stills: FrameNeeds | None = None
+    #: ffmpeg measuring filters run inside the decode pass (see :class:`FilterTap`).
+    filters: tuple[FilterTap, ...] = ()
+
+    def wants_pass(self) -> bool:
+        """True when the decode pass has something to give this analyzer."""
+        return self.frames is not None or self.audio is not None or self.stills is not None or bool(self.filters)
+
+    def wants_picture(self) -> bool:
+        return self.frames is not None or self.stills is not None or any(t.media == "video" for t in self.filters)
+
+    def wants_sound(self) -> bool:
+        return self.audio is not None or any(t.media == "audio" for t in self.filters)
 
 
 @dataclass(frozen=True)
@@ -204,9 +311,19 @@ class Analyzer(ABC):
     def __init__(self, config: AnalyzerConfig | None = None, runtime: RuntimeContext | None = None) -> None:
         self.config = config if config is not None else self.Config()
         self.runtime = runtime if runtime is not None else RuntimeContext(Path("var"))
-        # The decode pass calls on_frame and on_audio from two threads; an analyzer
-        # that takes both (inactivity) holds this lock in both hooks.
+        # The decode pass calls the hooks from several reader threads (one per pipe);
+        # it holds this lock around every call, so an analyzer's hooks never overlap.
         self.lock = threading.Lock()
+        #: Set by the decode pass when one of this analyzer's hooks raised: the pass stops
+        #: feeding it, and its result must not be used (``finish`` raises this).
+        self.failure: str | None = None
+        # The class declares what it needs; an instance may refine that from its config
+        # (a sample rate, no stills when thumbnails are off). Readers use ``a.needs``.
+        self.needs = self.configure_needs(type(self).needs)  # type: ignore[misc]
+
+    def configure_needs(self, needs: Needs) -> Needs:
+        """The class's ``needs`` adjusted to ``self.config``; the default keeps them as declared."""
+        return needs
 
     @property
     def kind(self) -> Literal["stream", "model"]:
@@ -230,6 +347,30 @@ class Analyzer(ABC):
     def on_audio(self, chunk: AudioChunk) -> None:  # noqa: B027 - optional hook
         """Called for each audio chunk, in order, from the audio reader thread."""
 
+    def on_still(self, frame: Frame) -> None:  # noqa: B027 - optional hook
+        """Called for each frame of the ``needs.stills`` stream, in order."""
+
+    def filter_chain(self, tap: str) -> str:
+        """The ffmpeg filter chain of one of ``needs.filters`` (e.g. ``"blackdetect=d=0"``).
+
+        Called by the decode pass after :meth:`start`, so it may depend on the clip.
+        """
+        raise AnalyzerError(f"{self.name}: declares filter tap {tap!r} but has no filter_chain() for it")
+
+    def on_filter(self, event: FilterEvent) -> None:  # noqa: B027 - optional hook
+        """Called for each frame a tap's filters attached metadata to, in order per tap."""
+
+    def on_end(self, end: StreamEnd) -> None:  # noqa: B027 - optional hook
+        """Called once after the last frame, chunk and filter event, before ``finish``."""
+
+    def use_results(self, results: Mapping[str, Result]) -> None:  # noqa: B027 - optional hook
+        """Called before ``finish`` with the results of ``needs.results_of`` that exist."""
+
+    def raise_if_failed(self) -> None:
+        """For ``finish``: a hook that raised mid-pass leaves nothing trustworthy to return."""
+        if self.failure is not None:
+            raise AnalyzerError(f"{self.name}: failed during the decode pass: {self.failure}")
+
     def finish(self) -> Result:
         """Called once after the last frame and chunk; returns the result."""
         raise AnalyzerError(f"{self.name}: stream analyzer does not implement finish()")
@@ -237,6 +378,31 @@ class Analyzer(ABC):
     # Model analyzers: called by a job with the clip's analysis cache.
     def run(self, clip: ClipInfo, cache: Any) -> Result:
         raise AnalyzerError(f"{self.name}: model analyzer does not implement run()")
+
+
+def finish_order(analyzers: Sequence[Analyzer]) -> list[Analyzer]:
+    """Analyzers ordered so each comes after those in its ``needs.results_of``.
+
+    Order is otherwise kept; a dependency that is absent or circular is ignored (the
+    analyzer then finishes without it, as it must when that analyzer is disabled).
+    """
+    by_name = {a.name: a for a in analyzers}
+    done: list[Analyzer] = []
+    seen: set[str] = set()
+
+    def visit(a: Analyzer, stack: frozenset[str]) -> None:
+        if a.name in seen or a.name in stack:
+            return
+        for dep in a.needs.results_of:
+            if dep in by_name:
+                visit(by_name[dep], stack | {a.name})
+        if a.name not in seen:
+            seen.add(a.name)
+            done.append(a)
+
+    for a in analyzers:
+        visit(a, frozenset())
+    return done
 
 
 class AnalyzerError(RuntimeError):

@@ -1,0 +1,88 @@
+"""What the scheduler hands an executor, and what comes back.
+
+Two kinds of task, matching the two kinds of analyzer:
+
+* ``pass``: one per clip: probe, the one decode pass feeding every pending *stream*
+  analyzer, and the analysis cache that *model* analyzers read later;
+* ``model``: one per (clip, model analyzer): reads the cache, never the original.
+
+Both are plain data (JSON-friendly: strings, numbers, dicts) so that an executor on
+another machine can take them as they are; the scheduler knows their resource needs
+but nothing of what an analyzer computes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+TaskKind = Literal["pass", "model"]
+Status = Literal["done", "failed", "cancelled"]
+
+
+@dataclass(frozen=True)
+class Need:
+    """Resources a task holds while it runs (from the analyzer's ``Resources``)."""
+
+    cpu: int = 1
+    gpu: int = 0
+    gpu_mem_mb: int = 0
+
+
+@dataclass(frozen=True)
+class Task:
+    key: str
+    kind: TaskKind
+    fingerprint: str
+    path: str
+    analyzer: str
+    need: Need = Need()
+    priority: int = 0
+    attempts: int = 0
+    card: str | None = None
+    #: "cpu" or "cuda": where the scheduler placed a GPU-capable task.
+    device: str = "cpu"
+    #: pass: {"stream": {analyzer: job key}, "cache": bool};
+    #: model: {"batch_size": n, "device": "cpu"} overrides after an out-of-memory.
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.device == "cuda"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class OutOfMemory:
+    """A GPU task ran out of memory; what the analyzer suggests trying next."""
+
+    batch_size: int | None
+    retry_batch_size: int | None
+    retry_on_cpu: bool
+    message: str
+
+
+@dataclass
+class TaskOutcome:
+    key: str
+    status: Status
+    error: str | None = None
+    #: False for errors that would happen again (not media, analyzer bug); True for
+    #: I/O hiccups and crashes worth another attempt.
+    retriable: bool = False
+    elapsed_s: float = 0.0
+    #: Seconds of media the task looked at (the pass: the clip's duration).
+    media_seconds: float = 0.0
+    #: analyzer -> analysis record, for every analyzer that produced one.
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: analyzer -> error message, for stream analyzers that failed inside a pass.
+    failures: dict[str, str] = field(default_factory=dict)
+    #: pass only: {"probe": ..., "decode": ..., "errors": [...], "cache": bool}.
+    clip: dict[str, Any] = field(default_factory=dict)
+    oom: OutOfMemory | None = None
+    #: What kind of input problem this was, for metrics ("changed_while_processing", "vanished", ...).
+    problem: str | None = None
+    #: Extra words for the job's note (e.g. "ran with batch_size=4 after CUDA OOM").
+    note: str | None = None

@@ -1,0 +1,203 @@
+"""Cards: the unit of work the watcher hands on.
+
+A new top-level folder in a watch root is a *card* (a camera card offload, a sound
+roll, a day of dailies). Loose files dropped straight into a root are grouped by
+that folder: the root itself acts as one "loose" card made of its top-level files.
+
+Finding the clips of a card is one call, :func:`clips_of`. Today it takes every
+media file (by extension) below the card; per-camera layouts (spanned clips,
+proxies next to originals, sidecar XML) replace that call and nothing else.
+
+Walking never follows folder symlinks (a link back to the root would loop for
+ever); a file symlink that loops is reported, not fatal.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from kinod.media.cards import CardError, detect_card
+from kinod.watch.ignore import RootFilter, is_hidden_dir, is_media_name, is_system_name, is_temp_name
+
+#: (size in bytes, mtime in ns): what "unchanged" means for copy-complete.
+FileSig = tuple[int, int]
+#: ASC MHL v2 keeps its manifests in this folder; the chain file is written last.
+ASCMHL_DIR = "ascmhl"
+ASCMHL_CHAIN = "ascmhl_chain.xml"
+
+
+@dataclass(frozen=True)
+class CardRef:
+    """A card: its watch root, its folder, and whether it is the root's loose-file group."""
+
+    root: Path
+    path: Path
+    loose: bool = False
+
+    @property
+    def name(self) -> str | None:
+        """The card name written into sidecars (None for loose files)."""
+        return None if self.loose else self.path.name
+
+    @property
+    def key(self) -> str:
+        """Stable identity in the store: the loose group of a root is ``<root>/.``."""
+        return str(self.path / ".") if self.loose else str(self.path)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something in a card the watcher cannot use, with a message naming the path."""
+
+    path: Path
+    kind: str  # "symlink_loop" | "dangling_symlink" | "unreadable_dir"
+    message: str
+
+
+@dataclass
+class CardScan:
+    """One walk of a card: its files (card-relative POSIX paths), temp names and problems."""
+
+    exists: bool
+    files: dict[str, FileSig] = field(default_factory=dict)
+    temp: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def card_of(root: Path, path: Path, is_dir: bool | None = None) -> CardRef | None:
+    """The card a path belongs to, or None for the root itself and ignored names."""
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        return None
+    parts = rel.parts
+    if not parts or is_system_name(parts[0]):
+        return None
+    if len(parts) == 1:
+        directory = is_dir if is_dir is not None else path.is_dir()
+        if directory:
+            return None if is_hidden_dir(parts[0]) or path.is_symlink() else CardRef(root, path)
+        return CardRef(root, root, loose=True)
+    if is_hidden_dir(parts[0]):
+        return None
+    return CardRef(root, root / parts[0])
+
+
+def list_cards(root: Path) -> Iterator[CardRef]:
+    """Every card of a root as it is now: top-level folders, plus the loose group if any."""
+    loose = False
+    with os.scandir(root) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for e in entries:
+        if is_system_name(e.name):
+            continue
+        try:
+            if e.is_dir(follow_symlinks=False):
+                if not is_hidden_dir(e.name):
+                    yield CardRef(root, Path(e.path))
+            elif not e.is_dir():
+                loose = True
+        except OSError:
+            loose = True
+    if loose:
+        yield CardRef(root, root, loose=True)
+
+
+def scan_card(card: CardRef, filt: RootFilter) -> CardScan:
+    """Stat every file of a card once. Never raises for what is inside the card."""
+    if not card.path.is_dir():
+        return CardScan(exists=False)
+    scan = CardScan(exists=True)
+
+    def onerror(err: OSError) -> None:
+        if err.filename and Path(err.filename) != card.path:
+            scan.problems.append(
+                Problem(Path(err.filename), "unreadable_dir", f"{err.filename}: cannot list folder: {err.strerror}")
+            )
+
+    for dirpath, dirnames, filenames in os.walk(card.path, onerror=onerror, followlinks=False):
+        if card.loose:
+            dirnames[:] = []
+        else:
+            dirnames[:] = sorted(d for d in dirnames if not is_hidden_dir(d))
+        base = Path(dirpath)
+        for name in filenames:
+            if is_system_name(name):
+                continue
+            p = base / name
+            rel_card = PurePosixPath(p.relative_to(card.path).as_posix())
+            if is_temp_name(name):
+                scan.temp.append(str(rel_card))
+                continue
+            if not filt.accepts(PurePosixPath(p.relative_to(card.root).as_posix())):
+                continue
+            try:
+                st = p.stat()
+            except OSError as e:
+                _stat_problem(scan, p, e)
+                continue
+            scan.files[str(rel_card)] = (st.st_size, st.st_mtime_ns)
+    return scan
+
+
+def _stat_problem(scan: CardScan, p: Path, e: OSError) -> None:
+    if e.errno == errno.ELOOP:
+        scan.problems.append(Problem(p, "symlink_loop", f"{p}: symbolic link loop, skipped"))
+    elif p.is_symlink():
+        scan.problems.append(Problem(p, "dangling_symlink", f"{p}: symbolic link to nothing ({e.strerror}), skipped"))
+    # else: the file vanished between listing and stat; the next poll sees the truth
+
+
+def clips_of(card: CardRef, scan: CardScan) -> list[Path]:
+    """The files to analyse of a card, in a stable order. The one place camera layouts plug in.
+
+    A known camera layout (``kinod.media.cards``) names the picture files of each
+    logical clip (a P2 clip's audio essences, XML sidecars, .LRV/.THM and the camera's
+    own proxies are not analysed on their own; RED/BRAW/ARRIRAW clips are recorded by
+    the card report but cannot be decoded). Spanned recordings are analysed file by
+    file, as NLEs relink them. An unknown layout falls back to every media file.
+    """
+    generic = [card.path / rel for rel in sorted(scan.files) if is_media_name(Path(rel))]
+    if card.loose:
+        return generic
+    try:
+        layout = detect_card(card.path)
+    except (CardError, OSError):
+        return generic
+    picked: list[Path] = []
+    for clip in layout.clips:
+        if not clip.analysable:
+            continue
+        pictures = [f.path for f in clip.files if f.role in ("av", "video", "part")]
+        picked.extend(pictures or [f.path for f in clip.files])
+    known = set(generic)
+    return sorted({p for p in picked if p in known})
+
+
+def marker_wait(card: CardRef, ready_marker: str) -> str | None:
+    """Why a card must still wait for a manifest or marker, or None when it need not.
+
+    * ``watch.ready_marker`` (a file name, a card-relative path or a glob such as
+      ``"*.mhl"`` or ``"ascmhl/ascmhl_chain.xml"``): the card waits until it matches;
+    * an ``ascmhl/`` folder without its ``ascmhl_chain.xml`` is an ASC MHL being
+      written: the card waits for the chain file whatever the config says.
+
+    Loose files have no card folder to carry a marker, so only the settle rules apply.
+    """
+    if card.loose:
+        return None
+    mhl = card.path / ASCMHL_DIR
+    if mhl.is_dir() and not (mhl / ASCMHL_CHAIN).is_file():
+        return f"{mhl}: ASC MHL folder has no {ASCMHL_CHAIN} yet (manifest still being written)"
+    if ready_marker:
+        try:
+            found = next(iter(card.path.glob(ready_marker)), None)
+        except (OSError, ValueError, NotImplementedError):
+            found = None
+        if found is None:
+            return f"{card.path}: waiting for the ready marker {ready_marker!r} (watch.ready_marker)"
+    return None
