@@ -32,6 +32,7 @@ from typing import Any
 import structlog
 
 from kinod import logs
+from kinod.card_outputs import finish_card, verify_before_analysis
 from kinod.config import Config, ConfigError, load_config
 from kinod.jobs.executor import LocalExecutor, ProcessExecutor
 from kinod.jobs.lease import is_local_and_dead, make_owner
@@ -116,6 +117,8 @@ class Daemon:
         self.owner = make_owner("daemon")
         self._intake_busy = threading.Event()
         self._threads: list[threading.Thread] = []
+        #: MHL verification of cards being analysed, for their report when the last clip is done.
+        self.verifications: dict[str, Any] = {}
 
     # Start-up --------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -330,6 +333,21 @@ class Daemon:
         )
         rank = self.store.card_rank(c.key)
         problems: list[str] = []
+        if not c.loose:
+            verification = verify_before_analysis(self.config, c.path)
+            if verification is not None and not verification.ok:
+                why = verification.summary()
+                log.error("card failed verification: not analysed", card=str(c.path), error=why)
+                self.metrics.errors.labels("verification").inc()
+                self.store.upsert_card(
+                    c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="failed",
+                    files=ev.files, clips=len(ev.clips), error=why,
+                )
+                self.store.set_card_state(c.key, "failed")
+                self.metrics.cards_done.labels("failed").inc()
+                finish_card(self.config, c.path, [], verification)
+                return
+            self.verifications[str(c.path)] = verification
         for clip in ev.clips:
             if self.stop_event.is_set() and not self.once:
                 return  # not recorded as handled: the next start plans it again
@@ -406,6 +424,12 @@ class Daemon:
         self.store.set_card_state(key, state)
         self.metrics.cards_done.labels(state).inc()
         log.info("card finished", card=card_path, state=state, clips=progress)
+        loose = self.store.query("SELECT loose FROM cards WHERE key=?", (key,))
+        if loose and not loose[0]["loose"]:
+            rows = self.store.query("SELECT sidecar FROM clip_paths WHERE card_path=? AND sidecar IS NOT NULL",
+                                    (card_path,))
+            finish_card(self.config, Path(card_path), [Path(r["sidecar"]) for r in rows],
+                        self.verifications.pop(card_path, None))
 
     # Main thread ------------------------------------------------------------------------------
     def health(self) -> tuple[bool, dict[str, Any]]:
