@@ -110,7 +110,9 @@ class Config(Strict):
     cards: CardsConfig = CardsConfig()
     proxy: ProxyConfig = ProxyConfig()
     #: Names of the analyzers to run, in the ``[analyzers]`` table as ``enabled``.
-    enabled_analyzers: tuple[str, ...] = ("shots",)
+    enabled_analyzers: tuple[str, ...] = (
+        "shots", "black", "freeze", "silence", "loudness", "dynamism", "picture", "technical",
+    )
     #: Validated per-analyzer sections, keyed by analyzer name.
     analyzer_configs: dict[str, AnalyzerConfig] = Field(default_factory=dict)
     #: The file this came from (None for built-in defaults).
@@ -173,7 +175,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     analyzers_section = data.pop("analyzers", {})
     if not isinstance(analyzers_section, dict):
         raise ConfigError(f"{source}: analyzers: must be a table")
-    enabled = analyzers_section.pop("enabled", ["shots"])
+    enabled = analyzers_section.pop("enabled", list(Config.model_fields["enabled_analyzers"].default))
     if not isinstance(enabled, list) or not all(isinstance(n, str) for n in enabled):
         raise ConfigError(f"{source}: analyzers.enabled: must be a list of analyzer names")
 

@@ -62,7 +62,7 @@ from kinod.jobs.scheduler import MODEL_PRIORITY, PASS_PRIORITY, Limits, Schedule
 from kinod.jobs.store import JobSpec, JobStore, job_key
 from kinod.jobs.tasks import OutOfMemory, Task, TaskOutcome
 from kinod.media.cache import AnalysisCache, AnalysisCacheWriter
-from kinod.media.decode import AudioBranch, DecodeError, DecodePass, VideoBranch
+from kinod.media.decode import AudioBranch, DecodeError, DecodePass, VideoBranch, needs_decode
 from kinod.media.ffmpeg import ffmpeg_path
 from kinod.media.fingerprint import fingerprint
 from kinod.media.probe import Probe, ProbeError, probe
@@ -418,10 +418,7 @@ class ClipProcessor:
         )
         extras = self.decode_branches(path, pr, out_dir)
         wants = (
-            any(
-                (a.needs.frames is not None and pr.has_video) or (a.needs.audio is not None and pr.audio_channels)
-                for a in live
-            )
+            needs_decode(live, pr)
             or (cache_writer is not None and pr.audio_channels > 0)
             or any(e.video or e.audio for e in extras)
         )

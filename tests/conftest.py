@@ -26,7 +26,7 @@ def workspace(tmp_path: Path) -> dict[str, Path]:
     cfg = tmp_path / "config.toml"
     cfg.write_text(
         f'[[watch.roots]]\npath = "{ws["root"]}"\n[output]\nroot = "{ws["out"]}"\n[state]\ndir = "{ws["state"]}"\n'
-        '[logging]\nformat = "json"\n'
+        '[logging]\nformat = "json"\n[analyzers]\nenabled = ["shots"]\n'
     )
     ws["config"] = cfg
     return ws

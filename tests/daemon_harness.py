@@ -147,7 +147,7 @@ class Daemon:
             f'[output]\nroot = "{self.out}"\n[state]\ndir = "{self.state}"\n'
             f'[metrics]\nlisten = "127.0.0.1:{self.port}"\n'
             f"[jobs]\nshutdown_grace_seconds = {self.grace}\nlease_seconds = 30\n"
-            f'[logging]\nformat = "json"\nlevel = "info"\n{self.extra}'
+            f'[logging]\nformat = "json"\nlevel = "info"\n[analyzers]\nenabled = ["shots"]\n{self.extra}'
         )
 
     def start(self, wait: bool = True) -> Daemon:

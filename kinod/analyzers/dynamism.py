@@ -112,7 +112,9 @@ class DynamismAnalyzer(Analyzer):
                     category="tag",
                     frame=0,
                     name="Static clip",
-                    comment=f"dynamism: {with_freeze} of {len(judged)} segments hold a {c.min_freeze_seconds:g} s freeze",
+                    comment=(
+                        f"dynamism: {with_freeze} of {len(judged)} segments hold a {c.min_freeze_seconds:g} s freeze"
+                    ),
                 )
             )
         return Result(

@@ -66,8 +66,6 @@ DETECT_WIDTH = 256
 RAMP_STEP = 0.3
 #: Longest fade measured, in frames.
 RAMP_MAX = 240
-#: A change of level over at most this many frames is a cut to (or from) black, not a fade.
-CUT_FRAMES = 2
 
 
 class ShotsConfig(AnalyzerConfig):
@@ -395,17 +393,19 @@ class ShotsAnalyzer(Analyzer):
                 item["keyframe_sharpness"] = shot.sharpness
             items.append(item)
         fades = [_fade_record(f, end) for f in self.fades]
+        # One marker per shot boundary (an editor's timeline wants one per cut); a fade's
+        # extent goes in its comment, and in summary.fades.
+        fade_at = {f.cut: f for f in self.fades if f.cut is not None}
         markers = [
             Marker(
                 category="shot",
                 frame=shot.start,
                 name=f"{'Fade' if shot.transition == 'fade' else 'Cut'} {n}",
-                comment=f"shots: {_describe(c)}" if shot.transition == "cut" else "shots: fade through black",
+                comment=_boundary_comment(shot, c, self.fades, fade_at, end),
             )
             for n, shot in enumerate(self.done, start=1)
             if n > 1
         ]
-        markers += _fade_markers(self.fades, c, end)
         self.stills, self.fallback = [], []
         return Result(
             items=items,
@@ -468,35 +468,21 @@ def _fade_record(f: _Fade, end: int) -> dict[str, Any]:
     return rec
 
 
-def _fade_markers(fades: list[_Fade], c: ShotsConfig, end: int) -> list[Marker]:
-    """Ranged markers over the darkening and the brightening; a very short one is a cut to/from black."""
+def _boundary_comment(shot: _Shot, c: ShotsConfig, fades: list[_Fade], fade_at: dict[int, _Fade], end: int) -> str:
+    if shot.transition != "fade":
+        return f"shots: {_describe(c)}"
     level = "black" if c.fade_method == "floor" else "white"
-    out: list[Marker] = []
-    for f in fades:
-        rec = _fade_record(f, end)
-        if f.out_frame > 0:
-            n = f.out_frame - rec["fade_out_start"] + 1
-            out.append(
-                Marker(
-                    category="shot",
-                    frame=rec["fade_out_start"],
-                    duration_frames=n,
-                    name="Fade out" if n > CUT_FRAMES else f"Cut to {level}",
-                    comment=f"shots: picture below level {c.fade_threshold} from frame {f.out_frame}",
-                )
-            )
-        if f.in_frame is not None:
-            n = rec["fade_in_end"] - f.in_frame
-            out.append(
-                Marker(
-                    category="shot",
-                    frame=f.in_frame,
-                    duration_frames=n,
-                    name="Fade in" if n > CUT_FRAMES else f"Cut from {level}",
-                    comment=f"shots: picture back above level {c.fade_threshold} at frame {f.in_frame}",
-                )
-            )
-    return out
+    fade = fade_at.get(shot.start) or next(
+        (f for f in fades if f.out_frame - c.min_scene_len <= shot.start <= (f.in_frame or end) + c.min_scene_len),
+        None,
+    )
+    if fade is None:
+        return f"shots: through {level}"
+    rec = _fade_record(fade, end)
+    span = f"out {rec['fade_out_start']}-{rec['fade_out_frame']}"
+    if rec["fade_in_frame"] is not None:
+        span += f", in {rec['fade_in_frame']}-{rec['fade_in_end'] - 1}"
+    return f"shots: through {level} ({span})"
 
 
 def _sharpness(image: np.ndarray) -> float:

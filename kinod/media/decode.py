@@ -262,7 +262,7 @@ class DecodePass:
 
     def _plan(self, analyzers: Sequence[Analyzer], cache: AnalysisCacheWriter | None) -> _Plan:
         plan = _Plan()
-        live = [a for a in analyzers if not a.needs.cache]
+        live = [a for a in analyzers if not a.needs.cache and a.failure is None]
         if self.probe.has_video:
             by_spec: dict[StreamSpec, _VideoStream] = {}
             for a in live:
@@ -468,15 +468,21 @@ class DecodePass:
         stats = PassStats()
         plan = self._plan(analyzers, cache)
         stats.analyzer_errors.update({a.name: a.failure for a in analyzers if a.failure is not None})
-        cmd = self._command(
-            [(s.spec, s.pipe.write_fd) for s in plan.streams],
-            [(t.tap, t.chain, t.pipe.write_fd) for t in plan.taps],
-            plan.counter.write_fd if plan.counter else None,
-            plan.pcm.write_fd if plan.pcm else None,
-            plan.native.write_fd if plan.native else None,
-            video_branches,
-            audio_branches,
-        )
+        try:
+            cmd = self._command(
+                [(s.spec, s.pipe.write_fd) for s in plan.streams],
+                [(t.tap, t.chain, t.pipe.write_fd) for t in plan.taps],
+                plan.counter.write_fd if plan.counter else None,
+                plan.pcm.write_fd if plan.pcm else None,
+                plan.native.write_fd if plan.native else None,
+                video_branches,
+                audio_branches,
+            )
+        except BaseException:
+            for p in plan.pipes():
+                os.close(p.read_fd)
+                os.close(p.write_fd)
+            raise
         log.debug("decode pass", cmd=cmd)
         t0, c0 = time.monotonic(), _children_cpu()
         write_fds = tuple(p.write_fd for p in plan.pipes())

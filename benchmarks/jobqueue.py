@@ -1,6 +1,6 @@
 """Queue: 1,000 small clips dropped into a watch root at once, under the real ``kinod run``.
 
-Run: .venv/bin/python benchmarks/queue.py [--clips N] [--interval S] [--modes poll,inotify]
+Run: .venv/bin/python benchmarks/jobqueue.py [--clips N] [--interval S] [--modes poll,inotify]
 
 What it does, per watch mode, with a fresh daemon each time:
 
