@@ -32,7 +32,7 @@ from kinod.analyzers.base import (
     Result,
     StreamEnd,
 )
-from kinod.analyzers.intervals import EventIntervals
+from kinod.analyzers.intervals import EventIntervals, feed_frame_events
 
 
 class BlackConfig(AnalyzerConfig):
@@ -63,12 +63,7 @@ class BlackAnalyzer(Analyzer):
         self.frames = 0
 
     def on_filter(self, event: FilterEvent) -> None:
-        start = event.values.get("lavfi.black_start")
-        end = event.values.get("lavfi.black_end")
-        self.runs.feed(
-            event.clip_frame(start) if start is not None else None,
-            event.clip_frame(end) if end is not None else None,
-        )
+        feed_frame_events(self.runs, event, "lavfi.black_start", "lavfi.black_end")
 
     def on_end(self, end: StreamEnd) -> None:
         self.frames = end.frames

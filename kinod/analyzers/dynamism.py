@@ -33,7 +33,7 @@ from kinod.analyzers.base import (
     Result,
     StreamEnd,
 )
-from kinod.analyzers.intervals import EventIntervals, intersect
+from kinod.analyzers.intervals import FREEZE_END, FREEZE_START, EventIntervals, feed_frame_events, intersect
 
 
 class DynamismConfig(AnalyzerConfig):
@@ -65,12 +65,7 @@ class DynamismAnalyzer(Analyzer):
         self.frames = 0
 
     def on_filter(self, event: FilterEvent) -> None:
-        start = event.values.get("lavfi.freezedetect.freeze_start")
-        end = event.values.get("lavfi.freezedetect.freeze_end")
-        self.frozen.feed(
-            event.clip_frame(start) if start is not None else None,
-            event.clip_frame(end) if end is not None else None,
-        )
+        feed_frame_events(self.frozen, event, FREEZE_START, FREEZE_END)
 
     def on_end(self, end: StreamEnd) -> None:
         self.frames = end.frames

@@ -34,7 +34,7 @@ from kinod.analyzers.base import (
     Result,
     StreamEnd,
 )
-from kinod.analyzers.intervals import EventIntervals, intersect, merge
+from kinod.analyzers.intervals import FREEZE_END, FREEZE_START, EventIntervals, feed_frame_events, intersect, merge
 from kinod.analyzers.silence import feed_silence, silencedetect_chain
 
 FREEZE, STILL, QUIET = "freeze", "still", "quiet"
@@ -89,12 +89,7 @@ class FreezeAnalyzer(Analyzer):
             feed_silence(self.quiet, event)
             return
         runs = self.frozen if event.tap == FREEZE else self.still
-        start = event.values.get("lavfi.freezedetect.freeze_start")
-        end = event.values.get("lavfi.freezedetect.freeze_end")
-        runs.feed(
-            event.clip_frame(start) if start is not None else None,
-            event.clip_frame(end) if end is not None else None,
-        )
+        feed_frame_events(runs, event, FREEZE_START, FREEZE_END)
 
     def on_end(self, end: StreamEnd) -> None:
         self.end = end

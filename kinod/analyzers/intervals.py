@@ -9,7 +9,10 @@ of the clip, which ffmpeg cannot report because no frame is left to carry the ne
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from kinod.analyzers.base import FilterEvent
 
 T = TypeVar("T", int, float)
 
@@ -91,3 +94,18 @@ def runs(positions: Sequence[int], flags: Sequence[bool], step: int) -> list[tup
     if start is not None and positions:
         out.append((start, positions[-1] + step))
     return out
+
+
+#: freezedetect's metadata keys (read by freeze, inactivity and dynamism).
+FREEZE_START = "lavfi.freezedetect.freeze_start"
+FREEZE_END = "lavfi.freezedetect.freeze_end"
+
+
+def feed_frame_events(runs: EventIntervals[int], event: FilterEvent, start_key: str, end_key: str) -> None:
+    """Turn a video detect filter's start/end metadata (blackdetect, freezedetect) into frame events."""
+    start = event.values.get(start_key)
+    end = event.values.get(end_key)
+    runs.feed(
+        event.clip_frame(start) if start is not None else None,
+        event.clip_frame(end) if end is not None else None,
+    )
