@@ -111,7 +111,7 @@ class Config(Strict):
     proxy: ProxyConfig = ProxyConfig()
     #: Names of the analyzers to run, in the ``[analyzers]`` table as ``enabled``.
     enabled_analyzers: tuple[str, ...] = (
-        "shots", "black", "freeze", "silence", "loudness", "dynamism", "picture", "technical",
+        "shots", "black", "freeze", "silence", "loudness", "dynamism", "picture", "technical", "speech",
     )
     #: Validated per-analyzer sections, keyed by analyzer name.
     analyzer_configs: dict[str, AnalyzerConfig] = Field(default_factory=dict)

@@ -134,7 +134,7 @@ def test_float_limit_denominator() -> None:
     assert parse_rate("0.1") == Fraction(1, 10)
 
 
-@pytest.mark.parametrize("rate", list(STANDARD_RATES.values()) + [Fraction(7000, 1001), Fraction(25, 2)])
+@pytest.mark.parametrize("rate", [*list(STANDARD_RATES.values()), Fraction(7000, 1001), Fraction(25, 2)])
 def test_format_rate_round_trips(rate: Fraction) -> None:
     text = format_rate(rate)
     assert "/" in text
