@@ -154,7 +154,7 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | N
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load and validate the config; raises ConfigError naming the file and key."""
-    from kinod.analyzers.registry import analyzer_classes
+    from kinod.analyzers.registry import AnalyzerLoadError, analyzer_class, analyzer_names
 
     file = find_config_file(path)
     data: dict[str, Any] = {}
@@ -194,26 +194,30 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         if fmt not in formats:
             raise ConfigError(f"{source}: export.card_formats: unknown format {fmt!r}")
 
-    known = analyzer_classes()
+    known = analyzer_names()
     for name in enabled:
         if name not in known:
             raise ConfigError(
-                f"{source}: analyzers.enabled: unknown analyzer {name!r} (installed: {', '.join(sorted(known))})"
+                f"{source}: analyzers.enabled: unknown analyzer {name!r} (installed: {', '.join(known)})"
             )
+    classes: dict[str, type[Any]] = {}
+    for name in [*enabled, *analyzers_section]:
+        if name not in known:
+            raise ConfigError(f"{source}: analyzers.{name}: unknown analyzer section (installed: {', '.join(known)})")
+        try:
+            classes[name] = analyzer_class(name)
+        except AnalyzerLoadError as e:
+            raise ConfigError(f"{source}: analyzers.{name}: {e}") from None
     analyzer_configs: dict[str, AnalyzerConfig] = {}
     for name, section in analyzers_section.items():
-        if name not in known:
-            raise ConfigError(
-                f"{source}: analyzers.{name}: unknown analyzer section (installed: {', '.join(sorted(known))})"
-            )
         if not isinstance(section, dict):
             raise ConfigError(f"{source}: analyzers.{name}: must be a table")
         try:
-            analyzer_configs[name] = known[name].Config.model_validate(section)
+            analyzer_configs[name] = classes[name].Config.model_validate(section)
         except ValidationError as e:
             raise ConfigError(_format_validation_error(e, source, f"analyzers.{name}")) from None
     for name in enabled:
-        analyzer_configs.setdefault(name, known[name].Config())
+        analyzer_configs.setdefault(name, classes[name].Config())
 
     roots = tuple(r.model_copy(update={"path": _resolve(base, r.path)}) for r in cfg.watch.roots)
     return cfg.model_copy(

@@ -65,12 +65,11 @@ def run_checks(config: Config) -> list[Check]:
     checks.append(_writable("state dir", config.state.dir))
     checks.extend(_gpu_checks())
     from kinod.analyzers.base import RuntimeContext
-    from kinod.analyzers.registry import analyzer_classes
+    from kinod.analyzers.registry import analyzer_class
 
-    classes = analyzer_classes()
     runtime = RuntimeContext(config.state.dir, config.jobs.device)
     for name in config.enabled_analyzers:
-        cls = classes[name]
+        cls = analyzer_class(name)
         checks.append(Check(f"analyzer {name}", True, f"version {cls.version} ({cls.__module__})"))
         try:
             for n, ok, detail in cls(config.analyzer_config(name), runtime).checks():

@@ -46,7 +46,7 @@ from kinod.analyzers.base import (
     RuntimeContext,
     finish_order,
 )
-from kinod.analyzers.registry import analyzer_classes
+from kinod.analyzers.registry import analyzer_class
 from kinod.config import Config, config_hash
 from kinod.export.sidecar import (
     TimeBase,
@@ -166,8 +166,7 @@ class ClipProcessor:
         self.ffmpeg = ffmpeg_path(config.media.ffmpeg)
         self.runtime = RuntimeContext(state_dir=config.state.dir, device=config.jobs.device)
         if classes is None:
-            known = analyzer_classes()
-            classes = [known[n] for n in config.enabled_analyzers]
+            classes = [analyzer_class(n) for n in config.enabled_analyzers]
         self.classes: dict[str, type[Analyzer]] = {c.name: c for c in classes}
         #: Extra decode-pass outputs (proxies: ``kinod.media.proxy``) register here.
         self.branch_providers: list[BranchProvider] = []
