@@ -134,7 +134,7 @@ def test_kill_9_mid_job_and_restart_runs_every_job_exactly_once(tmp_path: Path, 
     leftovers = [p for p in d.out.rglob("*") if p.name.endswith(".tmp") or p.name.startswith(".")]
     assert not leftovers
     sidecars = sorted(p.name for p in d.out.rglob("*.kino.json"))
-    assert sidecars == ["LONG.mp4.kino.json", "SHORT.mp4.kino.json"]
+    assert sidecars == ["LONG.mp4.kino.json", "SHORT.mp4.kino.json", "card.kino.json"]  # one each, + card report
 
 
 def test_sigterm_requeues_after_grace_and_a_file_that_grows_is_redone(tmp_path: Path, clips: dict[str, Path]) -> None:
