@@ -37,6 +37,7 @@ in the summary so a card-level pass can link speakers across clips with
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -399,6 +400,9 @@ class PyannoteBackend:
         from pyannote.audio import Pipeline  # type: ignore[import-not-found]
 
         assert self.pipeline_dir is not None
+        # A local pipeline only: with the hub offline, a config that names a hub model fails
+        # here instead of downloading it.
+        os.environ["HF_HUB_OFFLINE"] = "1"
         pipeline = Pipeline.from_pretrained(Path(self.pipeline_dir).expanduser() / "config.yaml")
         diarization = pipeline({"waveform": torch.from_numpy(audio[None, :]), "sample_rate": RATE})
         turns = [(t.start, t.end, spk) for t, _, spk in diarization.itertracks(yield_label=True)]
