@@ -144,6 +144,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(config, args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _stdout_closed()
+
+
+def _stdout_closed() -> int:
+    """``kinod status | head``: the reader went away; exit quietly like a shell tool (issue 13).
+
+    stdout is pointed at /dev/null so the interpreter's final flush cannot raise a
+    second BrokenPipeError (with a traceback) on the way out.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141  # 128 + SIGPIPE, what a tool killed by the signal would report
 
 
 if __name__ == "__main__":

@@ -152,6 +152,51 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | N
     return local if local.is_file() else None
 
 
+# --- robustness (issue 13): every way a config file can be unreadable is a ConfigError ---
+def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
+    line = raw.count(b"\n", 0, offset) + 1
+    return line, offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+
+
+def read_config_file(file: Path) -> dict[str, Any]:
+    """Read and parse one TOML file; any failure is a ConfigError naming the file.
+
+    WHY: a ``UnicodeDecodeError`` is a ``ValueError``, not an ``OSError``, so a single
+    stray Latin-1 byte used to escape as a traceback at start and kill the daemon on
+    SIGHUP (a crash loop under ``Restart=on-failure``). The byte offset is given so the
+    operator can find an invisible byte with ``cmp``/``xxd``.
+    """
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{file}: is a folder, not a config file") from None
+    except OSError as e:
+        raise ConfigError(f"{file}: cannot read: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line, col = _line_col(raw, e.start)
+        raise ConfigError(
+            f"{file}: not UTF-8 text: byte 0x{raw[e.start]:02x} at byte offset {e.start} "
+            f"(line {line}, column {col}); save the file as UTF-8"
+        ) from None
+    if "\x00" in text:
+        off = raw.index(b"\x00")
+        line, col = _line_col(raw, off)
+        raise ConfigError(f"{file}: not a text file: NUL byte at byte offset {off} (line {line}, column {col})")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{file}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{file}: not valid TOML: nested too deeply") from None
+
+
+# --- end robustness block ---
+
+
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load and validate the config; raises ConfigError naming the file and key."""
     from kinod.analyzers.registry import AnalyzerLoadError, analyzer_class, analyzer_names
@@ -162,14 +207,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     base = Path.cwd()
     if file is not None:
         source = str(file)
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{file}: config file not found") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{file}: not valid TOML: {e}") from None
-        except OSError as e:
-            raise ConfigError(f"{file}: cannot read: {e.strerror}") from None
+        data = read_config_file(file)
         base = file.resolve().parent
 
     analyzers_section = data.pop("analyzers", {})

@@ -519,6 +519,10 @@ class Daemon:
             log.error("reload refused; keeping the running config", error=str(e))
             self.notifier.ready(f"reload refused: {e}")
             return
+        except Exception as e:  # issue 13: nothing in a config file may end the daemon on SIGHUP
+            log.exception("reload refused; keeping the running config", error=f"{self.config.source}: {e}")
+            self.notifier.ready(f"reload refused: {e}")
+            return
         if (new.metrics.listen, new.metrics.enabled) != (self.config.metrics.listen, self.config.metrics.enabled):
             log.warning("metrics.listen/enabled changes need a restart; keeping the running server")
         old = self.config
@@ -537,6 +541,7 @@ class Daemon:
             self.watcher.stop()
             self.watcher = Watcher(new.watch, self._on_watch_event, known=self.store.card_files)
             self.watcher.seed(handled)
+            self.metrics.set_roots(str(r.path.absolute()) for r in new.watch.roots)  # issue 13
             self.watcher.start()
         else:
             threading.Thread(target=self.watcher.rescan, name="kinod-rescan", daemon=True).start()

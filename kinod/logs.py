@@ -22,7 +22,7 @@ def configure(level: str = "info", fmt: Literal["auto", "json", "console"] = "au
         else structlog.processors.JSONRenderer()
     )
     numeric = getattr(logging, level.upper(), logging.INFO)
-    logging.basicConfig(level=numeric, stream=sys.stderr, format="%(message)s")
+    route_stdlib_logging(renderer, numeric)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -36,3 +36,37 @@ def configure(level: str = "info", fmt: Literal["auto", "json", "console"] = "au
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+# --- issue 13: stdlib logging from libraries goes through the same renderer ---
+class _StructlogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler kinod installed, so a reload replaces it instead of adding one."""
+
+
+def route_stdlib_logging(renderer: structlog.typing.Processor, level: int) -> None:
+    """Render records of stdlib loggers (faster-whisper, urllib3, ...) as kinod's JSON lines.
+
+    WHY: with ``logging.basicConfig(format="%(message)s")`` every library line came out
+    as bare text in the middle of the JSON log (600 of 847 lines in one run), which
+    breaks every log shipper that parses lines as JSON and loses the clip context.
+    """
+    formatter = structlog.stdlib.ProcessorFormatter(
+        processor=renderer,
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.ExtraAdder(),
+            structlog.processors.format_exc_info,
+        ],
+    )
+    handler = _StructlogHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if isinstance(old, _StructlogHandler) or type(old) is logging.StreamHandler:
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(True)

@@ -203,6 +203,18 @@ class Metrics:
                 self.analyzers.append(n)
                 self._init_analyzer(n)
 
+    def set_roots(self, roots: Iterable[str]) -> None:
+        """Export exactly these watch roots (issue 13): a root removed by a reload stops
+        exporting ``kinod_watch_root_up 0``, which would keep the shipped alert firing."""
+        keep = set(roots)
+        for gauge in (self.root_up, self.root_polling):
+            for (label,) in list(gauge._metrics):  # prometheus-client keeps its children there
+                if label not in keep:
+                    gauge.remove(label)
+        for root in keep:
+            self.root_up.labels(root)
+            self.root_polling.labels(root)
+
     def set_limits(self, cpu: int, gpu: int) -> None:
         self.cpu_slots.set(cpu)
         self.gpu_slots.set(gpu)
@@ -210,6 +222,12 @@ class Metrics:
     # SchedulerObserver ---------------------------------------------------------------------
     def task_started(self, task: Task) -> None:
         self.jobs_started.labels(task.analyzer).inc()
+        # issue 13: stream analyzers run inside a pass start with it, so started and
+        # finished add up per analyzer (their finished count is raised in task_finished)
+        if task.kind == "pass":
+            for name in (task.options or {}).get("stream", {}) or {}:
+                if name != task.analyzer:
+                    self.jobs_started.labels(name).inc()
 
     def task_finished(self, task: Task, outcome: TaskOutcome, state: str) -> None:
         a = task.analyzer
