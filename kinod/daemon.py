@@ -41,6 +41,7 @@ from kinod.jobs.store import JobStore
 from kinod.jobs.tasks import Task, TaskOutcome
 from kinod.metrics import Metrics, MetricsServer
 from kinod.pipeline import ClipError, ClipProcessor, make_runner, output_dir_for
+from kinod.robust.cards import clips_coming_back
 from kinod.sdnotify import Notifier
 from kinod.watch.events import CardChanged, CardReady, CardSeen, RootState, ScanDone, WatchEvent, WatchProblem
 from kinod.watch.watcher import Watcher
@@ -415,6 +416,8 @@ class Daemon:
     def _check_card(self, card_path: str, key: str, failed_reads: int = 0) -> None:
         progress = self.store.card_progress(card_path)
         if any(progress.get(s) for s in ("new", "queued", "running")):
+            return
+        if clips_coming_back(self.store, card_path):  # issue 13: not counted done twice
             return
         rows = self.store.query("SELECT state, last_error FROM cards WHERE key=?", (key,))
         if not rows or rows[0]["state"] not in ("queued", "ready"):

@@ -251,6 +251,10 @@ class Metrics:
                 self.jobs_finished.labels(name, "done").inc()
         for name in outcome.failures:
             self.jobs_finished.labels(name, "failed").inc()
+        if task.kind == "pass":  # issue 13: a pass that ended early ends its stream analyzers with it
+            for name in (task.options or {}).get("stream", {}) or {}:
+                if name != a and name not in outcome.records and name not in outcome.failures:
+                    self.jobs_finished.labels(name, label).inc()
 
     def slots(self, cpu: int, gpu: int, gpu_mem_mb: int, queued_in_memory: int) -> None:
         self.cpu_in_use.set(cpu)

@@ -67,6 +67,7 @@ from kinod.media.ffmpeg import ffmpeg_path
 from kinod.media.fingerprint import fingerprint
 from kinod.media.probe import Probe, ProbeError, probe
 from kinod.media.proxy import plan_proxy
+from kinod.robust.clipcheck import pre_decode_problems
 from kinod.watch.ignore import MEDIA_EXTENSIONS, is_media_name
 
 __all__ = ["MEDIA_EXTENSIONS", "ClipOutcome", "ClipPlan", "ClipProcessor", "is_media_name", "output_dir_for"]
@@ -352,6 +353,7 @@ class ClipProcessor:
         errors = [_err("probe", w) for w in pr.warnings]
         if pr.truncated:
             errors.append(_err("probe", f"{path}: file is truncated"))
+        errors.extend(_err("integrity", m) for m in pre_decode_problems(path, pr))  # issue 13
         failures: dict[str, str] = {}
         live: list[Analyzer] = []
         wanted: dict[str, str] = task.options.get("stream", {})

@@ -170,7 +170,8 @@ def clips_of(card: CardRef, scan: CardScan) -> list[Path]:
         return generic
     picked: list[Path] = []
     for clip in layout.clips:
-        if not clip.analysable:
+        # issue 13: an empty clip is still handed on, so it gets an error sidecar like a loose one
+        if not clip.analysable and clip.not_analysed_reason != "empty file":
             continue
         pictures = [f.path for f in clip.files if f.role in ("av", "video", "part")]
         picked.extend(pictures or [f.path for f in clip.files])
