@@ -42,6 +42,7 @@ from kinod.jobs.tasks import Task, TaskOutcome
 from kinod.metrics import Metrics, MetricsServer
 from kinod.pipeline import ClipError, ClipProcessor, make_runner, output_dir_for
 from kinod.robust.cards import clips_coming_back
+from kinod.robust.outputs import record_output_failure
 from kinod.sdnotify import Notifier
 from kinod.watch.events import CardChanged, CardReady, CardSeen, RootState, ScanDone, WatchEvent, WatchProblem
 from kinod.watch.watcher import Watcher
@@ -401,9 +402,10 @@ class Daemon:
             out = self.processor.finalize(fp, only=only)
         except (ClipError, OSError, ValueError) as e:
             self.metrics.errors.labels("finalize").inc()
-            log.error("cannot write the clip's outputs", fingerprint=fp, error=str(e))
-            return
-        if out.error and "file is gone" in out.error:
+            why = record_output_failure(self.store, fp, e)  # issue 13: failed with the reason, not left queued
+            log.error("cannot write the clip's outputs", fingerprint=fp, error=why)
+            out = None
+        if out is not None and out.error and "file is gone" in out.error:
             self.metrics.errors.labels("vanished").inc()
         for row in self.store.paths_of(fp):
             if row["card_path"] and (only is None or row["path"] == only):

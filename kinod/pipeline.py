@@ -57,6 +57,7 @@ from kinod.export.sidecar import (
     write_sidecar,
 )
 from kinod.export.writers import ExportError, write_formats
+from kinod.fsutil import fit_name
 from kinod.jobs.lease import make_owner
 from kinod.jobs.scheduler import MODEL_PRIORITY, PASS_PRIORITY, Limits, Scheduler
 from kinod.jobs.store import JobSpec, JobStore, job_key
@@ -320,7 +321,7 @@ class ClipProcessor:
             probe=pr,
             rate=pr.rate_fraction,
             frames=pr.frames,
-            artefact_dir=out_dir / "keyframes" / path.name,
+            artefact_dir=out_dir / "keyframes" / fit_name(path.name, out_dir),
             start_tc_frames=pr.start_tc_frames,
             drop_frame=pr.drop_frame,
         )

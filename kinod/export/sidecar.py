@@ -21,7 +21,7 @@ from typing import Any
 
 from kinod import __version__
 from kinod.analyzers.base import Marker, Result
-from kinod.fsutil import atomic_write_json
+from kinod.fsutil import atomic_write_json, fit_name
 from kinod.media.probe import Probe
 from kinod.media.timecode import format_rate, frames_to_tc
 
@@ -147,7 +147,7 @@ def build_sidecar(
 
 
 def sidecar_path(out_dir: Path, clip_name: str) -> Path:
-    return out_dir / (clip_name + SIDECAR_SUFFIX)
+    return out_dir / (fit_name(clip_name, out_dir) + SIDECAR_SUFFIX)  # issue 13: fits NAME_MAX
 
 
 def write_sidecar(path: Path, data: dict[str, Any]) -> Path:

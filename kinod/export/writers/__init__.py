@@ -29,6 +29,7 @@ from kinod.export.writers.options import ExportOptions
 from kinod.export.writers.otio import OtioWriter
 from kinod.export.writers.resolve_edl import ResolveEdlWriter
 from kinod.export.writers.subtitles import SrtWriter, VttWriter
+from kinod.fsutil import fit_name
 
 __all__ = [
     "BUILTIN_WRITERS",
@@ -135,7 +136,7 @@ def write_formats(
         return []
     has_speech = "speech" in (sidecar.get("analyses") or {})
     writers = [
-        (get_writer(fmt), out_dir / (sidecar["source"]["name"] + writer_classes()[fmt].suffix))
+        (get_writer(fmt), out_dir / (fit_name(sidecar["source"]["name"], out_dir) + writer_classes()[fmt].suffix))
         for fmt in wanted
         if fmt not in TRANSCRIPT_FORMATS or has_speech
     ]

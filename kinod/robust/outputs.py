@@ -1,0 +1,27 @@
+"""What happens to a clip whose outputs cannot be written.
+
+WHY: ``finalize`` raising (``File name too long``, a file where the output folder
+should be, a read-only output root) used to be logged with the fingerprint only,
+and the clip stayed "queued" for ever, so its card never finished. Now the clip
+ends as failed with the reason, which ``kinod status`` and the card show.
+"""
+
+from __future__ import annotations
+
+from kinod.jobs.store import JobStore
+
+
+def output_failure_message(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.filename:
+        return f"{error.filename}: cannot write the clip's outputs: {error.strerror or error}"
+    return f"cannot write the clip's outputs: {error}"
+
+
+def record_output_failure(store: JobStore, fp: str, error: BaseException) -> str:
+    """Mark a clip that is still pending as failed with the reason; returns the message."""
+    msg = output_failure_message(error)
+    clip = store.clip(fp)
+    if clip is not None and clip["state"] in ("new", "queued", "running"):
+        path = clip["path"]
+        store.set_clip_state(fp, "failed", msg if path in msg else f"{path}: {msg}")
+    return msg
