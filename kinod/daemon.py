@@ -43,6 +43,7 @@ from kinod.metrics import Metrics, MetricsServer
 from kinod.pipeline import ClipError, ClipProcessor, make_runner, output_dir_for
 from kinod.robust.cards import clips_coming_back
 from kinod.robust.outputs import record_output_failure
+from kinod.robust.tempfiles import remove_temps_of, start_sweep
 from kinod.sdnotify import Notifier
 from kinod.watch.events import CardChanged, CardReady, CardSeen, RootState, ScanDone, WatchEvent, WatchProblem
 from kinod.watch.watcher import Watcher
@@ -153,6 +154,7 @@ class Daemon:
             self.server.start()
             log.info("metrics listening", address=self.server.address)
         self._recover()
+        start_sweep(cfg.output.root)  # issue 13: orphaned temp files of a killed daemon
         limits, why = limits_for(cfg.jobs.cpu_workers, cfg.jobs.gpu_workers, cfg.jobs.device, cfg.jobs.gpu_memory_mb)
         log.info(
             "scheduler slots", cpu=limits.cpu_slots, gpu=limits.gpu_slots, gpu_memory_mb=limits.gpu_memory_mb, why=why
@@ -398,6 +400,7 @@ class Daemon:
         self._check_card(str(c.path), c.key, failed_reads=len(problems))
 
     def _finalize(self, fp: str, only: str | None = None) -> None:
+        remove_temps_of(self.store, fp)  # issue 13: a writer killed earlier left these
         try:
             out = self.processor.finalize(fp, only=only)
         except (ClipError, OSError, ValueError) as e:
