@@ -20,8 +20,10 @@ from kinod.export.card_report import build_card_report, write_card_report
 from kinod.export.sidecar import SidecarError, read_sidecar
 from kinod.export.writers import ExportError, write_card_formats
 from kinod.media.cards import CardError, detect_card
+from kinod.media.integrity import Integrity
 from kinod.media.mhl import Verification, verify_card
 from kinod.media.probe import Probe
+from kinod.robust.integrity import integrity_from_sidecar
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +57,7 @@ def finish_card(
     sidecars: list[dict[str, Any]] = []
     probes: dict[str, Probe | str] = {}
     outputs: dict[str, dict[str, str]] = {}
+    integrity: dict[str, Integrity] = {}
     for f in sidecar_files:
         try:
             data = read_sidecar(f)
@@ -69,10 +72,15 @@ def finish_card(
         else:
             probes[rel] = "; ".join(e["message"] for e in data.get("errors", [])) or "not probed"
         outputs[src.stem] = {"sidecar": str(f)}
+        check = integrity_from_sidecar(data)  # issue 13: the pass's integrity check, for the report
+        if check is not None:
+            integrity[rel] = check
     if config.cards.report:
         try:
             card = detect_card(card_path)
-            report = build_card_report(card, verification=verification, probes=probes, outputs=outputs)
+            report = build_card_report(
+                card, verification=verification, probes=probes, outputs=outputs, integrity=integrity
+            )
             written.extend(write_card_report(report, out_dir))
         except (CardError, OSError, ValueError) as e:
             log.error("card report failed", card=str(card_path), error=str(e))

@@ -64,6 +64,7 @@ ERROR_KINDS = (
     "root_unreachable",
     "job_failed",
     "finalize",
+    "integrity",
 )
 
 

@@ -69,6 +69,8 @@ from kinod.media.fingerprint import fingerprint
 from kinod.media.probe import Probe, ProbeError, probe
 from kinod.media.proxy import plan_proxy
 from kinod.robust.clipcheck import pre_decode_problems
+from kinod.robust.integrity import apply as apply_integrity
+from kinod.robust.integrity import check_before_decode as check_integrity
 from kinod.watch.ignore import MEDIA_EXTENSIONS, is_media_name
 
 __all__ = ["MEDIA_EXTENSIONS", "ClipOutcome", "ClipPlan", "ClipProcessor", "is_media_name", "output_dir_for"]
@@ -354,7 +356,8 @@ class ClipProcessor:
         errors = [_err("probe", w) for w in pr.warnings]
         if pr.truncated:
             errors.append(_err("probe", f"{path}: file is truncated"))
-        errors.extend(_err("integrity", m) for m in pre_decode_problems(path, pr))  # issue 13
+        integ = check_integrity(path, pr, self.config.cards.integrity_check)  # issue 13
+        errors.extend(_err("integrity", m) for m in pre_decode_problems(path, pr, integ))
         failures: dict[str, str] = {}
         live: list[Analyzer] = []
         wanted: dict[str, str] = task.options.get("stream", {})
@@ -386,6 +389,7 @@ class ClipProcessor:
         outcome.failures = failures
         outcome.clip = {"probe": pr.to_json(), "decode": decode, "errors": errors, "cache": want_cache}
         outcome.elapsed_s = time.monotonic() - t0
+        apply_integrity(outcome, pr, integ)  # issue 13: results end where the file breaks
         return outcome
 
     def decode_branches(self, path: Path, pr: Probe, out_dir: Path) -> list[DecodeExtras]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import structlog
 
+from kinod.media.integrity import Integrity
 from kinod.media.probe import Probe
 
 log = structlog.get_logger(__name__)
@@ -45,9 +46,9 @@ def sparse_problem(path: Path, duration_s: float | None = None) -> str | None:
     )
 
 
-def pre_decode_problems(path: Path, probe: Probe) -> list[str]:
-    """Every pre-decode warning for the clip, logged once here."""
+def pre_decode_problems(path: Path, probe: Probe, integrity: Integrity | None = None) -> list[str]:
+    """Every pre-decode problem of the clip: the sparse check's and the integrity check's."""
     out = [m for m in (sparse_problem(path, probe.duration_s),) if m]
     for m in out:
         log.warning("clip file looks damaged", error=m)
-    return out
+    return out + (list(integrity.problems) if integrity is not None else [])
