@@ -24,6 +24,7 @@ from kinod.media.integrity import Integrity
 from kinod.media.mhl import Verification, verify_card
 from kinod.media.probe import Probe
 from kinod.robust.integrity import integrity_from_sidecar
+from kinod.robust.pathcodec import printable
 
 log = structlog.get_logger(__name__)
 
@@ -81,12 +82,12 @@ def finish_card(
             report = build_card_report(
                 card, verification=verification, probes=probes, outputs=outputs, integrity=integrity
             )
-            written.extend(write_card_report(report, out_dir))
+            written.extend(write_card_report(printable(report), out_dir))
         except (CardError, OSError, ValueError) as e:
             log.error("card report failed", card=str(card_path), error=str(e))
     if config.export.card_formats and sidecars:
         try:
-            written.extend(write_card_formats(sidecars, out_dir, config.export.card_formats, config.export))
+            written.extend(write_card_formats(printable(sidecars), out_dir, config.export.card_formats, config.export))
         except ExportError as e:
             log.error("card timeline export failed", card=str(card_path), error=str(e))
             written.extend(e.written)

@@ -42,7 +42,7 @@ from kinod.jobs.tasks import Task, TaskOutcome
 from kinod.metrics import Metrics, MetricsServer
 from kinod.pipeline import ClipError, ClipProcessor, make_runner, output_dir_for
 from kinod.robust.cards import clips_coming_back
-from kinod.robust.outputs import record_output_failure
+from kinod.robust.outputs import clip_planning_failed, record_output_failure
 from kinod.robust.tempfiles import remove_temps_of, start_sweep
 from kinod.sdnotify import Notifier
 from kinod.watch.events import CardChanged, CardReady, CardSeen, RootState, ScanDone, WatchEvent, WatchProblem
@@ -381,6 +381,10 @@ class Daemon:
                 log.error("cannot read clip", error=str(e))
                 self.processor.write_error_sidecar(clip, output_dir_for(clip, self.config), str(e), c.name, None)
                 continue
+            except Exception as e:  # issue 13: one bad clip never stops its siblings
+                problems.append(clip_planning_failed(clip, e))
+                self.metrics.errors.labels("unreadable").inc()
+                continue
             if plan.queued or plan.pass_queued:
                 self.metrics.clips_queued.inc()
             if plan.needs_finalize:
@@ -403,7 +407,7 @@ class Daemon:
         remove_temps_of(self.store, fp)  # issue 13: a writer killed earlier left these
         try:
             out = self.processor.finalize(fp, only=only)
-        except (ClipError, OSError, ValueError) as e:
+        except Exception as e:  # issue 13: any failure to write ends the clip as failed, with the reason
             self.metrics.errors.labels("finalize").inc()
             why = record_output_failure(self.store, fp, e)  # issue 13: failed with the reason, not left queued
             log.error("cannot write the clip's outputs", fingerprint=fp, error=why)

@@ -39,7 +39,14 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:
+        # issue 13: a file name that is not UTF-8 (lone surrogates) is written \u-escaped:
+        # the JSON stays valid UTF-8 and json.loads gives the exact name back
+        raw = (json.dumps(data, indent=2, ensure_ascii=True, sort_keys=False) + "\n").encode("ascii")
+    atomic_write_bytes(path, raw)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -71,6 +71,7 @@ from kinod.media.proxy import plan_proxy
 from kinod.robust.clipcheck import pre_decode_problems
 from kinod.robust.integrity import apply as apply_integrity
 from kinod.robust.integrity import check_before_decode as check_integrity
+from kinod.robust.pathcodec import printable
 from kinod.watch.ignore import MEDIA_EXTENSIONS, is_media_name
 
 __all__ = ["MEDIA_EXTENSIONS", "ClipOutcome", "ClipPlan", "ClipProcessor", "is_media_name", "output_dir_for"]
@@ -609,7 +610,7 @@ class ClipProcessor:
         if not sidecar.get("timeline"):
             return  # a clip that failed to probe has no time axis to put markers on
         try:
-            write_formats(sidecar, out_dir, self.config.output.formats, self.config.export)
+            write_formats(printable(sidecar), out_dir, self.config.output.formats, self.config.export)
         except ExportError as e:
             log.error("export failed", error=str(e), written=[str(p) for p in e.written])
 

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kinod.robust.pathcodec import lossless_row
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS clips (
     fingerprint TEXT PRIMARY KEY,
@@ -213,7 +215,7 @@ class JobStore:
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
+            self._db.row_factory = lossless_row  # issue 13: non-UTF-8 file names round-trip
             self._db.execute("PRAGMA busy_timeout=30000")
             if not readonly:
                 self._db.execute("PRAGMA journal_mode=WAL")

@@ -145,6 +145,14 @@ def _first(*values: Any) -> Any:
 _FIELD_ORDER = {"TFF": "tff", "BFF": "bff"}
 
 
+def _utf8_name(p: Path) -> bool:
+    try:
+        str(p).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def probe(
     path: str | os.PathLike[str],
     *,
@@ -172,7 +180,11 @@ def probe(
     from pymediainfo import MediaInfo
 
     try:
-        mi = MediaInfo.parse(str(p))
+        if _utf8_name(p):
+            mi = MediaInfo.parse(str(p))
+        else:  # issue 13: libmediainfo cannot open a name that is not UTF-8; it reads a file object fine
+            with open(p, "rb") as fh:
+                mi = MediaInfo.parse(fh)
     except Exception as e:  # libmediainfo raises a variety of things on odd input
         raise ProbeError(f"{p}: MediaInfo could not parse the file: {e}") from None
     general = next((t.to_data() for t in mi.tracks if t.track_type == "General"), {})

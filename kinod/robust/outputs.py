@@ -8,7 +8,14 @@ ends as failed with the reason, which ``kinod status`` and the card show.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import structlog
+
 from kinod.jobs.store import JobStore
+from kinod.robust.pathcodec import shown
+
+log = structlog.get_logger(__name__)
 
 
 def output_failure_message(error: BaseException) -> str:
@@ -24,4 +31,14 @@ def record_output_failure(store: JobStore, fp: str, error: BaseException) -> str
     if clip is not None and clip["state"] in ("new", "queued", "running"):
         path = clip["path"]
         store.set_clip_state(fp, "failed", msg if path in msg else f"{path}: {msg}")
+    return msg
+
+
+def clip_planning_failed(clip: Path, error: BaseException) -> str:
+    """An unexpected error while planning one clip of a card: logged, returned for the card's error.
+
+    The card's other clips go on; the card ends failed with this message.
+    """
+    msg = f"{shown(str(clip))}: cannot be planned: {error}"
+    log.error("cannot plan clip", error=msg, exc_info=error)
     return msg
