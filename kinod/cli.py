@@ -131,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # issue 13: folders kinod creates are never world-writable, even under umask 000
+    os.umask(os.umask(0) | 0o002)
     # issue 13: a file name that is not UTF-8 is printed escaped, never an encode error
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):

@@ -284,6 +284,18 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
+def is_loopback(host: str) -> bool:
+    """True for names and addresses that only this machine can reach."""
+    import ipaddress
+
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class MetricsServer:
     """A small threaded HTTP server: ``/metrics`` and ``/healthz``."""
 
@@ -322,6 +334,12 @@ class MetricsServer:
             raise OSError(e.errno, f"metrics.listen = {listen!r}: cannot listen: {e.strerror}") from None
         self.server.daemon_threads = True
         self.address = f"{host}:{self.server.server_address[1]}"
+        if not is_loopback(host):  # issue 13: say so when metrics are reachable from other machines
+            log.warning(
+                "metrics listen beyond this machine: anyone who can reach it sees paths and card names",
+                listen=listen,
+                hint='metrics.listen = "127.0.0.1:9464" (the default) keeps it local; put a proxy in front',
+            )
         self._thread = threading.Thread(target=self.server.serve_forever, name="kinod-metrics", daemon=True)
 
     def start(self) -> None:
