@@ -98,6 +98,14 @@ class LoggingConfig(Strict):
     format: Literal["auto", "json", "console"] = "auto"
 
 
+# --- issue 13: what kinod does when the output or state file system fills up ---
+class StorageConfig(Strict):
+    #: Below this much free space on the output or state file system, intake pauses.
+    min_free_mb: int = Field(64, ge=0)
+    #: Longest wait between two checks for space while paused (the wait doubles up to this).
+    retry_max_seconds: float = Field(30.0, gt=0)
+
+
 class Config(Strict):
     watch: WatchConfig = WatchConfig()
     output: OutputConfig = OutputConfig()
@@ -109,6 +117,7 @@ class Config(Strict):
     export: ExportOptions = ExportOptions()
     cards: CardsConfig = CardsConfig()
     proxy: ProxyConfig = ProxyConfig()
+    storage: StorageConfig = StorageConfig()  # issue 13
     #: Names of the analyzers to run, in the ``[analyzers]`` table as ``enabled``.
     enabled_analyzers: tuple[str, ...] = (
         "shots", "black", "freeze", "silence", "loudness", "dynamism", "picture", "technical", "speech",

@@ -41,6 +41,7 @@ from kinod.jobs.store import JobStore
 from kinod.jobs.tasks import Task, TaskOutcome
 from kinod.metrics import Metrics, MetricsServer
 from kinod.pipeline import ClipError, ClipProcessor, make_runner, output_dir_for
+from kinod.robust import pause
 from kinod.robust.cards import clips_coming_back
 from kinod.robust.outputs import clip_planning_failed, record_output_failure
 from kinod.robust.tempfiles import remove_temps_of, start_sweep
@@ -148,6 +149,7 @@ class Daemon:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.processor = ClipProcessor(cfg, self.store)
         self.metrics = Metrics(self.store, self.processor.classes, [str(r.path.absolute()) for r in cfg.watch.roots])
+        self.space = pause.make_guard(self)  # issue 13: a full output/state file system pauses, then resumes
         self.server: MetricsServer | None = None
         if cfg.metrics.enabled and not self.once:
             self.server = MetricsServer(cfg.metrics.listen, self.metrics, self.health)
@@ -265,7 +267,11 @@ class Daemon:
                 return
             self._intake_busy.set()
             try:
-                if kind == "ready":
+                if pause.hold(self, kind, arg):  # issue 13: waits while the disk is full
+                    continue
+                if kind == "resume":
+                    pause.resume(self)
+                elif kind == "ready":
                     self._take_card(arg)
                 elif kind == "seen":
                     self._card_seen(arg)
@@ -408,6 +414,8 @@ class Daemon:
         try:
             out = self.processor.finalize(fp, only=only)
         except Exception as e:  # issue 13: any failure to write ends the clip as failed, with the reason
+            if pause.finalize_failed(self, fp, e):  # ... except lack of space: then it waits for space
+                return
             self.metrics.errors.labels("finalize").inc()
             why = record_output_failure(self.store, fp, e)  # issue 13: failed with the reason, not left queued
             log.error("cannot write the clip's outputs", fingerprint=fp, error=why)
@@ -450,7 +458,8 @@ class Daemon:
         age = time.monotonic() - sched.alive_at if sched is not None else 0.0
         ok = age < STALL_SECONDS and not self.stop_event.is_set()
         running = len(sched.running) if sched is not None else 0
-        return ok, {"status": "ok" if ok else "stalled", "scheduler_tick_age_s": round(age, 1), "running": running}
+        info = {"status": "ok" if ok else "stalled", "scheduler_tick_age_s": round(age, 1), "running": running}
+        return ok, pause.health(self, info)  # issue 13: "degraded" while storage is full
 
     def _main_loop(self) -> None:
         interval = self.notifier.watchdog_interval
@@ -495,6 +504,7 @@ class Daemon:
         self.notifier.stopping(f"stopping: {len(self.scheduler.running)} task(s) get {self.grace:.0f} s to finish")
         log.info("shutting down", running=len(self.scheduler.running), grace_s=self.grace)
         self.watcher.stop()
+        self.space.stop()
         self.stop_event.set()
         sched = next((t for t in self._threads if t.name == "kinod-scheduler"), None)
         if sched is not None:

@@ -65,6 +65,7 @@ ERROR_KINDS = (
     "job_failed",
     "finalize",
     "integrity",
+    "disk_full",
 )
 
 
@@ -177,6 +178,9 @@ class Metrics:
             "kinod_watch_root_polling", "1 if a root is polled, 0 for inotify", ["root"], registry=r
         )
         self.started = Gauge("kinod_start_time_seconds", "When this daemon started", registry=r)
+        self.storage_full = Gauge(  # issue 13
+            "kinod_storage_full", "1 while the output or state file system is full and intake is paused", registry=r
+        )
         self.started.set(time.time())
         for a in self.analyzers:
             self._init_analyzer(a)

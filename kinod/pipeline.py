@@ -25,6 +25,7 @@ raises is recorded in ``errors`` and the other analyzers' results are still writ
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import queue
@@ -72,6 +73,7 @@ from kinod.robust.clipcheck import pre_decode_problems
 from kinod.robust.integrity import apply as apply_integrity
 from kinod.robust.integrity import check_before_decode as check_integrity
 from kinod.robust.pathcodec import printable
+from kinod.robust.space import is_disk_full, pass_outcome_if_disk_full
 from kinod.watch.ignore import MEDIA_EXTENSIONS, is_media_name
 
 __all__ = ["MEDIA_EXTENSIONS", "ClipOutcome", "ClipPlan", "ClipProcessor", "is_media_name", "output_dir_for"]
@@ -384,9 +386,13 @@ class ClipProcessor:
                 task.key, status, str(e), clip={"probe": pr.to_json(), "errors": [*errors, _err("decode", str(e))]}
             )
         except OSError as e:
-            return TaskOutcome(task.key, "failed", _os_message(path, e), retriable=True)
+            full = pass_outcome_if_disk_full(task, {}, e)  # issue 13: the cache's disk is full
+            return full or TaskOutcome(task.key, "failed", _os_message(path, e), retriable=True)
         if cancelled():
             return TaskOutcome(task.key, "cancelled", f"{path}: stopped")
+        full = pass_outcome_if_disk_full(task, failures)  # issue 13: a keyframe hit a full disk
+        if full is not None:
+            return full
         outcome.failures = failures
         outcome.clip = {"probe": pr.to_json(), "decode": decode, "errors": errors, "cache": want_cache}
         outcome.elapsed_s = time.monotonic() - t0
@@ -612,6 +618,8 @@ class ClipProcessor:
         try:
             write_formats(printable(sidecar), out_dir, self.config.output.formats, self.config.export)
         except ExportError as e:
+            if is_disk_full(str(e)):
+                raise OSError(errno.ENOSPC, f"{out_dir}: {e}") from None  # issue 13: written again with space
             log.error("export failed", error=str(e), written=[str(p) for p in e.written])
 
     def _pass_error(self, fp: str) -> str | None:

@@ -113,6 +113,10 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     pid = data["daemon_pid"]
     print(f"state: {data['state_file']}")
     print(f"daemon: {'running, pid ' + str(pid) if pid else 'not running'}")
+    from kinod.robust.pause import status_lines  # issue 13
+
+    for line in status_lines(config):
+        print(line)
     print()
     print(f"{'CARD STATE':<11} {'CLIPS':>5} {'DONE':>5} {'FAILED':>6} {'WAITING':>7}  CARD")
     for c in data["cards"]:
