@@ -30,14 +30,20 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
-_DISK_FULL_TEXT = (os.strerror(errno.ENOSPC), os.strerror(errno.EDQUOT), "[Errno 28]", "database or disk is full")
+#: Errors that mean "this file system cannot take writes now" rather than "this clip is bad":
+#: full, over quota, or remounted read-only (a NAS does that after an error). All pause and wait.
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+_DISK_FULL_TEXT = (
+    *(os.strerror(n) for n in DISK_FULL_ERRNOS),
+    *(f"[Errno {n}]" for n in DISK_FULL_ERRNOS),
+    "database or disk is full",
+)
 PROBE_BYTES = 64 * 1024
 BACKOFF_START_S = 0.5
 
 
 def is_disk_full(error: BaseException | str | None) -> bool:
-    """True for ENOSPC/EDQUOT, SQLite's "database or disk is full", or a message that carries one."""
+    """True for ENOSPC/EDQUOT/EROFS, SQLite's "database or disk is full", or a message that carries one."""
     if error is None:
         return False
     if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
