@@ -256,6 +256,7 @@ class Daemon:
             try:
                 self.scheduler.tick(0.2)
             except Exception as e:  # log, pause, go on: a transient SQLite error must not end the daemon
+                pause.tick_failed(self, e)  # issue 13: "database or disk is full" pauses like ENOSPC
                 log.exception("scheduler tick failed", error=str(e))
                 time.sleep(1.0)
         self.scheduler.drain(self.grace)
@@ -283,6 +284,8 @@ class Daemon:
                     log.info("planned known clips again after a config change", clips=n)
                     self.scheduler.notify()
             except Exception as e:  # one bad card or clip must not stop intake
+                if pause.intake_failed(self, kind, arg, e):  # issue 13: the state file system is full
+                    continue
                 log.exception("intake failed", what=kind, error=str(e))
             finally:
                 self._intake_busy.clear()

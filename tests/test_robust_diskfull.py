@@ -87,3 +87,36 @@ def test_full_output_fs_pauses_reports_and_resumes(small_fs: Path, tmp_path: Pat
         assert health(d)["status"] == "ok"
         assert not list(small_fs.rglob("*.tmp"))
         assert d.stop() == 0
+
+
+@pytest.fixture
+def small_state_fs(tmp_path: Path) -> Iterator[Path]:
+    mnt = tmp_path / "d" / "var"
+    mnt.mkdir(parents=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.strip() or r.returncode}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_full_state_fs_pauses_and_resumes(small_state_fs: Path, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "src" / "a.mp4", 1)
+    d = Daemon(tmp_path / "d", extra="[storage]\nmin_free_mb = 0\nretry_max_seconds = 1\n")
+    assert d.state == small_state_fs
+    with d:
+        d.start()
+        filler = fill(small_state_fs)
+        (d.base / "stage" / "S001").mkdir(parents=True)
+        shutil.copy(clip, d.base / "stage" / "S001" / "a.mp4")
+        (d.base / "stage" / "S001").rename(d.root / "S001")
+        d.wait_metric("kinod_storage_full", 1, timeout=60)
+        assert health(d)["status"] == "degraded"
+        os.unlink(filler)
+        d.wait_for(lambda: (d.out / "S001" / "a.mp4.kino.json").exists(), 120, "the clip's sidecar after resume")
+        d.wait_metric("kinod_cards_done_total", 1, timeout=60, outcome="done")
+        assert d.metric("kinod_storage_full") == 0
+        assert d.sidecar("S001/a.mp4")["errors"] == []
+        assert d.stop() == 0

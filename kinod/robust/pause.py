@@ -68,6 +68,23 @@ def finalize_failed(daemon: Any, fp: str, error: BaseException) -> bool:
     return True
 
 
+def intake_failed(daemon: Any, kind: str, arg: Any, error: BaseException) -> bool:
+    """An intake item failed: if for lack of space (the state file), keep it for the resume."""
+    if not is_disk_full(error):
+        return False
+    daemon.space.report_full(str(error))
+    if kind in (*HELD_KINDS, "seen", "replan"):
+        daemon.space.defer((kind, arg))
+    log.warning("intake waits for space", what=kind, error=str(error))
+    return True
+
+
+def tick_failed(daemon: Any, error: BaseException) -> None:
+    """The scheduler could not write the state file for lack of space: pause until there is some."""
+    if is_disk_full(error):
+        daemon.space.report_full(str(error))
+
+
 def resume(daemon: Any) -> None:
     """On the intake thread, once space is back: plan again what failed, then the held items."""
     from kinod.pipeline import output_dir_for
