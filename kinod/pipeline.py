@@ -72,6 +72,7 @@ from kinod.media.proxy import plan_proxy
 from kinod.robust.clipcheck import pre_decode_problems
 from kinod.robust.integrity import apply as apply_integrity
 from kinod.robust.integrity import check_before_decode as check_integrity
+from kinod.robust.integrity import cut_at_break
 from kinod.robust.pathcodec import printable
 from kinod.robust.space import is_disk_full, pass_outcome_if_disk_full
 from kinod.watch.ignore import MEDIA_EXTENSIONS, is_media_name
@@ -570,6 +571,7 @@ class ClipProcessor:
         errors: list[dict[str, Any]] = json.loads(clip["errors"]) if clip["errors"] else []
         errors += [_err("analyze", m, n) for n, m in failed.items()]
         pr = Probe.from_json(json.loads(clip["probe"])) if clip["probe"] else None
+        cut_at_break(records, clip["decode"], pr)  # issue 13: model results of a broken file, too
         outcome = ClipOutcome(path, ok=False)
         first: ClipOutcome | None = None
         for p, row in present:

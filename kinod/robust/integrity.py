@@ -15,6 +15,7 @@ running to the end the header claims. Now (``cards.integrity_check``):
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +127,20 @@ def integrity_from_sidecar(data: dict[str, Any]) -> Integrity | None:
         checks=[str(c) for c in info.get("checks", [])],
         decoded_until_s=info.get("decoded_until_s"),
     )
+
+
+def cut_at_break(records: dict[str, dict[str, Any]], decode_json: str | None, probe: Probe | None) -> None:
+    """At finalize: records not cut in the pass (model analyzers read the cache later) are cut too."""
+    if probe is None or not decode_json:
+        return
+    try:
+        info = json.loads(decode_json).get("integrity") or {}
+    except (ValueError, AttributeError):
+        return
+    until = info.get("break_frame")
+    if not isinstance(until, int):
+        return
+    tb = TimeBase.from_probe(probe)
+    for rec in records.values():
+        if "coverage" not in rec:
+            limit_record(rec, until, tb, probe.frames)
