@@ -107,15 +107,16 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
         data = status_data(store, config.state.dir, args.failed)
     finally:
         store.close()
+    from kinod.robust.pause import status_lines  # issue 13
+
+    data["storage"] = status_lines(config)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
     pid = data["daemon_pid"]
     print(f"state: {data['state_file']}")
     print(f"daemon: {'running, pid ' + str(pid) if pid else 'not running'}")
-    from kinod.robust.pause import status_lines  # issue 13
-
-    for line in status_lines(config):
+    for line in data["storage"]:
         print(line)
     print()
     print(f"{'CARD STATE':<11} {'CLIPS':>5} {'DONE':>5} {'FAILED':>6} {'WAITING':>7}  CARD")
