@@ -37,6 +37,7 @@ def test_long_names_get_outputs_and_unwritable_outputs_fail_the_clip(tmp_path: P
         d.wait_metric("kinod_cards_done_total", 1, timeout=120)
         assert d.metric("kinod_cards_done_total", outcome="done") == 1, d.log_text()[-3000:]
         out = d.out / "LONG01"
+        d.wait_for(lambda: (out / "card.otio").exists(), 30, "the card timeline")  # written after the count
         sidecars = sorted(out.glob("*.kino.json"))
         import json
 
