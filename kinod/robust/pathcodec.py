@@ -62,9 +62,13 @@ def printable(obj: Any) -> Any:
         except UnicodeEncodeError:
             return shown(obj)
     if isinstance(obj, dict):
-        return {printable(k): printable(v) for k, v in obj.items()}
+        pairs = [(printable(k), printable(v)) for k, v in obj.items()]
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, obj.items(), strict=True)):
+            return obj  # nothing to escape: no copy of a big sidecar
+        return dict(pairs)
     if isinstance(obj, list | tuple):
-        return [printable(v) for v in obj]
+        items = [printable(v) for v in obj]
+        return obj if all(a is b for a, b in zip(items, obj, strict=True)) else items
     return obj
 
 
