@@ -21,7 +21,8 @@ def test_bad_input_is_reported_and_the_daemon_goes_on(tmp_path: Path) -> None:
     d = Daemon(base, roots=("footage", "share"), extra=slow, prefix=prefix)
     src = base / "src"
     good = make_clip(src / "good.mp4", 2)
-    long = make_clip(src / "long.mp4", 20, size="1280x720")
+    # long enough that its pass is still decoding 1 s after it started, even on a fast, idle machine
+    long = make_clip(src / "long.mp4", 60, size="1280x720")
     with d:
         d.start()
         # a card with a good clip, an unreadable one, a symlink loop and a file that is not media
