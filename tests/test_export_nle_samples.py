@@ -71,8 +71,15 @@ def test_fcp7_structure_matches_premiere(label: str, premiere: ET.Element, tmp_p
     assert _in_order(_tags(seq), _tags(their_seq))
     assert _tags(seq.find("rate")) == _tags(their_seq.find("rate")) == ["timebase", "ntsc"]
     their_clip = premiere.find(".//clipitem[@id='clipitem-4']")
+    their_linked = premiere.find(".//clipitem[@id='clipitem-1']")  # a picture item linked to its sound
     clip = seq.find("./media/video/track/clipitem")
-    assert _in_order([t for t in _tags(clip) if t != "marker"], _tags(their_clip))
+    assert _in_order([t for t in _tags(clip) if t != "marker"], _tags(their_linked))
+    # Sound: the same layout as Premiere's audio (format, outputs, then one track per channel).
+    audio, their_audio = seq.find("./media/audio"), their_seq.find("./media/audio")
+    assert _in_order(_tags(audio), _tags(their_audio))
+    their_item = their_audio.find("track/clipitem")
+    for item in audio.findall("track/clipitem"):
+        assert _in_order(_tags(item), _tags(their_item))
     assert _tags(clip).index("marker") > _tags(clip).index("file")
     assert _tags(clip.find("marker"))[:4] == _tags(their_clip.find("marker")) == ["comment", "name", "in", "out"]
     assert _in_order(_tags(clip.find("file")), _tags(their_clip.find("file")))
