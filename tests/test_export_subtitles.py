@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,51 @@ def test_write_formats_writes_subtitles_only_with_a_speech_analysis(tmp_path: Pa
     empty = make_sidecar(name="silent.mov", speech=[])
     (path,) = write_formats(empty, tmp_path, ["vtt"])
     assert path.read_text() == "WEBVTT\n"
+
+
+# ---------------------------------------------------------------- jfk: real word timings
+
+JFK = Path(__file__).resolve().parent / "data" / "speech" / "jfk_speech.json"
+
+
+def _cue_words(cues: list, words: list[dict], prefix: str = "") -> list[tuple[int, int]]:
+    """(first, last) word index of each cue, matching the cue texts against the word sequence in order."""
+    spans, i = [], 0
+    for c in cues:
+        text = " ".join(c.lines)
+        if prefix and text.startswith(prefix):
+            text = text[len(prefix) :].lstrip()
+        n = len(text.split())
+        assert " ".join(w["word"].strip() for w in words[i : i + n]) == text
+        spans.append((i, i + n - 1))
+        i += n
+    assert i == len(words), "every word is in exactly one cue"
+    return spans
+
+
+def test_jfk_cues_split_between_words_and_srt_equals_vtt(tmp_path: Path) -> None:
+    segments = json.loads(JFK.read_text())
+    assert any(s["end_s"] - s["start_s"] > OPTS.subtitle_max_duration_s for s in segments)
+    sc = make_sidecar(name="jfk.mov", frames=11 * 25, speech=segments)
+    srt_path, vtt_path = write_formats(sc, tmp_path, ["srt", "vtt"])
+    srt, vtt = read_cues(srt_path), read_cues(vtt_path)
+    words = [w for s in segments for w in s["words"]]
+
+    # The same cues in both files: times equal, texts equal but for how the speaker is shown.
+    assert [(c.start, c.end) for c in srt] == [(c.start, c.end) for c in vtt]
+    for s, v in zip(srt, vtt, strict=True):
+        shown = f"{v.speaker}: " if v.speaker else ""
+        assert " ".join(s.lines) == shown + " ".join(v.lines)
+
+    spans = _cue_words(vtt, words)
+    eps = 0.0015  # times are written in whole milliseconds
+    for (a, b), cue in zip(spans, vtt, strict=True):
+        assert cue.start <= words[a]["start_s"] + eps and cue.end >= words[b]["end_s"] - OPTS.subtitle_min_gap_s - eps
+        assert cue.end - cue.start <= OPTS.subtitle_max_duration_s + eps
+    for (_, last), cue, nxt in zip(spans, vtt, vtt[1:], strict=False):
+        # The boundary lies between the last word of one cue and the first of the next.
+        assert words[last]["start_s"] < cue.end <= words[last + 1]["start_s"] + eps
+        assert words[last]["end_s"] - eps <= nxt.start <= words[last + 1]["start_s"] + eps
+    not_cue = next(c for c in vtt if "not" in " ".join(c.lines).split())
+    spoken = next(w for w in words if w["word"].strip() == "not")
+    assert not_cue.start <= spoken["start_s"] and spoken["end_s"] <= not_cue.end + eps
