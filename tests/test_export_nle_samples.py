@@ -206,13 +206,18 @@ def fcpxml_violations(path: Path, whole_frames: bool = True, versions: tuple[str
         check(seq, fd, ("duration", "tcStart"))
         for item in seq.find("spine"):
             check(item, fd, ("offset", "duration"))
+    # An audio-only asset has no format (the DTD makes it optional); its times count in sequence frames.
+    seq_fd = next((fds[seq.get("format")] for seq in root.iter("sequence")), None)
     for asset in assets.values():
-        check(asset, fds[asset.get("format")], ("start", "duration"))
+        if asset.get("format") is not None and asset.get("format") not in fds:
+            problems.append(f"asset {asset.get('id')} refers to missing format {asset.get('format')}")
+            continue
+        check(asset, fds.get(asset.get("format"), seq_fd), ("start", "duration"))
     for ac in root.iter("asset-clip"):
         if ac.get("ref") not in assets:
             problems.append(f"asset-clip refers to missing {ac.get('ref')}")
             continue
-        fd = fds[assets[ac.get("ref")].get("format")]
+        fd = fds.get(assets[ac.get("ref")].get("format"), seq_fd)
         check(ac, fd, ("start",))
         for m in ac:
             check(m, fd, ("start", "duration"))
