@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import srt as srt_lib
+import webvtt
 from export_sidecars import make_sidecar
 
 from kinod.export.writers import ExportOptions, write_formats
@@ -116,6 +120,16 @@ def _cue_words(cues: list, words: list[dict], prefix: str = "") -> list[tuple[in
     return spans
 
 
+def _ms(t: timedelta) -> int:
+    return round(t.total_seconds() * 1000)
+
+
+def _vtt_ms(stamp: str) -> int:
+    h, m, rest = stamp.split(":")
+    s, ms = rest.split(".")
+    return ((int(h) * 60 + int(m)) * 60 + int(s)) * 1000 + int(ms)
+
+
 def test_jfk_cues_split_between_words_and_srt_equals_vtt(tmp_path: Path) -> None:
     segments = json.loads(JFK.read_text())
     assert any(s["end_s"] - s["start_s"] > OPTS.subtitle_max_duration_s for s in segments)
@@ -129,6 +143,14 @@ def test_jfk_cues_split_between_words_and_srt_equals_vtt(tmp_path: Path) -> None
     for s, v in zip(srt, vtt, strict=True):
         shown = f"{v.speaker}: " if v.speaker else ""
         assert " ".join(s.lines) == shown + " ".join(v.lines)
+
+    # The same, read by independent parsers (srt, webvtt-py).
+    theirs_srt = list(srt_lib.parse(srt_path.read_text(encoding="utf-8")))
+    theirs_vtt = list(webvtt.from_buffer(io.StringIO(vtt_path.read_text(encoding="utf-8"))))
+    assert len(theirs_srt) == len(theirs_vtt) == len(srt)
+    for s, v in zip(theirs_srt, theirs_vtt, strict=True):
+        assert (_ms(s.start), _ms(s.end)) == (_vtt_ms(v.start), _vtt_ms(v.end))
+        assert s.content == (f"{v.voice}: " if v.voice else "") + v.text
 
     spans = _cue_words(vtt, words)
     eps = 0.0015  # times are written in whole milliseconds
