@@ -91,8 +91,8 @@ def _file(parent: ET.Element, clip: ClipFacts, index: int) -> None:
         sub(audio, "channelcount", clip.audio_channels)
 
 
-def _clipitem(track: ET.Element, clip: ClipFacts, item_id: str, master: str, file: ET.Element | None) -> ET.Element:
-    """A clip item; ``file`` is its full ``<file>`` the first time, else None for a ``<file id>`` reference."""
+def _clipitem(track: ET.Element, clip: ClipFacts, item_id: str, master: str) -> ET.Element:
+    """The fields every clip item of a clip shares, picture or sound, up to ``out``."""
     ci = sub(track, "clipitem", id=item_id)
     sub(ci, "masterclipid", master)
     sub(ci, "name", clip.name)
@@ -193,12 +193,12 @@ def build_xmeml(facts: TimelineFacts, version: int) -> ET.Element:
     for index, (clip, placed) in enumerate(plan, 1):
         for n, (item_id, mediatype, track_index, _) in enumerate(placed.items):
             track = vtrack if mediatype == "video" else atracks[track_index - 1]
-            ci = _clipitem(track, clip, item_id, f"masterclip-{index}", None)
+            ci = _clipitem(track, clip, item_id, f"masterclip-{index}")
             if mediatype == "video":
                 _picture_fields(ci)
             if n == 0:
                 _file(ci, clip, index)
-            else:
+            else:  # the file is described once; later items refer to it by id, as Premiere writes
                 sub(ci, "file", id=f"file-{index}")
             if mediatype == "audio":
                 st = sub(ci, "sourcetrack")
