@@ -184,9 +184,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     except ValidationError as e:
         raise ConfigError(_format_validation_error(e, source)) from None
 
-    from kinod.export.writers import writer_classes
+    from kinod.export.writers import SIDECAR_FORMATS, writer_classes
 
-    formats = {"json", *writer_classes()}
+    formats = {*SIDECAR_FORMATS, *writer_classes()}  # SIDECAR_FORMATS: json, yaml (issue 12)
     for fmt in cfg.output.formats:
         if fmt not in formats:
             raise ConfigError(f"{source}: output.formats: unknown format {fmt!r} (known: {', '.join(sorted(formats))})")
