@@ -530,6 +530,8 @@ class ClipProcessor:
         if cancelled():
             return TaskOutcome(task.key, "cancelled", f"{path}: stopped before it started")
         a = self._analyzer(task.analyzer, options)
+        if a.needs.results_of:  # issue 15: model analyzers read other results of the same clip
+            a.use_results(self._done_results(task.fingerprint, a.needs.results_of))
         try:
             result = a.run(info, cache)
         except Exception as e:
@@ -545,6 +547,21 @@ class ClipProcessor:
         return TaskOutcome(
             task.key, "done", records={a.name: rec}, elapsed_s=elapsed, media_seconds=pr.duration_s, note=note
         )
+
+    def _done_results(self, fp: str, names: Sequence[str]) -> dict[str, Result]:
+        """Issue 15: the done analysis records of ``names`` for this clip, as Results (items, summary).
+
+        Model analyzers run after the pass, so stream results (shots) are there; another model
+        analyzer's (faces) only when it finished first: readers must work without it.
+        """
+        clip = self.store.clip(fp)
+        plan: dict[str, str] = json.loads(clip["plan"]) if clip is not None and clip["plan"] else {}
+        keys = {n: plan[n] for n in names if n in plan}
+        records = self.store.done_records(keys)
+        return {
+            n: Result(items=list(r.get("items") or []), summary=dict(r.get("summary") or {}))
+            for n, r in records.items()
+        }
 
     # Finishing ----------------------------------------------------------------------------------
     def finalize(self, fp: str, only: str | None = None) -> ClipOutcome:
