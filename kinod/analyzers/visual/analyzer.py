@@ -26,6 +26,7 @@ from kinod.analyzers.base import (
     Resources,
     Result,
 )
+from kinod.analyzers.shotlist import shot_ranges
 from kinod.analyzers.visual import effnet, facts, vocab
 from kinod.analyzers.visual.config import VisualConfig
 
@@ -125,7 +126,7 @@ class VisualAnalyzer(Analyzer):
         if not getattr(cache, "has_frames", False):
             return Result(summary={"status": "no_picture", "reason": "the analysis cache holds no frames"}, model=info)
         self._load()
-        shots = _shots(self._results.get("shots"), clip.frames)
+        shots = shot_ranges(self._results.get("shots"), clip.frames)
         faces = _faces(self._results.get("faces"))
         items: list[dict[str, Any]] = []
         markers: list[Marker] = []
@@ -223,23 +224,6 @@ class VisualAnalyzer(Analyzer):
                 item["thumbnail"] = name
                 art.append(name)
         return item, art
-
-
-def _shots(result: Any, frames: int) -> list[tuple[int, int, int | None]]:
-    """(start, end, keyframe) of every shot; the whole clip when shots did not run."""
-    items = getattr(result, "items", None) or []
-    out = []
-    for it in items:
-        try:
-            s, e = int(it["start_frame"]), int(it["end_frame"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        if e > s:
-            k = it.get("keyframe")
-            out.append((s, e, int(k) if isinstance(k, (int, float)) else None))
-    if not out:
-        out = [(0, max(1, frames), None)]
-    return sorted(out)
 
 
 def _faces(result: Any) -> list[dict[str, Any]]:
