@@ -25,6 +25,7 @@ raises is recorded in ``errors`` and the other analyzers' results are still writ
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import queue
@@ -224,6 +225,12 @@ class ClipProcessor:
                 gpu=res.gpu,
                 gpu_mem_mb=res.gpu_mem_mb,
             )
+        # Issue 15: a model analyzer that reads another model analyzer's result (categories reads
+        # speech, ocr and visual) is queued behind it, one priority step per level of reading.
+        for name, spec in out.items():
+            depth = _model_depth(name, out, self.classes)
+            if depth and spec.kind == "model":
+                out[name] = dataclasses.replace(spec, priority=spec.priority + depth)
         return out
 
     def plan_hash(self) -> str:
@@ -791,6 +798,14 @@ class InlineExecutor:
 
     def shutdown(self, grace_s: float) -> list[TaskOutcome]:
         return self.poll()
+
+
+def _model_depth(
+    name: str, specs: dict[str, JobSpec], classes: dict[str, type[Analyzer]], seen: frozenset[str] = frozenset()
+) -> int:
+    """Issue 15: how many model analyzers of this plan lie below ``name`` in ``needs.results_of``."""
+    deps = [d for d in classes[name].needs.results_of if d in specs and specs[d].kind == "model" and d not in seen]
+    return max((1 + _model_depth(d, specs, classes, seen | {name}) for d in deps), default=0)
 
 
 def _err(stage: str, message: str, analyzer: str | None = None) -> dict[str, Any]:
