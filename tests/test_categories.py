@@ -57,7 +57,7 @@ def test_spoken_topic_lands_in_its_category(name: str, tmp_path: Path) -> None:
     summary = json.loads(Path(str(outcome.sidecar)).read_text())["analyses"]["categories"]["summary"]
     assert summary["top"][0]["path"] == EXPECTED[name], summary
     assert len(summary["top"]) == 3 and summary["top"][0]["score"] >= summary["top"][1]["score"]
-    assert summary["uncertain"] is False and summary["sources"] == ["speech"]
+    assert summary["sources"] == ["speech"]
 
 
 def test_embeddings_are_normalised_and_similar_sentences_are_closer() -> None:
@@ -73,6 +73,14 @@ def test_empty_transcript_is_an_uncertain_result_not_an_error(tmp_path: Path) ->
     result = a.run(None, None)  # type: ignore[arg-type]
     assert result.summary["status"] == "no_text" and result.summary["uncertain"] is True
     assert result.summary["top"] == []
+
+
+def test_vague_speech_is_uncertain(tmp_path: Path) -> None:
+    a = CategoriesAnalyzer(runtime=RuntimeContext(tmp_path))
+    a.use_results({"speech": Result(items=[{"text": "Okay. Yes. Right, hmm, okay then."}])})
+    assert a.run(None, None).summary["uncertain"] is True  # type: ignore[arg-type]
+    a.use_results({"speech": Result(items=[{"text": "The striker scores a goal and the referee ends the match."}])})
+    assert a.run(None, None).summary["uncertain"] is False  # type: ignore[arg-type]
 
 
 def test_tags_and_screen_text_alone_still_categorise(tmp_path: Path) -> None:

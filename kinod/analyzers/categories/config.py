@@ -15,7 +15,7 @@ class CategoriesConfig(AnalyzerConfig):
     #: Categories kept in ``summary.top``, best first.
     top: int = Field(default=3, ge=1, le=20)
     #: Best score (cosine similarity) below which the result is marked ``uncertain``.
-    min_score: float = Field(default=0.25, ge=-1.0, le=1.0)
+    min_score: float = Field(default=0.2, ge=-1.0, le=1.0)
     #: Words per transcript chunk embedded on its own (chunks are averaged).
     chunk_words: int = Field(default=60, ge=5, le=250)
     #: Weight of on-screen text and of picture tags against the transcript (1.0 = as much as all speech).
