@@ -9,6 +9,7 @@ same text read in neighbouring parts is merged into one item whose range spans t
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -32,6 +33,8 @@ from kinod.analyzers.ocr.slate import read_slate
 from kinod.analyzers.shotlist import shot_ranges
 
 log = structlog.get_logger(__name__)
+_ENGINES: dict[tuple[int, bool], engine.OcrEngine] = {}
+_ENGINES_LOCK = threading.Lock()
 
 
 class OcrAnalyzer(Analyzer):
@@ -74,7 +77,11 @@ class OcrAnalyzer(Analyzer):
 
             device = self.cfg.device or self.runtime.device
             cuda = device != "cpu" and "CUDAExecutionProvider" in ort.get_available_providers()
-            self._engine = engine.OcrEngine(threads=max(1, self.resources.cpu), cuda=cuda)
+            key = (max(1, self.resources.cpu), cuda)
+            with _ENGINES_LOCK:  # one engine per process: instances are made per job
+                if key not in _ENGINES:
+                    _ENGINES[key] = engine.OcrEngine(threads=key[0], cuda=cuda)
+                self._engine = _ENGINES[key]
         return self._engine
 
     def run(self, clip: ClipInfo, cache: Any) -> Result:

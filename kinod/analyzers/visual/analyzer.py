@@ -7,6 +7,7 @@ it ran, ``faces`` (largest face box, people). Without shots the whole clip is on
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,6 +33,8 @@ from kinod.analyzers.visual.config import VisualConfig
 
 log = structlog.get_logger(__name__)
 CLIP_KEY = "analyzers.visual.model_dir"
+_SESSIONS: dict[tuple[str, tuple[str, ...], int], Any] = {}
+_SESSIONS_LOCK = threading.Lock()
 
 
 class VisualAnalyzer(Analyzer):
@@ -106,9 +109,13 @@ class VisualAnalyzer(Analyzer):
         providers = ["CPUExecutionProvider"]
         if device != "cpu" and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, self.resources.cpu)
-        self._session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        key = (str(path), tuple(providers), max(1, self.resources.cpu))
+        with _SESSIONS_LOCK:  # one session per process: instances are made per job
+            if key not in _SESSIONS:
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads = key[2]
+                _SESSIONS[key] = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+            self._session = _SESSIONS[key]
         return self._session
 
     # ------------------------------------------------------------------ run
