@@ -122,7 +122,8 @@ class OcrAnalyzer(Analyzer):
             summary["slate"] = slate
             summary["slate_frame"] = slate_frame
             name = " ".join(f"{k} {slate[k]}" for k in ("roll", "scene", "take") if k in slate)
-            markers.insert(0, Marker("text", slate_frame or 0, f"Slate: {name}", 0, str(slate)))
+            detail = ", ".join(f"{k} {v}" for k, v in slate.items())
+            markers.insert(0, Marker("text", slate_frame or 0, f"Slate: {name}", 0, detail))
         return Result(items=items, summary=summary, markers=markers, model=info, warnings=warnings)
 
     def _parts(self, cache: Any, start: int, end: int, key: int | None) -> list[tuple[int, int, Any]]:

@@ -150,7 +150,7 @@ class VisualAnalyzer(Analyzer):
                 continue
             items.append(item)
             artefacts += shot_art
-            if item["tags"]:
+            if item["tags"] and item["tags"][0]["score"] >= self.cfg.marker_min_score:
                 markers.append(
                     Marker("tag", start, item["description"], max(0, end - start), ", ".join(
                         t["label"] for t in item["tags"][:3]), item["tags"][0]["score"])

@@ -35,5 +35,7 @@ class VisualConfig(AnalyzerConfig):
     #: Mean luma (0..1) below which a picture with few highlights is "night".
     night_luma: float = Field(default=0.22, ge=0.0, le=1.0)
     palette_colours: int = Field(default=5, ge=1, le=12)
+    #: A shot becomes a "tag" marker (in the NLE exports) when its best tag scores at least this.
+    marker_min_score: float = Field(default=0.3, ge=0.0, le=1.0)
     #: Save each shot's keyframe as a JPEG (under keyframes/<clip>/visual/) whose comment carries its tags.
     thumbnails: bool = True

@@ -82,7 +82,9 @@ def camera_motion(frames: Sequence[np.ndarray], threshold: float = 0.004) -> tup
     for a, b in itertools.pairwise(grays):
         if a.shape != b.shape:
             continue
-        (dx, dy), _resp = cv2.phaseCorrelate(a, b, window)
+        (dx, dy), response = cv2.phaseCorrelate(a, b, window)
+        if response < 0.2:  # no common picture to shift (new content, a flash): not a camera move
+            continue
         shifts.append(float(np.hypot(dx, dy)) / a.shape[1])
     if not shifts:
         return "static", 0.0
