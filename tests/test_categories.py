@@ -130,3 +130,12 @@ def test_tampered_minilm_is_refused(tmp_path: Path) -> None:
         text_embed.MiniLM(root=tmp_path)
 
 
+
+
+def test_embeddings_match_sentence_transformers_reference() -> None:
+    """Reference vectors computed once with sentence-transformers + torch from the same packaged model."""
+    ref = json.loads((DATA / "minilm_reference.json").read_text())
+    got = text_embed.embed(ref["sentences"])
+    want = np.asarray(ref["vectors"], np.float32)
+    assert np.abs(got - want).max() < 1e-4
+    assert float(np.min(np.sum(got * want, axis=1))) > 0.9999
