@@ -209,3 +209,16 @@ def test_clip_backend_without_weights_names_the_key(tmp_path: Path) -> None:
     image = np.zeros((36, 64, 3), np.uint8)
     with pytest.raises(ModelMissingError, match=r"analyzers\.visual\.model_dir"):
         a.run(_clip(tmp_path, 25), _cache(tmp_path, [image]))
+
+
+def test_onnx_graph_matches_torch_reference(tmp_path: Path) -> None:
+    """Logits from the reference PyTorch implementation, computed once (tests/data/visual)."""
+    import onnxruntime as ort
+
+    ref = json.loads((Path(__file__).parent / "data" / "visual" / "effnet_torch_logits.json").read_text())
+    path, _sha = effnet.ensure_onnx(tmp_path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for name, want in ref["logits"].items():
+        x = effnet.preprocess(cv2.imread(str(SAMPLES / f"{name}.png")))
+        got = session.run(None, {"image": x})[0][0]
+        assert np.abs(got - np.asarray(want)).max() < 1e-3, name
