@@ -538,7 +538,7 @@ class ClipProcessor:
             return TaskOutcome(task.key, "cancelled", f"{path}: stopped before it started")
         a = self._analyzer(task.analyzer, options)
         if a.needs.results_of:  # issue 15: model analyzers read other results of the same clip
-            a.use_results(self._done_results(task.fingerprint, a.needs.results_of))
+            a.use_results(self._done_results(task.fingerprint, a.needs.results_of, cancelled))
         try:
             result = a.run(info, cache)
         except Exception as e:
@@ -555,15 +555,30 @@ class ClipProcessor:
             task.key, "done", records={a.name: rec}, elapsed_s=elapsed, media_seconds=pr.duration_s, note=note
         )
 
-    def _done_results(self, fp: str, names: Sequence[str]) -> dict[str, Result]:
+    def _done_results(
+        self, fp: str, names: Sequence[str], cancelled: Callable[[], bool] = lambda: False
+    ) -> dict[str, Result]:
         """Issue 15: the done analysis records of ``names`` for this clip, as Results (items, summary).
 
-        Model analyzers run after the pass, so stream results (shots) are there; another model
-        analyzer's (faces) only when it finished first: readers must work without it.
+        Model analyzers run after the pass, so stream results (shots) are there. A model analyzer
+        that reads another (categories reads speech) is queued behind it (``specs`` gives it a
+        later priority), so it starts only once no such job is queued; one that is still
+        *running* on another slot is waited for (it cannot be waiting on us), at most
+        ``DEPENDENCY_WAIT_S``. Readers must still work without any of them (disabled, failed).
         """
         clip = self.store.clip(fp)
         plan: dict[str, str] = json.loads(clip["plan"]) if clip is not None and clip["plan"] else {}
         keys = {n: plan[n] for n in names if n in plan}
+        deadline = time.monotonic() + DEPENDENCY_WAIT_S
+        while keys and not cancelled():
+            states = self.store.job_states(keys.values())
+            running = [n for n, k in keys.items() if states.get(k) == "running"]
+            if not running:
+                break
+            if time.monotonic() > deadline:
+                log.warning("running without unfinished results", missing=running)
+                break
+            time.sleep(0.5)
         records = self.store.done_records(keys)
         return {
             n: Result(items=list(r.get("items") or []), summary=dict(r.get("summary") or {}))
@@ -798,6 +813,10 @@ class InlineExecutor:
 
     def shutdown(self, grace_s: float) -> list[TaskOutcome]:
         return self.poll()
+
+
+#: Issue 15: how long a model analyzer waits for another one it reads that is still running.
+DEPENDENCY_WAIT_S = 1800.0
 
 
 def _model_depth(

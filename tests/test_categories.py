@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -139,3 +140,33 @@ def test_embeddings_match_sentence_transformers_reference() -> None:
     want = np.asarray(ref["vectors"], np.float32)
     assert np.abs(got - want).max() < 1e-4
     assert float(np.min(np.sum(got * want, axis=1))) > 0.9999
+
+
+def test_a_model_analyzer_waits_for_a_running_one_it_reads(tmp_path: Path) -> None:
+    """categories reads speech: queued behind it, and waits while it still runs on another slot."""
+    config = load_config(_config(tmp_path))
+    store = JobStore(config.state.dir / "kinod.sqlite")
+    try:
+        proc = ClipProcessor(config, store, classes=[SpeechAnalyzer, CategoriesAnalyzer])
+        plan = proc.enqueue_clip(DATA / "football_1.wav", tmp_path / "out")
+        specs = proc.specs(plan.fingerprint, DATA / "football_1.wav")
+        assert specs["categories"].priority > specs["speech"].priority
+        speech_key = plan.keys["speech"]
+        assert store.claim(speech_key, "other-worker", 60.0) is not None  # speech runs elsewhere
+        record = {"items": [{"start_frame": 0, "end_frame": 10, "text": "The striker scores a goal."}], "summary": {}}
+        real = store.job_states
+        polls: list[dict[str, str]] = []
+
+        def spy(keys: Any) -> dict[str, str]:
+            states = real(keys)
+            polls.append(states)
+            if len(polls) == 1:  # the first look sees speech running; then it finishes
+                store.finish_job(speech_key, "other-worker", state="done", record=record)
+            return states
+
+        store.job_states = spy  # type: ignore[method-assign]
+        results = proc._done_results(plan.fingerprint, ("speech", "ocr"))
+    finally:
+        store.close()
+    assert polls[0][speech_key] == "running" and len(polls) == 2
+    assert results["speech"].items[0]["text"] == "The striker scores a goal."
