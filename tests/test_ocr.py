@@ -134,3 +134,32 @@ def test_tampered_ocr_model_is_refused(tmp_path: Path) -> None:
     (tmp_path / rec).write_bytes(b"not a model")
     with pytest.raises(ModelMissingError, match=r"analyzers\.ocr\.model.*sha256 mismatch"):
         engine.OcrEngine(root=tmp_path)
+
+
+def test_corrupt_cached_picture_skips_that_shot_only(tmp_path: Path) -> None:
+    from fractions import Fraction
+
+    import cv2
+    import numpy as np
+
+    from kinod.analyzers.base import ClipInfo, Result, RuntimeContext
+    from kinod.media.cache import AnalysisCacheWriter, FrameCacheSpec
+
+    picture = np.full((180, 640, 3), 255, np.uint8)
+    cv2.putText(picture, "GATE 12", (40, 110), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 4)
+    writer = AnalysisCacheWriter(tmp_path / "cache", 16000, 0, FrameCacheSpec(640, 1.0), Fraction(25))
+    writer.write_frame(0, picture)
+    writer.write_frame(25, picture)
+    cache = writer.commit()
+    _index, offset, length = cache.frame_index()[0]
+    blob = bytearray((cache.dir / "frames.jpg").read_bytes())
+    blob[offset : offset + length] = b"\0" * length
+    (cache.dir / "frames.jpg").write_bytes(bytes(blob))
+    a = OcrAnalyzer(runtime=RuntimeContext(tmp_path))
+    a.use_results({"shots": Result(items=[{"start_frame": 0, "end_frame": 25}, {"start_frame": 25, "end_frame": 50}])})
+    clip = ClipInfo(path=tmp_path / "x.mp4", probe=None, rate=Fraction(25), frames=50, artefact_dir=tmp_path)  # type: ignore[arg-type]
+    result = a.run(clip, cache)
+    assert [(it["text"], it["start_frame"]) for it in result.items] == [("GATE 12", 25)]
+    assert any("shot 1" in w and "corrupt" in w for w in result.warnings)
+    empty = AnalysisCacheWriter(tmp_path / "audio-only", 16000, 1).commit()
+    assert a.run(clip, empty).summary["status"] == "no_picture"
