@@ -112,6 +112,7 @@ class Config(Strict):
     #: Names of the analyzers to run, in the ``[analyzers]`` table as ``enabled``.
     enabled_analyzers: tuple[str, ...] = (
         "shots", "black", "freeze", "silence", "loudness", "dynamism", "picture", "technical", "speech",
+        "visual", "ocr", "categories",  # issue 15
     )
     #: Validated per-analyzer sections, keyed by analyzer name.
     analyzer_configs: dict[str, AnalyzerConfig] = Field(default_factory=dict)

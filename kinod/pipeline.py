@@ -25,6 +25,7 @@ raises is recorded in ``errors`` and the other analyzers' results are still writ
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import queue
@@ -224,6 +225,12 @@ class ClipProcessor:
                 gpu=res.gpu,
                 gpu_mem_mb=res.gpu_mem_mb,
             )
+        # Issue 15: a model analyzer that reads another model analyzer's result (categories reads
+        # speech, ocr and visual) is queued behind it, one priority step per level of reading.
+        for name, spec in out.items():
+            depth = _model_depth(name, out, self.classes)
+            if depth and spec.kind == "model":
+                out[name] = dataclasses.replace(spec, priority=spec.priority + depth)
         return out
 
     def plan_hash(self) -> str:
@@ -530,6 +537,8 @@ class ClipProcessor:
         if cancelled():
             return TaskOutcome(task.key, "cancelled", f"{path}: stopped before it started")
         a = self._analyzer(task.analyzer, options)
+        if a.needs.results_of:  # issue 15: model analyzers read other results of the same clip
+            a.use_results(self._done_results(task.fingerprint, a.needs.results_of, cancelled))
         try:
             result = a.run(info, cache)
         except Exception as e:
@@ -545,6 +554,36 @@ class ClipProcessor:
         return TaskOutcome(
             task.key, "done", records={a.name: rec}, elapsed_s=elapsed, media_seconds=pr.duration_s, note=note
         )
+
+    def _done_results(
+        self, fp: str, names: Sequence[str], cancelled: Callable[[], bool] = lambda: False
+    ) -> dict[str, Result]:
+        """Issue 15: the done analysis records of ``names`` for this clip, as Results (items, summary).
+
+        Model analyzers run after the pass, so stream results (shots) are there. A model analyzer
+        that reads another (categories reads speech) is queued behind it (``specs`` gives it a
+        later priority), so it starts only once no such job is queued; one that is still
+        *running* on another slot is waited for (it cannot be waiting on us), at most
+        ``DEPENDENCY_WAIT_S``. Readers must still work without any of them (disabled, failed).
+        """
+        clip = self.store.clip(fp)
+        plan: dict[str, str] = json.loads(clip["plan"]) if clip is not None and clip["plan"] else {}
+        keys = {n: plan[n] for n in names if n in plan}
+        deadline = time.monotonic() + DEPENDENCY_WAIT_S
+        while keys and not cancelled():
+            states = self.store.job_states(keys.values())
+            running = [n for n, k in keys.items() if states.get(k) == "running"]
+            if not running:
+                break
+            if time.monotonic() > deadline:
+                log.warning("running without unfinished results", missing=running)
+                break
+            time.sleep(0.5)
+        records = self.store.done_records(keys)
+        return {
+            n: Result(items=list(r.get("items") or []), summary=dict(r.get("summary") or {}))
+            for n, r in records.items()
+        }
 
     # Finishing ----------------------------------------------------------------------------------
     def finalize(self, fp: str, only: str | None = None) -> ClipOutcome:
@@ -774,6 +813,18 @@ class InlineExecutor:
 
     def shutdown(self, grace_s: float) -> list[TaskOutcome]:
         return self.poll()
+
+
+#: Issue 15: how long a model analyzer waits for another one it reads that is still running.
+DEPENDENCY_WAIT_S = 1800.0
+
+
+def _model_depth(
+    name: str, specs: dict[str, JobSpec], classes: dict[str, type[Analyzer]], seen: frozenset[str] = frozenset()
+) -> int:
+    """Issue 15: how many model analyzers of this plan lie below ``name`` in ``needs.results_of``."""
+    deps = [d for d in classes[name].needs.results_of if d in specs and specs[d].kind == "model" and d not in seen]
+    return max((1 + _model_depth(d, specs, classes, seen | {name}) for d in deps), default=0)
 
 
 def _err(stage: str, message: str, analyzer: str | None = None) -> dict[str, Any]:
