@@ -262,6 +262,16 @@ def _frames(n: int | None) -> str:
 
 
 def render_html(report: dict[str, Any]) -> str:
+    """The card page of the browse UI rendered to a file (issue 16); the plain page if that fails."""
+    try:
+        from kinod.ui.render import render_card_report
+
+        return render_card_report(report)
+    except Exception:  # a template problem must not cost the card its report
+        return render_plain_html(report)
+
+
+def render_plain_html(report: dict[str, Any]) -> str:
     """A self-contained page (inline CSS, no scripts); every value is HTML-escaped."""
     card, v, summary = report["card"], report["verification"], report["summary"]
     out = [

@@ -1,0 +1,213 @@
+"""Queries: the user's words → safe FTS5 → hits with a time range, source TC and a snippet.
+
+The user types words, not FTS5 syntax: every word is quoted, so ``"``, ``*``, ``NEAR``,
+``-`` and ``:`` are taken literally (as the tokenizer would split them) and no input can
+make SQLite raise a syntax error. ``raw=True`` passes the query through for people who
+want FTS5 operators; its syntax errors come back as :class:`SearchError`, never a
+traceback. Very long input is cut to :data:`MAX_TERMS` words: nobody's query has more,
+and FTS5 cost grows with every term.
+
+Ranking is FTS5's bm25 (text weighs more than labels), plus a bonus when the words
+appear as a phrase in a transcript, and the hit is narrowed to the matched words'
+times so "ask not what your country" lands on the second it was said, not the start of
+a 30-second segment.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from typing import Any
+
+from kinod.index.db import IndexFileError, SearchIndex
+from kinod.index.extract import tokens
+from kinod.media.timecode import frames_to_tc, parse_rate, seconds_to_frame
+
+MAX_TERMS = 32
+MAX_RAW_CHARS = 2000
+SNIPPET_OPEN, SNIPPET_CLOSE = "\x02", "\x03"
+PHRASE_BONUS = 5.0
+
+
+class SearchError(ValueError):
+    """A query that cannot run (bad --raw syntax, unreadable index); the message says why."""
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    person: str | None = None
+    tag: str | None = None
+    category: str | None = None
+    card: str | None = None
+    since: str | None = None
+
+    def any(self) -> bool:
+        return any((self.person, self.tag, self.category, self.card, self.since))
+
+
+@dataclass
+class Hit:
+    path: str
+    name: str
+    sidecar: str
+    card: str | None
+    kind: str
+    start_s: float
+    end_s: float
+    start_tc: str | None
+    end_tc: str | None
+    snippet: str
+    score: float
+    fingerprint: str | None
+    label: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["snippet"] = plain_snippet(self.snippet)
+        return out
+
+
+def plain_snippet(s: str) -> str:
+    return s.replace(SNIPPET_OPEN, "[").replace(SNIPPET_CLOSE, "]")
+
+
+def fts_expression(query: str, raw: bool = False) -> str | None:
+    """The MATCH expression for a user query; None when it holds no searchable word."""
+    if raw:
+        q = query.strip()[:MAX_RAW_CHARS]
+        return q or None
+    words = list(dict.fromkeys(tokens(query)))[:MAX_TERMS]
+    if not words:
+        return None
+    return " ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def _tc(seconds: float, row: sqlite3.Row) -> str | None:
+    if not row["rate"]:
+        return None
+    try:
+        rate: Fraction = parse_rate(row["rate"])
+        frame = seconds_to_frame(Fraction(seconds).limit_denominator(1_000_000), rate)
+        return frames_to_tc(int(row["start_tc_frames"]) + frame, rate, bool(row["drop_frame"]))
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def _narrow(words_json: str | None, query_tokens: list[str]) -> tuple[float, float, bool] | None:
+    """(start, end, is_phrase) of the matched words inside a transcript segment."""
+    if not words_json or not query_tokens:
+        return None
+    try:
+        words = json.loads(words_json)
+    except ValueError:
+        return None
+    flat: list[tuple[str, float, float]] = []
+    for w, start, end in words:
+        for t in tokens(str(w)):
+            flat.append((t, float(start), float(end)))
+    n = len(query_tokens)
+    for i in range(len(flat) - n + 1):
+        if all(flat[i + k][0] == query_tokens[k] for k in range(n)):
+            return flat[i][1], flat[i + n - 1][2], True
+    wanted = set(query_tokens)
+    matched = [f for f in flat if f[0] in wanted]
+    if not matched:
+        return None
+    return matched[0][1], max(m[2] for m in matched), False
+
+
+_FACET_SQL = " AND c.id IN (SELECT clip_id FROM facets WHERE kind=? AND value=?)"
+
+
+def _filters_sql(f: SearchFilters) -> tuple[str, list[Any]]:
+    sql, args = "", []
+    for kind, value in (("person", f.person), ("tag", f.tag), ("category", f.category)):
+        if value and value.strip():
+            sql += _FACET_SQL
+            args += [kind, value.strip().casefold()]
+    if f.card and f.card.strip():
+        sql += " AND (lower(c.card)=? OR c.folder=? OR c.folder LIKE ? ESCAPE '\\')"
+        card = f.card.strip()
+        pattern = "%/" + card.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        args += [card.casefold(), card, pattern]
+    if f.since and f.since.strip():
+        sql += " AND c.recorded >= ?"
+        args.append(f.since.strip())
+    return sql, args
+
+
+_SELECT = (
+    "SELECT e.id, e.kind, e.start_s, e.end_s, e.text, e.label, e.words, c.path, c.name, c.sidecar, c.card,"
+    " c.fingerprint, c.rate, c.start_tc_frames, c.drop_frame"
+)
+
+
+def search(
+    index: SearchIndex, query: str, filters: SearchFilters | None = None, *, raw: bool = False, limit: int = 50
+) -> list[Hit]:
+    """Hits best first. An empty query with filters lists what the filters select."""
+    filters = filters or SearchFilters()
+    limit = max(1, min(int(limit), 10_000))
+    expr = fts_expression(query, raw)
+    fsql, fargs = _filters_sql(filters)
+    if expr is None:
+        if not filters.any():
+            return []
+        return _browse(index, filters, fsql, fargs, limit)
+    sql = (
+        f"{_SELECT}, bm25(entries_fts, 1.0, 0.4) AS rank,"
+        f" snippet(entries_fts, 0, '{SNIPPET_OPEN}', '{SNIPPET_CLOSE}', '…', 24) AS snip"
+        " FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid JOIN clips c ON c.id = e.clip_id"
+        f" WHERE entries_fts MATCH ?{fsql} ORDER BY rank LIMIT ?"
+    )
+    try:
+        with index.connect() as db:
+            rows = db.execute(sql, [expr, *fargs, limit * 2]).fetchall()
+    except sqlite3.OperationalError as e:
+        if raw:
+            raise SearchError(
+                f"query {query[:80]!r}: not valid FTS5 syntax ({e}); drop --raw to search the words"
+            ) from None
+        raise SearchError(f"{index.path}: search failed: {e}") from None
+    except IndexFileError as e:
+        raise SearchError(str(e)) from None
+    qtok = tokens(query) if not raw else [t for t in tokens(query) if t not in {"and", "or", "not", "near"}]
+    hits = [_hit(r, qtok) for r in rows]
+    hits.sort(key=lambda h: -h.score)
+    return hits[:limit]
+
+
+def _hit(r: sqlite3.Row, qtok: list[str]) -> Hit:
+    start, end = float(r["start_s"]), float(r["end_s"])
+    score = -float(r["rank"])
+    narrowed = _narrow(r["words"], qtok) if r["kind"] == "words" else None
+    if narrowed is not None:
+        start, end, phrase = narrowed
+        if phrase and len(qtok) > 1:
+            score += PHRASE_BONUS
+    return Hit(
+        path=r["path"], name=r["name"], sidecar=r["sidecar"], card=r["card"], kind=r["kind"],
+        start_s=round(start, 3), end_s=round(end, 3), start_tc=_tc(start, r), end_tc=_tc(end, r),
+        snippet=r["snip"] or r["text"][:200], score=round(score, 4), fingerprint=r["fingerprint"], label=r["label"],
+    )
+
+
+def _browse(index: SearchIndex, f: SearchFilters, fsql: str, fargs: list[Any], limit: int) -> list[Hit]:
+    """Entries of the filtered kind (a person's appearances, a tag's shots), or whole clips."""
+    kind, value = next(((k, v) for k, v in (("person", f.person), ("tag", f.tag), ("category", f.category)) if v),
+                       ("clip", None))
+    sql = f"{_SELECT}, 0.0 AS rank, e.text AS snip FROM entries e JOIN clips c ON c.id = e.clip_id WHERE e.kind=?"
+    args: list[Any] = [kind]
+    if value:
+        sql += " AND (lower(e.text) LIKE ? ESCAPE '\\' OR lower(e.label) LIKE ? ESCAPE '\\')"
+        v = value.strip().casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        args += [f"%{v}%", f"%{v}%"]
+    sql += f"{fsql} ORDER BY c.recorded DESC, c.path, e.start_s LIMIT ?"
+    try:
+        with index.connect() as db:
+            rows = db.execute(sql, [*args, *fargs, limit]).fetchall()
+    except (sqlite3.Error, IndexFileError) as e:
+        raise SearchError(f"{index.path}: search failed: {e}") from None
+    return [_hit(r, []) for r in rows]
