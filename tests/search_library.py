@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import structlog
 from export_sidecars import make_sidecar, marker
 from media import FFMPEG, FIXTURE_MEDIA, ffmpeg
 
@@ -105,6 +106,7 @@ def build_library(tmp: Path) -> dict[str, Path]:
     for sc in card2_sidecars(ws["root"]):
         (out2 / f"{sc['source']['name']}.kino.json").write_text(json.dumps(sc))
     assert main(["--config", str(cfg), "reindex"]) == 0
+    structlog.reset_defaults()
     ws["jfk"] = jfk
     ws["ffmpeg"] = Path(FFMPEG)
     _CACHE["lib"] = ws

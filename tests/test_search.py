@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import opentimelineio as otio
 import pytest
+import structlog
 from search_library import build_library, card2_sidecars
 
 from kinod.cli import main
@@ -17,6 +19,13 @@ from kinod.index.db import SearchIndex, index_path
 from kinod.index.extract import clip_doc
 from kinod.index.search import MAX_TERMS, SearchError, SearchFilters, fts_expression, search
 from kinod.index.update import forget_clip, index_sidecar, reindex
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """``main()`` points structlog at the stderr of the test that ran it; later tests need their own."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="module")
