@@ -30,6 +30,12 @@ def cmd_serve(config: Any, args: argparse.Namespace) -> int:
     except ListenError as e:
         print(f"kinod serve: --listen {e}", file=sys.stderr)
         return 2
+    try:
+        sock = server.config.bind_socket()  # listening before we say so: a script can connect at once
+        sock.listen(server.config.backlog)
+    except (OSError, SystemExit) as e:
+        print(f"kinod serve: cannot listen on {listen}: {e}", file=sys.stderr)
+        return 1
     print(f"kinod UI on http://{server.config.host}:{server.config.port}/", file=sys.stderr, flush=True)
-    server.run()
+    server.run(sockets=[sock])
     return 0
