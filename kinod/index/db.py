@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -121,26 +121,40 @@ class SearchIndex:
     def upsert(self, doc: ClipDoc, sidecar_mtime: float = 0.0) -> int:
         """Replace everything indexed for ``doc.path`` with ``doc``; returns the number of entries."""
         with self.connect() as db:
-            self._delete(db, "path", doc.path)
-            cur = db.execute(
-                "INSERT INTO clips(path, sidecar, folder, name, fingerprint, card, rate, start_tc_frames, drop_frame,"
-                " duration_s, recorded, keyframe, problems, sidecar_mtime, indexed_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    doc.path, doc.sidecar, str(Path(doc.sidecar).parent), doc.name, doc.fingerprint, doc.card,
-                    doc.rate, doc.start_tc_frames, int(doc.drop_frame), doc.duration_s, doc.recorded, doc.keyframe,
-                    doc.problems, sidecar_mtime, time.time(),
-                ),
-            )
-            clip_id = cur.lastrowid
-            db.executemany(
-                "INSERT INTO entries(clip_id, kind, start_s, end_s, text, label, words) VALUES (?,?,?,?,?,?,?)",
-                [(clip_id, e.kind, e.start_s, e.end_s, e.text, e.label, words_json(e.words)) for e in doc.entries],
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO facets(kind, value, clip_id) VALUES (?,?,?)",
-                [(k, v, clip_id) for k, v in sorted(doc.facets)],
-            )
+            return self._upsert(db, doc, sidecar_mtime)
+
+    def upsert_many(self, docs: Iterable[tuple[ClipDoc, float]], batch: int = 500) -> int:
+        """Bulk form for rebuilds: one connection, one commit per ``batch`` clips (a commit costs a sync)."""
+        n = 0
+        with self.connect() as db:
+            for doc, mtime in docs:
+                self._upsert(db, doc, mtime)
+                n += 1
+                if n % batch == 0:
+                    db.commit()
+        return n
+
+    def _upsert(self, db: sqlite3.Connection, doc: ClipDoc, sidecar_mtime: float) -> int:
+        self._delete(db, "path", doc.path)
+        cur = db.execute(
+            "INSERT INTO clips(path, sidecar, folder, name, fingerprint, card, rate, start_tc_frames, drop_frame,"
+            " duration_s, recorded, keyframe, problems, sidecar_mtime, indexed_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                doc.path, doc.sidecar, str(Path(doc.sidecar).parent), doc.name, doc.fingerprint, doc.card,
+                doc.rate, doc.start_tc_frames, int(doc.drop_frame), doc.duration_s, doc.recorded, doc.keyframe,
+                doc.problems, sidecar_mtime, time.time(),
+            ),
+        )
+        clip_id = cur.lastrowid
+        db.executemany(
+            "INSERT INTO entries(clip_id, kind, start_s, end_s, text, label, words) VALUES (?,?,?,?,?,?,?)",
+            [(clip_id, e.kind, e.start_s, e.end_s, e.text, e.label, words_json(e.words)) for e in doc.entries],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO facets(kind, value, clip_id) VALUES (?,?,?)",
+            [(k, v, clip_id) for k, v in sorted(doc.facets)],
+        )
         return len(doc.entries)
 
     def forget(self, *, path: str | None = None, sidecar: str | None = None) -> int:

@@ -18,7 +18,7 @@ import structlog
 
 from kinod.export.sidecar import SIDECAR_SUFFIX, SidecarError, read_sidecar
 from kinod.index.db import SearchIndex, index_path
-from kinod.index.extract import clip_doc
+from kinod.index.extract import ClipDoc, clip_doc
 
 log = structlog.get_logger(__name__)
 
@@ -75,24 +75,26 @@ def reindex(state_dir: Path, output_root: Path, *, full: bool = True) -> Reindex
         index.clear()
     known = index.sidecar_mtimes()
     seen: set[str] = set()
-    for f in iter_sidecars(Path(output_root).absolute()):
-        key = str(f)
-        seen.add(key)
-        try:
-            mtime = f.stat().st_mtime
-        except OSError as e:
-            report.failed.append(f"{f}: {e.strerror}")
-            continue
-        if not full and known.get(key) == mtime:
-            report.unchanged += 1
-            continue
-        try:
-            doc = clip_doc(read_sidecar(f), f)
-        except (SidecarError, ValueError) as e:
-            report.failed.append(str(e))
-            continue
-        index.upsert(doc, mtime)
-        report.indexed += 1
+
+    def changed() -> Iterator[tuple[ClipDoc, float]]:
+        for f in iter_sidecars(Path(output_root).absolute()):
+            seen.add(str(f))
+            try:
+                mtime = f.stat().st_mtime
+            except OSError as e:
+                report.failed.append(f"{f}: {e.strerror}")
+                continue
+            if not full and known.get(str(f)) == mtime:
+                report.unchanged += 1
+                continue
+            try:
+                doc = clip_doc(read_sidecar(f), f)
+            except (SidecarError, ValueError) as e:
+                report.failed.append(str(e))
+                continue
+            yield doc, mtime
+
+    report.indexed = index.upsert_many(changed())
     for gone in set(known) - seen:
         report.removed += index.forget(sidecar=gone)
     index.optimize()
