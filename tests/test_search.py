@@ -186,3 +186,17 @@ def test_odd_sidecars_are_indexed_defensively(tmp_path: Path) -> None:
 def test_daemon_config_key_and_defaults(lib: dict[str, Path]) -> None:
     cfg = load_config(lib["config"])
     assert cfg.ui.listen == ""
+
+
+def test_since_filter_and_missing_index(index: SearchIndex, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    # CARD2's synthetic sidecars were generated 2026-01-01; the scanned jfk clip today
+    assert {h.name for h in search(index, "open", SearchFilters(since="2026-01-01"))} == {"kitchen.mov",
+                                                                                          "street.mov"}
+    assert search(index, "open", SearchFilters(since="2026-01-02")) == []
+    assert {h.name for h in search(index, "country", SearchFilters(since="2026-01-02"))} == {"jfk.mp4"}
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[state]\ndir = "{tmp_path / "var"}"\n[output]\nroot = "{tmp_path / "out"}"\n')
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "search", "anything"]) == 1
+    assert "kinod reindex" in capsys.readouterr().err
