@@ -76,6 +76,10 @@ CREATE INDEX IF NOT EXISTS facets_clip ON facets(clip_id);
 """
 
 
+#: Index files whose schema this process has created (the DDL runs once per file, not per clip).
+_READY: set[Path] = set()
+
+
 def index_path(state_dir: Path) -> Path:
     return Path(state_dir) / INDEX_NAME
 
@@ -90,11 +94,12 @@ class SearchIndex:
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
-        if not readonly:
+        if not readonly and (self.path not in _READY or not self.path.exists()):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.connect() as db:
                 db.executescript(_DDL)
                 db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+            _READY.add(self.path)
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
