@@ -106,6 +106,11 @@ class UiConfig(Strict):
             if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
                 raise ValueError("expected host:port, e.g. 127.0.0.1:8765 (empty: off)")
         return v.strip()
+
+
+class SearchConfig(Strict):
+    #: MiniLM vectors of transcripts, descriptions and scene summaries, ranked with keyword hits.
+    semantic: bool = False
 # --- end browse UI ---
 
 
@@ -126,6 +131,7 @@ class Config(Strict):
     cards: CardsConfig = CardsConfig()
     proxy: ProxyConfig = ProxyConfig()
     ui: UiConfig = UiConfig()
+    search: SearchConfig = SearchConfig()
     #: Names of the analyzers to run, in the ``[analyzers]`` table as ``enabled``.
     enabled_analyzers: tuple[str, ...] = (
         "shots", "black", "freeze", "silence", "loudness", "dynamism", "picture", "technical", "speech",

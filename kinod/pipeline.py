@@ -600,7 +600,7 @@ class ClipProcessor:
 
     def write_outputs(self, sidecar_file: Path, sidecar: dict[str, Any], out_dir: Path) -> None:
         """The one place files derived from a finished sidecar are written (OTIO; NLE marker formats)."""
-        index_sidecar(self.config.state.dir, sidecar_file, sidecar)  # search index (issue 16); never raises
+        index_sidecar(self.config.state.dir, sidecar_file, sidecar, semantic=self.config.search.semantic)  # issue 16
         if not sidecar.get("timeline"):
             return  # a clip that failed to probe has no time axis to put markers on
         try:

@@ -28,6 +28,8 @@ def register(subparsers: Any) -> None:
     out.add_argument("--otio", metavar="FILE", help="write the hits as a selects timeline (OpenTimelineIO)")
     out.add_argument("--edl", metavar="FILE", help="write the hits as a selects timeline (CMX3600 EDL)")
     s.add_argument("--handles", type=float, default=2.0, help="seconds added before and after each hit (default 2)")
+    s.add_argument("--semantic", action=argparse.BooleanOptionalAction, default=None,
+                   help="also rank hits close in meaning (default: search.semantic)")
     s.set_defaults(func=cmd_search)
     r = subparsers.add_parser("reindex", help="rebuild the search index from the sidecars in the output root")
     r.add_argument("--changed", action="store_true", help="only sidecars changed since they were indexed")
@@ -41,7 +43,8 @@ def cmd_search(config: Any, args: argparse.Namespace) -> int:
         return 1
     filters = SearchFilters(args.person, args.tag, args.category, args.card, args.since)
     try:
-        hits = search(index, args.query, filters, raw=args.raw, limit=args.limit)
+        semantic = config.search.semantic if args.semantic is None else args.semantic
+        hits = search(index, args.query, filters, raw=args.raw, limit=args.limit, semantic=semantic)
     except (SearchError, IndexFileError) as e:
         print(f"kinod search: {e}", file=sys.stderr)
         return 2
@@ -71,7 +74,7 @@ def cmd_search(config: Any, args: argparse.Namespace) -> int:
 
 def cmd_reindex(config: Any, args: argparse.Namespace) -> int:
     try:
-        rep = reindex(config.state.dir, config.output.root, full=not args.changed)
+        rep = reindex(config.state.dir, config.output.root, full=not args.changed, semantic=config.search.semantic)
     except (IndexFileError, OSError) as e:
         print(f"kinod reindex: {e}", file=sys.stderr)
         return 1

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kinod.index.extract import ClipDoc, words_json
+from kinod.index.semantic import VECTORS_DDL
 
 INDEX_NAME = "search.sqlite"
 SCHEMA_VERSION = "1"
@@ -97,7 +98,7 @@ class SearchIndex:
         if not readonly and (self.path not in _READY or not self.path.exists()):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.connect() as db:
-                db.executescript(_DDL)
+                db.executescript(_DDL + VECTORS_DDL)
                 db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
             _READY.add(self.path)
 
@@ -160,6 +161,12 @@ class SearchIndex:
             "INSERT OR IGNORE INTO facets(kind, value, clip_id) VALUES (?,?,?)",
             [(k, v, clip_id) for k, v in sorted(doc.facets)],
         )
+        if any(e.vector for e in doc.entries):
+            ids = [r[0] for r in db.execute("SELECT id FROM entries WHERE clip_id=? ORDER BY id", (clip_id,))]
+            db.executemany(
+                "INSERT INTO vectors(entry_id, clip_id, vec) VALUES (?,?,?)",
+                [(i, clip_id, e.vector) for i, e in zip(ids, doc.entries, strict=True) if e.vector],
+            )
         return len(doc.entries)
 
     def forget(self, *, path: str | None = None, sidecar: str | None = None) -> int:
@@ -177,6 +184,7 @@ class SearchIndex:
         for clip_id in ids:
             db.execute("DELETE FROM entries WHERE clip_id=?", (clip_id,))
             db.execute("DELETE FROM facets WHERE clip_id=?", (clip_id,))
+            db.execute("DELETE FROM vectors WHERE clip_id=?", (clip_id,))
             db.execute("DELETE FROM clips WHERE id=?", (clip_id,))
         return len(ids)
 
@@ -184,6 +192,7 @@ class SearchIndex:
         with self.connect() as db:
             db.execute("DELETE FROM entries")
             db.execute("DELETE FROM facets")
+            db.execute("DELETE FROM vectors")
             db.execute("DELETE FROM clips")
             db.execute("INSERT INTO entries_fts(entries_fts) VALUES ('rebuild')")
 

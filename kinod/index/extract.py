@@ -42,6 +42,8 @@ class Entry:
     label: str = ""
     #: Speech only: [[word, start_s, end_s], ...] so a hit can be narrowed to the words that matched.
     words: list[list[Any]] | None = None
+    #: Semantic search only: the MiniLM vector as float16 bytes (kinod.index.semantic).
+    vector: bytes | None = None
 
 
 @dataclass

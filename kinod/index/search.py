@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -62,9 +62,13 @@ class Hit:
     score: float
     fingerprint: str | None
     label: str = ""
+    #: Cosine similarity to the query, for semantic hits.
+    similarity: float | None = None
+    entry_id: int = field(default=0, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
+        out.pop("entry_id")
         out["snippet"] = plain_snippet(self.snippet)
         return out
 
@@ -145,17 +149,30 @@ _SELECT = (
 
 
 def search(
-    index: SearchIndex, query: str, filters: SearchFilters | None = None, *, raw: bool = False, limit: int = 50
+    index: SearchIndex,
+    query: str,
+    filters: SearchFilters | None = None,
+    *,
+    raw: bool = False,
+    limit: int = 50,
+    semantic: bool = False,
 ) -> list[Hit]:
-    """Hits best first. An empty query with filters lists what the filters select."""
+    """Hits best first. An empty query with filters lists what the filters select.
+
+    ``semantic``: also find transcript segments, descriptions and scene summaries close
+    in meaning (needs vectors: ``[search] semantic = true`` when the clips were indexed),
+    ranked together with the keyword hits.
+    """
     filters = filters or SearchFilters()
     limit = max(1, min(int(limit), 10_000))
     expr = fts_expression(query, raw)
     fsql, fargs = _filters_sql(filters)
-    if expr is None:
+    if expr is None and not (semantic and query.strip()):
         if not filters.any():
             return []
         return _browse(index, filters, fsql, fargs, limit)
+    if semantic:
+        return _fused(index, query, expr, fsql, fargs, raw, limit)
     sql = (
         f"{_SELECT}, bm25(entries_fts, 1.0, 0.4) AS rank,"
         f" snippet(entries_fts, 0, '{SNIPPET_OPEN}', '{SNIPPET_CLOSE}', '…', 24) AS snip"
@@ -173,10 +190,70 @@ def search(
         raise SearchError(f"{index.path}: search failed: {e}") from None
     except IndexFileError as e:
         raise SearchError(str(e)) from None
-    qtok = tokens(query) if not raw else [t for t in tokens(query) if t not in {"and", "or", "not", "near"}]
-    hits = [_hit(r, qtok) for r in rows]
+    hits = [_hit(r, _query_tokens(query, raw)) for r in rows]
     hits.sort(key=lambda h: -h.score)
     return hits[:limit]
+
+
+def _query_tokens(query: str, raw: bool) -> list[str]:
+    return tokens(query) if not raw else [t for t in tokens(query) if t not in {"and", "or", "not", "near"}]
+
+
+def _fused(
+    index: SearchIndex, query: str, expr: str | None, fsql: str, fargs: list[Any], raw: bool, limit: int
+) -> list[Hit]:
+    """Keyword and semantic hits ranked together (reciprocal rank fusion)."""
+    from kinod.index.semantic import fuse, nearest
+
+    keyword = _keyword_with_filters(index, expr, fsql, fargs, query, raw, limit * 2) if expr is not None else []
+    try:
+        with index.connect() as db:
+            near = nearest(db, index.path, query, limit * 4)
+            ids = [i for i, _ in near]
+            rows = db.execute(
+                f"{_SELECT}, 0.0 AS rank, e.text AS snip FROM entries e JOIN clips c ON c.id = e.clip_id"
+                f" WHERE e.id IN ({','.join('?' * len(ids))}){fsql}",
+                [*ids, *fargs],
+            ).fetchall() if ids else []
+    except (sqlite3.Error, IndexFileError) as e:
+        raise SearchError(f"{index.path}: semantic search failed: {e}") from None
+    except Exception as e:  # the embedder: a missing or wrong model package
+        raise SearchError(f"semantic search unavailable: {e}") from None
+    by_id = {r["id"]: r for r in rows}
+    sims = dict(near)
+    semantic_ids = [i for i in ids if i in by_id]
+    scores = fuse([h.entry_id for h in keyword], semantic_ids)
+    hits: dict[int, Hit] = {h.entry_id: h for h in keyword}
+    for i in semantic_ids:
+        if i not in hits:
+            hits[i] = _hit(by_id[i], _query_tokens(query, raw))
+            hits[i].snippet = by_id[i]["text"][:200]
+    out = []
+    for i, h in hits.items():
+        h.score = round(scores.get(i, 0.0) * 1000, 3)
+        h.similarity = round(sims[i], 4) if i in sims else None
+        out.append(h)
+    out.sort(key=lambda h: -h.score)
+    return out[:limit]
+
+
+def _keyword_with_filters(
+    index: SearchIndex, expr: str, fsql: str, fargs: list[Any], query: str, raw: bool, limit: int
+) -> list[Hit]:
+    sql = (
+        f"{_SELECT}, bm25(entries_fts, 1.0, 0.4) AS rank,"
+        f" snippet(entries_fts, 0, '{SNIPPET_OPEN}', '{SNIPPET_CLOSE}', '…', 24) AS snip"
+        " FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid JOIN clips c ON c.id = e.clip_id"
+        f" WHERE entries_fts MATCH ?{fsql} ORDER BY rank LIMIT ?"
+    )
+    try:
+        with index.connect() as db:
+            rows = db.execute(sql, [expr, *fargs, limit]).fetchall()
+    except sqlite3.OperationalError as e:
+        raise SearchError(f"query {query[:80]!r}: {e}") from None
+    hits = [_hit(r, _query_tokens(query, raw)) for r in rows]
+    hits.sort(key=lambda h: -h.score)
+    return hits
 
 
 def _hit(r: sqlite3.Row, qtok: list[str]) -> Hit:
@@ -191,6 +268,7 @@ def _hit(r: sqlite3.Row, qtok: list[str]) -> Hit:
         path=r["path"], name=r["name"], sidecar=r["sidecar"], card=r["card"], kind=r["kind"],
         start_s=round(start, 3), end_s=round(end, 3), start_tc=_tc(start, r), end_tc=_tc(end, r),
         snippet=r["snip"] or r["text"][:200], score=round(score, 4), fingerprint=r["fingerprint"], label=r["label"],
+        entry_id=int(r["id"]),
     )
 
 

@@ -19,6 +19,7 @@ import structlog
 from kinod.export.sidecar import SIDECAR_SUFFIX, SidecarError, read_sidecar
 from kinod.index.db import SearchIndex, index_path
 from kinod.index.extract import ClipDoc, clip_doc
+from kinod.index.semantic import attach_vectors
 
 log = structlog.get_logger(__name__)
 
@@ -27,12 +28,16 @@ def open_index(state_dir: Path, *, readonly: bool = False) -> SearchIndex:
     return SearchIndex(index_path(state_dir), readonly=readonly)
 
 
-def index_sidecar(state_dir: Path, sidecar_file: Path, data: dict[str, Any] | None = None) -> bool:
-    """(Re)index one clip from its sidecar; False (logged) when that failed."""
+def index_sidecar(
+    state_dir: Path, sidecar_file: Path, data: dict[str, Any] | None = None, *, semantic: bool = False
+) -> bool:
+    """(Re)index one clip from its sidecar (with MiniLM vectors when ``semantic``); False (logged) on failure."""
     try:
         if data is None:
             data = read_sidecar(sidecar_file)
         doc = clip_doc(data, Path(sidecar_file).absolute())
+        if semantic:
+            attach_vectors(doc)
         mtime = Path(sidecar_file).stat().st_mtime
         n = open_index(state_dir).upsert(doc, mtime)
     except Exception as e:  # the daemon must keep analysing whatever the index does
@@ -67,7 +72,7 @@ class ReindexReport:
     failed: list[str] = field(default_factory=list)
 
 
-def reindex(state_dir: Path, output_root: Path, *, full: bool = True) -> ReindexReport:
+def reindex(state_dir: Path, output_root: Path, *, full: bool = True, semantic: bool = False) -> ReindexReport:
     """Rebuild from the sidecars under ``output_root``; ``full=False`` skips sidecars unchanged since indexed."""
     index = open_index(state_dir)
     report = ReindexReport()
@@ -92,6 +97,8 @@ def reindex(state_dir: Path, output_root: Path, *, full: bool = True) -> Reindex
             except (SidecarError, ValueError) as e:
                 report.failed.append(str(e))
                 continue
+            if semantic:
+                attach_vectors(doc)
             yield doc, mtime
 
     report.indexed = index.upsert_many(changed())

@@ -185,7 +185,8 @@ def _search_page(request: Request) -> Response:
     error = None
     hits: list[Any] = []
     try:
-        hits = search(lib.index, q, filters, limit=100) if (q.strip() or filters.any()) else []
+        semantic = lib.config.search.semantic
+        hits = search(lib.index, q, filters, limit=100, semantic=semantic) if (q.strip() or filters.any()) else []
     except SearchError as e:
         error = str(e)
     rows = [{**h.to_json(), "url": lib.clip_url(h.sidecar), "snippet_raw": h.snippet} for h in hits]

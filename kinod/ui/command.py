@@ -22,7 +22,7 @@ def cmd_serve(config: Any, args: argparse.Namespace) -> int:
 
     listen = args.listen or config.ui.listen or DEFAULT_LISTEN
     if not args.no_sync:
-        rep = reindex(config.state.dir, config.output.root, full=False)
+        rep = reindex(config.state.dir, config.output.root, full=False, semantic=config.search.semantic)
         print(f"index: {rep.indexed} clip(s) indexed, {rep.unchanged} unchanged, {rep.removed} removed",
               file=sys.stderr)
     try:
