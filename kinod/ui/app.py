@@ -33,6 +33,10 @@ log = structlog.get_logger(__name__)
 #: File types /media serves from the output root (no sidecars, no state).
 MEDIA_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".mov", ".mp4", ".m4v", ".webm", ".mkv", ".vtt",
                             ".srt", ".wav", ".flac", ".mp3", ".m4a"})
+#: Originals a browser's <video> can play as they are (else only a proxy is offered).
+BROWSER_CONTAINERS = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".m4a", ".mp3", ".wav", ".flac", ".ogg"})
+BROWSER_CODECS = frozenset({"h264", "avc", "avc1", "vp8", "vp9", "av1", "hevc", "h265", "aac", "mp3", "opus",
+                            "flac", "pcm_s16le", "vorbis"})
 _CONTENT_TYPES = {".mov": "video/mp4", ".m4v": "video/mp4", ".mkv": "video/webm"}
 
 
@@ -172,7 +176,9 @@ def _player_url(lib: Library, sc: dict[str, Any], side: Path, rel: str) -> str |
         proxy_rel = rel_to(lib.out_root.resolve(), proxy.resolve())
         if proxy_rel:
             return f"/media/{proxy_rel}"
-    if src.is_file() and is_inside_any(src, lib.watch_roots):
+    codec = str((sc.get("probe") or {}).get("codec") or "").lower()
+    playable = src.suffix.lower() in BROWSER_CONTAINERS and (not codec or codec in BROWSER_CODECS)
+    if playable and src.is_file() and is_inside_any(src, lib.watch_roots):
         return f"/source/{rel}"
     return None
 
