@@ -28,6 +28,8 @@ _TOKEN = re.compile(r"[^\W_]+")
 
 def tokens(text: str) -> list[str]:
     """Words as FTS5's unicode61 tokenizer (remove_diacritics 2) sees them, case-folded."""
+    if text.isascii():
+        return _TOKEN.findall(text.lower())
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _TOKEN.findall(plain)

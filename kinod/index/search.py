@@ -16,9 +16,11 @@ a 30-second segment.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from kinod.index.db import IndexFileError, SearchIndex
@@ -88,12 +90,20 @@ def fts_expression(query: str, raw: bool = False) -> str | None:
     return " ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
+@lru_cache(maxsize=64)
+def _rate(text: str) -> Fraction | None:
+    try:
+        return parse_rate(text)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
 def _tc(seconds: float, row: sqlite3.Row) -> str | None:
-    if not row["rate"]:
+    rate = _rate(row["rate"]) if row["rate"] else None
+    if rate is None:
         return None
     try:
-        rate: Fraction = parse_rate(row["rate"])
-        frame = seconds_to_frame(Fraction(seconds).limit_denominator(1_000_000), rate)
+        frame = seconds_to_frame(Fraction(round(seconds * 1000), 1000), rate)
         return frames_to_tc(int(row["start_tc_frames"]) + frame, rate, bool(row["drop_frame"]))
     except (ValueError, ZeroDivisionError):
         return None
@@ -173,26 +183,7 @@ def search(
         return _browse(index, filters, fsql, fargs, limit)
     if semantic:
         return _fused(index, query, expr, fsql, fargs, raw, limit)
-    sql = (
-        f"{_SELECT}, bm25(entries_fts, 1.0, 0.4) AS rank,"
-        f" snippet(entries_fts, 0, '{SNIPPET_OPEN}', '{SNIPPET_CLOSE}', '…', 24) AS snip"
-        " FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid JOIN clips c ON c.id = e.clip_id"
-        f" WHERE entries_fts MATCH ?{fsql} ORDER BY rank LIMIT ?"
-    )
-    try:
-        with index.connect() as db:
-            rows = db.execute(sql, [expr, *fargs, limit * 2]).fetchall()
-    except sqlite3.OperationalError as e:
-        if raw:
-            raise SearchError(
-                f"query {query[:80]!r}: not valid FTS5 syntax ({e}); drop --raw to search the words"
-            ) from None
-        raise SearchError(f"{index.path}: search failed: {e}") from None
-    except IndexFileError as e:
-        raise SearchError(str(e)) from None
-    hits = [_hit(r, _query_tokens(query, raw)) for r in rows]
-    hits.sort(key=lambda h: -h.score)
-    return hits[:limit]
+    return _keyword(index, expr, fsql, fargs, query, raw, limit * 2, show=limit)
 
 
 def _query_tokens(query: str, raw: bool) -> list[str]:
@@ -205,7 +196,7 @@ def _fused(
     """Keyword and semantic hits ranked together (reciprocal rank fusion)."""
     from kinod.index.semantic import fuse, nearest
 
-    keyword = _keyword_with_filters(index, expr, fsql, fargs, query, raw, limit * 2) if expr is not None else []
+    keyword = _keyword(index, expr, fsql, fargs, query, raw, limit * 2) if expr is not None else []
     try:
         with index.connect() as db:
             near = nearest(db, index.path, query, limit * 4)
@@ -237,26 +228,68 @@ def _fused(
     return out[:limit]
 
 
-def _keyword_with_filters(
-    index: SearchIndex, expr: str, fsql: str, fargs: list[Any], query: str, raw: bool, limit: int
+def _keyword(
+    index: SearchIndex, expr: str, fsql: str, fargs: list[Any], query: str, raw: bool, limit: int,
+    show: int | None = None,
 ) -> list[Hit]:
+    """Keyword hits, best first.
+
+    The ranking runs in a subquery that returns only row ids: SQLite computes every
+    selected column for every match before it sorts, so fetching text (or calling
+    snippet()) there costs seconds for a word that half the library contains.
+    """
+    join = " JOIN entries e ON e.id = entries_fts.rowid JOIN clips c ON c.id = e.clip_id" if fsql else ""
     sql = (
-        f"{_SELECT}, bm25(entries_fts, 1.0, 0.4) AS rank,"
-        f" snippet(entries_fts, 0, '{SNIPPET_OPEN}', '{SNIPPET_CLOSE}', '…', 24) AS snip"
-        " FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid JOIN clips c ON c.id = e.clip_id"
-        f" WHERE entries_fts MATCH ?{fsql} ORDER BY rank LIMIT ?"
+        f"WITH top AS (SELECT entries_fts.rowid AS rid, bm25(entries_fts, 1.0, 0.4) AS rank FROM entries_fts{join}"
+        f" WHERE entries_fts MATCH ?{fsql} ORDER BY rank LIMIT ?)"
+        f" {_SELECT}, top.rank AS rank, NULL AS snip"
+        " FROM top JOIN entries e ON e.id = top.rid JOIN clips c ON c.id = e.clip_id ORDER BY top.rank"
     )
     try:
         with index.connect() as db:
             rows = db.execute(sql, [expr, *fargs, limit]).fetchall()
     except sqlite3.OperationalError as e:
-        raise SearchError(f"query {query[:80]!r}: {e}") from None
-    hits = [_hit(r, _query_tokens(query, raw)) for r in rows]
-    hits.sort(key=lambda h: -h.score)
-    return hits
+        if raw:
+            raise SearchError(
+                f"query {query[:80]!r}: not valid FTS5 syntax ({e}); drop --raw to search the words"
+            ) from None
+        raise SearchError(f"{index.path}: search failed: {e}") from None
+    except IndexFileError as e:
+        raise SearchError(str(e)) from None
+    qtok = _query_tokens(query, raw)
+    scored = sorted(((_hit(r, qtok, finish=False), r) for r in rows), key=lambda hr: -hr[0].score)
+    shown = scored[: show or limit]
+    for h, r in shown:  # the costly parts only for hits that are shown
+        _finish(h, r)
+        h.snippet = make_snippet(r["text"], qtok)
+    return [h for h, _ in shown]
 
 
-def _hit(r: sqlite3.Row, qtok: list[str]) -> Hit:
+_WORD = re.compile(r"[^\W_]+")
+
+
+def make_snippet(text: str, qtok: list[str], width: int = 24) -> str:
+    """The text around the first matched word, matched words between SNIPPET_OPEN/CLOSE (as FTS5 snippet())."""
+    wanted = set(qtok)
+    spans = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+    matched = [i for i, (_, _, w) in enumerate(spans) if any(t in wanted for t in tokens(w))]
+    if not spans:
+        return text[:200]
+    first = matched[0] if matched else 0
+    marked = set(matched)
+    lo = max(0, first - width // 3)
+    hi = min(len(spans), lo + width)
+    out, pos = [], spans[lo][0]
+    for i in range(lo, hi):
+        s, e, _ = spans[i]
+        out.append(text[pos:s])
+        out.append(f"{SNIPPET_OPEN}{text[s:e]}{SNIPPET_CLOSE}" if i in marked else text[s:e])
+        pos = e
+    tail = text[pos:] if hi == len(spans) else "…"
+    return ("…" if lo > 0 else "") + "".join(out) + tail
+
+
+def _hit(r: sqlite3.Row, qtok: list[str], finish: bool = True) -> Hit:
     start, end = float(r["start_s"]), float(r["end_s"])
     score = -float(r["rank"])
     narrowed = _narrow(r["words"], qtok) if r["kind"] == "words" else None
@@ -264,12 +297,19 @@ def _hit(r: sqlite3.Row, qtok: list[str]) -> Hit:
         start, end, phrase = narrowed
         if phrase and len(qtok) > 1:
             score += PHRASE_BONUS
-    return Hit(
+    hit = Hit(
         path=r["path"], name=r["name"], sidecar=r["sidecar"], card=r["card"], kind=r["kind"],
-        start_s=round(start, 3), end_s=round(end, 3), start_tc=_tc(start, r), end_tc=_tc(end, r),
+        start_s=round(start, 3), end_s=round(end, 3), start_tc=None, end_tc=None,
         snippet=r["snip"] or r["text"][:200], score=round(score, 4), fingerprint=r["fingerprint"], label=r["label"],
         entry_id=int(r["id"]),
     )
+    if finish:
+        _finish(hit, r)
+    return hit
+
+
+def _finish(hit: Hit, r: sqlite3.Row) -> None:
+    hit.start_tc, hit.end_tc = _tc(hit.start_s, r), _tc(hit.end_s, r)
 
 
 def _browse(index: SearchIndex, f: SearchFilters, fsql: str, fargs: list[Any], limit: int) -> list[Hit]:
