@@ -31,6 +31,8 @@ MAX_TERMS = 32
 MAX_RAW_CHARS = 2000
 SNIPPET_OPEN, SNIPPET_CLOSE = "\x02", "\x03"
 PHRASE_BONUS = 5.0
+#: At most this many matches (the newest) are scored for one query; see _keyword.
+MAX_RANKED = 20_000
 
 
 class SearchError(ValueError):
@@ -241,13 +243,19 @@ def _keyword(
     join = " JOIN entries e ON e.id = entries_fts.rowid JOIN clips c ON c.id = e.clip_id" if fsql else ""
     sql = (
         f"WITH top AS (SELECT entries_fts.rowid AS rid, bm25(entries_fts, 1.0, 0.4) AS rank FROM entries_fts{join}"
-        f" WHERE entries_fts MATCH ?{fsql} ORDER BY rank LIMIT ?)"
+        f" WHERE entries_fts MATCH ? AND entries_fts.rowid > ?{fsql} ORDER BY rank LIMIT ?)"
         f" {_SELECT}, top.rank AS rank, NULL AS snip"
         " FROM top JOIN entries e ON e.id = top.rid JOIN clips c ON c.id = e.clip_id ORDER BY top.rank"
     )
     try:
         with index.connect() as db:
-            rows = db.execute(sql, [expr, *fargs, limit]).fetchall()
+            # A word in most of the library (the 'the' of a query) would have every match scored:
+            # rank only the newest MAX_RANKED matches then (finding the cut-off is an index walk).
+            cut = db.execute(
+                "SELECT rowid FROM entries_fts WHERE entries_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                (expr, MAX_RANKED),
+            ).fetchone()
+            rows = db.execute(sql, [expr, cut[0] if cut else 0, *fargs, limit]).fetchall()
     except sqlite3.OperationalError as e:
         if raw:
             raise SearchError(
