@@ -5,6 +5,9 @@ It is derived data: the sidecars stay the one source of truth, so the index can 
 dropped and rebuilt at any time (``kinod reindex``) and a broken index never stops
 analysis. It lives in its own file (``<state dir>/search.sqlite``) rather than in the
 job store so search readers never contend with the scheduler's write transactions.
+
+Optional semantic search (``[search] semantic``) stores MiniLM vectors beside the FTS
+rows (``kinod.index.semantic``, embedder in ``kinod.text_embed``).
 """
 
 from kinod.index.db import INDEX_NAME, SearchIndex, index_path
