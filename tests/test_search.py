@@ -200,3 +200,25 @@ def test_since_filter_and_missing_index(index: SearchIndex, tmp_path: Path,
     capsys.readouterr()
     assert main(["--config", str(cfg), "search", "anything"]) == 1
     assert "kinod reindex" in capsys.readouterr().err
+
+
+def test_drawtext_word_is_found_once_ocr_exists(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Acceptance: a word drawn on screen is found. Runs once an ``ocr`` analyzer is installed (issue 15)."""
+    from kinod.analyzers.registry import analyzer_names
+
+    if "ocr" not in analyzer_names():
+        pytest.skip("no ocr analyzer installed in this tree yet (issue 15); the agreed shape is tested above")
+    from media import ffmpeg
+
+    root, out, state = tmp_path / "footage", tmp_path / "out", tmp_path / "var"
+    (root / "C").mkdir(parents=True)
+    clip = root / "C" / "sign.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=c=white:s=640x360:r=25:d=3",
+           "-vf", "drawtext=text='BUDGET':fontsize=96:fontcolor=black:x=(w-tw)/2:y=(h-th)/2",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(clip))
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[[watch.roots]]\npath = "{root}"\n[output]\nroot = "{out}"\n[state]\ndir = "{state}"\n'
+                   '[logging]\nformat = "json"\nlevel = "warning"\n[analyzers]\nenabled = ["shots", "ocr"]\n')
+    assert main(["--config", str(cfg), "scan", str(root)]) == 0
+    hits = search(SearchIndex(index_path(state), readonly=True), "budget")
+    assert hits and hits[0].kind == "ocr" and hits[0].name == "sign.mp4"
