@@ -218,8 +218,9 @@ def write_card_report(report: dict[str, Any], dest_dir: Path) -> tuple[Path, Pat
     if dest == root or dest.is_relative_to(root):
         raise ValueError(f"{dest}: refusing to write the card report inside the card {root}; originals are read-only")
     json_path, html_path = dest / JSON_NAME, dest / HTML_NAME
-    atomic_write_json(json_path, report)
+    # The page (rendered from the clips' sidecars) first: whoever sees the JSON finds the page too.
     atomic_write_text(html_path, render_html(report))
+    atomic_write_json(json_path, report)
     return json_path, html_path
 
 
