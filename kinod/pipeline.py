@@ -58,6 +58,7 @@ from kinod.export.sidecar import (
     write_sidecar,
 )
 from kinod.export.writers import ExportError, write_formats
+from kinod.index.update import index_sidecar
 from kinod.jobs.lease import make_owner
 from kinod.jobs.scheduler import MODEL_PRIORITY, PASS_PRIORITY, Limits, Scheduler
 from kinod.jobs.store import JobSpec, JobStore, job_key
@@ -665,6 +666,7 @@ class ClipProcessor:
 
     def write_outputs(self, sidecar_file: Path, sidecar: dict[str, Any], out_dir: Path) -> None:
         """The one place files derived from a finished sidecar are written (OTIO; NLE marker formats)."""
+        index_sidecar(self.config.state.dir, sidecar_file, sidecar, semantic=self.config.search.semantic)  # issue 16
         if not sidecar.get("timeline"):
             return  # a clip that failed to probe has no time axis to put markers on
         try:
@@ -705,6 +707,8 @@ class ClipProcessor:
             write_sidecar(sidecar_path(out_dir, path.name), data)
         except OSError as e:
             log.error("cannot write error sidecar", error=str(e))
+            return
+        index_sidecar(self.config.state.dir, sidecar_path(out_dir, path.name), data)  # problems are searchable too
 
     # Known clips after a config change ------------------------------------------------------------
     def replan_known(self, owner: str | None = None) -> int:

