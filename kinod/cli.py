@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_export(sub)
     job_commands.register(sub)
+    # Faces (issue 14): find-person and people.
+    from kinod import people_cli
+
+    people_cli.register(sub)
     return p
 
 
