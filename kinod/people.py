@@ -98,11 +98,14 @@ class PeopleRegistry:
                 out.append((best_id, p.get("name")))
         return out
 
-    def name(self, pid: str, name: str) -> None:
+    def name(self, pid: str, name: str) -> list[str]:
+        """Name a person here and in every sidecar it appears in (past clips; future ones read the registry)."""
         with self.locked() as data:
             if pid not in data["people"]:
                 raise PeopleError(f"no person {pid!r} in {self.path} (see `kinod people`)")
             data["people"][pid]["name"] = name
+            seen = list(data["people"][pid].get("seen", []))
+        return [s["sidecar"] for s in seen if s.get("sidecar") and _rename_in_sidecar(Path(s["sidecar"]), pid, name)]
 
     def forget(self, pid: str) -> list[str]:
         """Remove a person everywhere; returns what was deleted or rewritten."""
@@ -156,6 +159,26 @@ def _scrub_sidecar(path: Path, pid: str) -> bool:
             item["person"] = None
             item["person_name"] = None
             item["best_image"] = None
+    atomic_write_json(path, data)
+    return True
+
+
+def _rename_in_sidecar(path: Path, pid: str, name: str) -> bool:
+    from kinod.fsutil import atomic_write_json
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    faces = (data.get("analyses") or {}).get("faces")
+    if not faces:
+        return False
+    for p in (faces.get("summary") or {}).get("people", []):
+        if p.get("id") == pid:
+            p["name"] = name
+    for item in faces.get("items", []):
+        if item.get("person") == pid:
+            item["person_name"] = name
     atomic_write_json(path, data)
     return True
 
