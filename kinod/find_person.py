@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +221,78 @@ def _sha256(path: Path) -> str:
 def _model(cfg: FacesConfig) -> dict[str, Any]:
     m = stack_model_info(cfg)
     return {"name": m.name, "sha256": m.sha256, "source": m.source, "backend": cfg.backend}
+
+
+def find_person_in_library(
+    photo: Path, state_dir: Path, out: Path, cfg: FacesConfig, ffmpeg: str = "", cut_clips: bool = True
+) -> dict[str, Any]:
+    """Search the tracks the faces analyzer stored for indexed clips: nothing is decoded to match.
+
+    Only the cuts read the originals (when they are still there); images are the tracks'
+    best images kept beside the sidecars.
+    """
+    import shutil
+
+    from kinod.people import PeopleRegistry
+
+    stack = build_stack(cfg)
+    ref, ref_box = reference_embedding(photo, stack)
+    records = list(PeopleRegistry(state_dir).indexed_tracks())
+    rows = [(rec, t) for rec in records for t in rec.get("tracks", []) if t.get("embedding")]
+    emb = np.asarray([t["embedding"] for _, t in rows], dtype=np.float32)
+    scores = score_tracks(ref, emb / np.linalg.norm(emb, axis=1, keepdims=True)) if rows else []
+    meta: dict[str, Any] = {
+        "reference": {"photo": str(photo.resolve()), "box": ref_box, "sha256": _sha256(photo)},
+        "model": {**_model(cfg), "licence": getattr(stack, "licence", "")},
+        "thresholds": {"possible": cfg.match_possible, "sure": cfg.match_sure,
+                       "snorm_possible": cfg.match_snorm_possible, "snorm_sure": cfg.match_snorm_sure},
+        "source": "indexed library (stored track embeddings; nothing decoded)",
+        "frames": "start_frame is the first frame, end_frame the frame after the last (as in the sidecars)",
+        "cohort_tracks": len(rows),
+        "clips": [],
+        "errors": [],
+    }  # fmt: skip
+    by_clip: dict[str, list[tuple[dict[str, Any], MatchScore, str]]] = {}
+    for (rec, t), m in zip(rows, scores, strict=True):
+        v = verdict(m, cfg.match_possible, cfg.match_sure, cfg.match_snorm_possible, cfg.match_snorm_sure)
+        if v is not None:
+            by_clip.setdefault(rec["path"], []).append((t, m, v))
+    rates = {rec["path"]: rec.get("rate", "25") for rec in records}
+    for path, hits in sorted(by_clip.items()):
+        rate = Fraction(rates[path])
+        clip = Path(path)
+        entry: dict[str, Any] = {"path": path, "rate": str(rate), "ranges": []}
+        index = None
+        if cut_clips and clip.is_file():
+            try:
+                index = stream_index(clip)
+            except CutError as e:
+                meta["errors"].append({"path": path, "message": str(e)})
+        for n, (t, m, v) in enumerate(sorted(hits, key=lambda h: h[0]["start"]), 1):
+            first, last = int(t["start"]), int(t["end"])
+            name = f"{clip.stem}_{n:03d}_{first}-{last}"
+            best = None
+            if t.get("best_image") and Path(t["best_image"]).is_file():
+                best = f"images/{name}_best.jpg"
+                (out / "images").mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(t["best_image"], out / best)
+                (out / best).chmod(0o600)
+            row: dict[str, Any] = {
+                "range": n, "start_frame": first, "end_frame": last + 1,
+                "start_s": round(float(first / rate), 6), "end_s": round(float((last + 1) / rate), 6),
+                "confidence": v, "score": round(m.cosine, 4),
+                "snorm": None if m.snorm is None else round(m.snorm, 2),
+                "tracks": [t["track"]], "images": {"best": best, "crops": []}, "clip": None,
+            }  # fmt: skip
+            if index is not None:
+                dst = out / "clips" / f"{name}{clip.suffix or '.mp4'}"
+                try:
+                    row["cut"] = cut(clip, dst, first, last, rate, index, ffmpeg)
+                    row["clip"] = str(dst.relative_to(out))
+                except CutError as e:
+                    meta["errors"].append({"path": path, "message": str(e)})
+            entry["ranges"].append(row)
+        meta["clips"].append(entry)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "metadata.json", meta)
+    return meta

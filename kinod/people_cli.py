@@ -27,6 +27,21 @@ def cmd_find_person(config: Config, args: argparse.Namespace) -> int:
     from kinod.find_person import FindPersonError, find_person
 
     photo = Path(args.photo)
+    if args.library or not args.paths:
+        from kinod.find_person import find_person_in_library
+
+        out = Path(args.out) if args.out else Path.cwd() / f"{photo.stem}-matches"
+        try:
+            meta = find_person_in_library(
+                photo, config.state.dir, out, _faces_config(config), config.media.ffmpeg, not args.no_clips
+            )
+        except (FindPersonError, AnalyzerError) as e:
+            print(f"kinod find-person: {e}", file=sys.stderr)
+            return 2
+        found = sum(len(c["ranges"]) for c in meta["clips"])
+        print(f"{found} range(s) in the indexed library ({meta['cohort_tracks']} tracks) -> {out / 'metadata.json'}",
+              file=sys.stderr)  # fmt: skip
+        return 1 if meta["errors"] else 0
     missing = [p for p in args.paths if not Path(p).exists()]
     for m in missing:
         print(f"kinod find-person: {m}: no such file or folder", file=sys.stderr)
@@ -101,7 +116,10 @@ def cmd_people(config: Config, args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     f = sub.add_parser("find-person", help="find every range where the person in a photo is on screen")
     f.add_argument("photo", metavar="PHOTO", help="reference photo with exactly one face")
-    f.add_argument("paths", nargs="+", metavar="PATH", help="clips or folders of clips")
+    f.add_argument("paths", nargs="*", metavar="PATH", help="clips or folders of clips (none: --library)")
+    f.add_argument(
+        "--library", action="store_true", help="search the clips the daemon indexed (stored tracks; no decoding)"
+    )
     f.add_argument("--out", metavar="DIR", help="output folder (default: ./<photo stem>-matches)")
     f.add_argument("--crops-fps", type=float, default=1.0, help="face crops saved per second of a range (0: none)")
     f.add_argument("--no-clips", action="store_true", help="do not cut clips, only metadata and images")

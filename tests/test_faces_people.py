@@ -63,7 +63,19 @@ def test_faces_in_the_sidecar_and_people_commands(
     assert main([*cfg, "people", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert {p["id"] for p in listed} == {p["id"] for p in people}
-    pid = people[0]["id"]
+    # The indexed library is searched from the stored tracks, without decoding anything.
+    from media import FIXTURE_MEDIA
+
+    out = ws["out"].parent / "lib-matches"
+    assert main([*cfg, "find-person", str(FIXTURE_MEDIA / "obama.jpg"), "--library", "--out", str(out)]) == 0
+    lib = json.loads((out / "metadata.json").read_text())
+    (found,) = lib["clips"]
+    assert found["path"] == str(clip) and len(found["ranges"]) == 1
+    (r,) = found["ranges"]
+    obama = next(i for i in items if i["track"] == r["tracks"][0])
+    assert (r["start_frame"], r["end_frame"]) == (obama["start_frame"], obama["end_frame"])
+    assert (out / r["clip"]).is_file() and (out / r["images"]["best"]).is_file()
+    pid = obama["person"]
     assert main([*cfg, "people", "name", pid, "Barack Obama"]) == 0
     named = json.loads(side_path.read_text())["analyses"]["faces"]
     assert {p["id"]: p["name"] for p in named["summary"]["people"]}[pid] == "Barack Obama"

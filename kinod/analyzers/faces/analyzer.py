@@ -162,6 +162,7 @@ class FacesAnalyzer(Analyzer):
                         "start": t.start,
                         "end": t.end,
                         "person": by_track_pid.get(t.id),
+                        "best_image": str(out_root / images[t.id]) if t.id in images else None,
                         "embedding": [round(float(v), 6) for v in t.embedding],  # type: ignore[union-attr]
                     }
                     for t in with_emb
