@@ -180,3 +180,17 @@ def test_faceless_tiny_and_dark_clips_do_not_crash(stack, tmp_path: Path) -> Non
     for clip in (tiny, dark):
         result = analyse(sample_frames(clip, Fraction(25), 640, 360, 640, 10), stack, CFG, 50)
         assert len(result.tracks) <= 1  # found as one face, or (below the size floor / too dark) not at all
+
+
+def test_hamilton_identities(stack, hamilton: ClipFaces) -> None:
+    """Tracks cluster into people: Obama is a person of his own, apart from everyone on stage."""
+    from kinod.analyzers.faces.identities import cluster
+
+    tracks = [t for t in hamilton.tracks if t.embedding is not None]
+    labels = cluster([t.embedding for t in tracks], CFG.identity_threshold)
+    ref = _ref(stack, "obama.jpg")
+    obama = max(range(len(tracks)), key=lambda i: float(tracks[i].embedding @ ref))
+    assert labels.count(labels[obama]) == 1
+    assert len(set(labels)) >= 4  # the audience shot alone shows four different people
+    last_shot = [labels[i] for i, t in enumerate(tracks) if t.start >= 209]
+    assert len(set(last_shot)) == len(last_shot)
