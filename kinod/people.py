@@ -184,7 +184,7 @@ def _rename_in_sidecar(path: Path, pid: str, name: str) -> bool:
 
 
 def sync_reference_folder(registry: PeopleRegistry, folder: Path, embed_photo: Any, threshold: float) -> list[str]:
-    """Name people from ``folder/<Name>/*.jpg``: a person whose centroid matches a photo gets the name."""
+    """Name people from ``folder/<Name>/*.jpg``: the person whose centroid best matches gets the name."""
     named: list[str] = []
     if not folder.is_dir():
         return named
@@ -198,12 +198,13 @@ def sync_reference_folder(registry: PeopleRegistry, folder: Path, embed_photo: A
         if vecs:
             refs[sub.name] = centroid(vecs)
     with registry.locked() as data:
-        for pid, p in data["people"].items():
-            if not p.get("centroid"):
-                continue
-            c = np.asarray(p["centroid"], dtype=np.float32)
-            scored = sorted(((cosine(c, v), n) for n, v in refs.items()), reverse=True)
+        cents = {
+            pid: np.asarray(p["centroid"], dtype=np.float32) for pid, p in data["people"].items() if p.get("centroid")
+        }
+        # Each name goes to the one person it matches best (a weaker look-alike stays unnamed).
+        for name, vec in refs.items():
+            scored = sorted(((cosine(c, vec), pid) for pid, c in cents.items()), reverse=True)
             if scored and scored[0][0] >= threshold:
-                p["name"] = scored[0][1]
-                named.append(f"{pid}={scored[0][1]}")
+                data["people"][scored[0][1]]["name"] = name
+                named.append(f"{scored[0][1]}={name}")
     return named

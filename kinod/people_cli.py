@@ -91,7 +91,7 @@ def cmd_people(config: Config, args: argparse.Namespace) -> int:
 
             cfg = _faces_config(config)
             stack = build_stack(cfg)
-            sync_reference_folder(reg, folder, lambda p: reference_embedding(p, stack)[0], cfg.match_sure)
+            sync_reference_folder(reg, folder, lambda p: reference_embedding(p, stack)[0], cfg.identity_threshold)
         data = reg.read()
     except PeopleError as e:
         print(f"kinod people: {e}", file=sys.stderr)

@@ -6,6 +6,7 @@ import json
 import stat
 from pathlib import Path
 
+import cv2
 import pytest
 from faces_media import face_crop, moving_face_clip
 
@@ -102,3 +103,34 @@ def test_find_person_cli_errors(workspace: dict[str, Path], capsys: pytest.Captu
     code = main([*cfg, "find-person", str(FIXTURE_MEDIA / "two_people.jpg"), str(FIXTURE_MEDIA / "obama.jpg")])
     assert code == 2
     assert "2 faces in the reference photo" in capsys.readouterr().err
+
+
+def test_reference_folder_names_people(tmp_path: Path) -> None:
+    """A people/<Name>/ folder of photos names the matching person in the registry."""
+    import shutil
+
+    from media import FIXTURE_MEDIA
+
+    from kinod.analyzers.faces import FacesConfig
+    from kinod.analyzers.faces.backends import build_stack
+    from kinod.find_person import reference_embedding
+    from kinod.people import PeopleRegistry, sync_reference_folder
+
+    cfg = FacesConfig()
+    stack = build_stack(cfg)
+    reg = PeopleRegistry(tmp_path / "state")
+    obama = reference_embedding(FIXTURE_MEDIA / "obama.jpg", stack)[0]
+    biden = reference_embedding(FIXTURE_MEDIA / "biden.jpg", stack)[0]
+    ids = reg.assign("/clips/a.mp4", "", [(obama, [1], []), (biden, [2], [])], cfg.identity_threshold)
+    assert [i for i, _ in ids] == ["person-1", "person-2"]
+    folder = tmp_path / "people" / "Barack Obama"
+    folder.mkdir(parents=True)
+    img = cv2.imread(str(FIXTURE_MEDIA / "two_people.jpg"))[:, :560]  # the left half: Obama alone
+    cv2.imwrite(str(folder / "obama-left.jpg"), img)
+    shutil.copy(FIXTURE_MEDIA / "alex-lacamoire.png", tmp_path / "people" / "not-a-folder.png")
+    named = sync_reference_folder(
+        reg, tmp_path / "people", lambda p: reference_embedding(p, stack)[0], cfg.identity_threshold
+    )
+    assert named == ["person-1=Barack Obama"]
+    people = reg.read()["people"]
+    assert people["person-1"]["name"] == "Barack Obama" and people["person-2"]["name"] is None
