@@ -125,17 +125,17 @@ def stack_checks(cfg: FacesConfig) -> list[tuple[str, bool, str]]:
             if ok
             else f"analyzers.faces.model_dir = {cfg.model_dir!r}: no SCRFD + ArcFace .onnx pair found"
         )
-        return [("faces: insightface pack", ok, detail)]
+        return [("insightface pack", ok, detail)]
     if cfg.backend == "dlib":
         try:
             import dlib  # noqa: F401
             import face_recognition_models  # noqa: F401
 
-            return [("faces: dlib", True, DlibStack.licence)]
+            return [("dlib", True, DlibStack.licence)]
         except ImportError:
-            return [("faces: dlib", False, "backend 'dlib' needs dlib-bin and face_recognition_models installed")]
+            return [("dlib", False, "backend 'dlib' needs dlib-bin and face_recognition_models installed")]
     lines = []
     for f in DEFAULT_FILES:
         path = locate(f)
-        lines.append((f"faces: {f.relpath}", path is not None, f"{f.distribution}, licence: {f.licence}"))
+        lines.append((f.relpath, path is not None, f"{f.distribution}, licence: {f.licence}"))
     return lines
