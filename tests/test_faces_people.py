@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 from pathlib import Path
 
@@ -77,6 +78,21 @@ def test_faces_in_the_sidecar_and_people_commands(
     assert (r["start_frame"], r["end_frame"]) == (obama["start_frame"], obama["end_frame"])
     assert (out / r["clip"]).is_file() and (out / r["images"]["best"]).is_file()
     pid = obama["person"]
+    # The daemon's people folder: a photo dropped into people/<Name>/ is searched and names the person.
+    from kinod.people_watch import PeopleFolderWatch
+
+    folder = ws["out"] / "people" / "Barack Obama"
+    folder.mkdir(parents=True)
+    cv2.imwrite(str(folder / "obama-left.jpg"), cv2.imread(str(FIXTURE_MEDIA / "two_people.jpg"))[:, :560])
+    watch = PeopleFolderWatch(ws["out"] / "people", ws["state"], load_config(ws["config"]).analyzer_config("faces"))
+    (written,) = watch.scan_once()
+    dropped = json.loads(written.read_text())
+    assert [c["path"] for c in dropped["clips"]] == [str(clip)]
+    assert watch.scan_once() == []  # seen photos are not searched again
+    capsys.readouterr()
+    assert main([*cfg, "people", "--json"]) == 0
+    assert {p["id"]: p["name"] for p in json.loads(capsys.readouterr().out)}[pid] == "Barack Obama"
+    shutil.rmtree(ws["out"] / "people")
     assert main([*cfg, "people", "name", pid, "Barack Obama"]) == 0
     named = json.loads(side_path.read_text())["analyses"]["faces"]
     assert {p["id"]: p["name"] for p in named["summary"]["people"]}[pid] == "Barack Obama"

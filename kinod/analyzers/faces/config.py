@@ -49,5 +49,7 @@ class FacesConfig(AnalyzerConfig):
     match_snorm_sure: float = 4.0
     #: Keep track embeddings in the state dir (people registry, find-person without decoding again).
     store_embeddings: bool = True
+    #: Daemon: seconds between looks at <output root>/people/<Name>/ for new reference photos (0: never).
+    people_poll_s: float = Field(30.0, ge=0)
     #: Save each track's best face image (JPEG, mode 0600) beside the sidecar.
     best_images: bool = True
