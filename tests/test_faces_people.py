@@ -17,6 +17,16 @@ from kinod.jobs.store import JobStore
 from kinod.pipeline import ClipProcessor
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """`kinod.cli.main` points structlog at this test's captured stderr; put it back afterwards."""
+    import structlog
+
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
 @pytest.fixture
 def faces_workspace(workspace: dict[str, Path]) -> dict[str, Path]:
     text = workspace["config"].read_text().replace('enabled = ["shots"]', 'enabled = ["shots", "faces"]')
