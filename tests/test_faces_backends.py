@@ -59,3 +59,28 @@ def test_fill_interpolates_between_sightings() -> None:
     assert flags == "110111011"  # frames 8-16: sightings at 10 and 14
     assert boxes[0] == [0, 0, 10, 10] and boxes[4] == [20, 0, 10, 10] and boxes[-1] == [40, 0, 10, 10]
     assert np.array(boxes).shape == (9, 4)
+
+
+def test_cuts_copy_on_keyframes_and_encode_otherwise(tmp_path: Path) -> None:
+    import hashlib
+    from fractions import Fraction
+
+    import av
+    from media import cuts_clip
+
+    from kinod.clipcut import cut, stream_index
+
+    src = cuts_clip(tmp_path / "src.mp4", [("testsrc2", 100)], size="320x180")  # keyframes every 25 frames
+    before = hashlib.sha256(src.read_bytes()).hexdigest()
+    index = stream_index(src)
+    assert {0, 25, 50, 75} <= index.keyframes and len(index.times) == 100
+
+    def frames(p: Path) -> int:
+        with av.open(str(p)) as c:
+            return sum(1 for _ in c.decode(c.streams.video[0]))
+
+    assert cut(src, tmp_path / "copy.mp4", 25, 74, Fraction(25), index) == "copy"
+    assert frames(tmp_path / "copy.mp4") == 50
+    assert cut(src, tmp_path / "enc.mp4", 30, 61, Fraction(25), index) == "encode"
+    assert frames(tmp_path / "enc.mp4") == 32
+    assert hashlib.sha256(src.read_bytes()).hexdigest() == before
