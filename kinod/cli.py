@@ -134,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     index_commands.register(sub)
     ui_commands.register(sub)
     # --- end search index and browse UI ---
+    # Faces (issue 14): find-person and people.
+    from kinod import people_cli
+
+    people_cli.register(sub)
     return p
 
 

@@ -168,6 +168,10 @@ class Daemon:
         if self.once:
             return self._run_once()
         self.watcher.start()
+        # Faces (issue 14): reference photos dropped into <output root>/people/<Name>/.
+        from kinod.people_watch import start_people_watch
+
+        start_people_watch(cfg, self.stop_event)
         roots = ", ".join(f"{p} ({m})" for p, (m, _w) in self.watcher.modes().items())
         self.notifier.ready(f"watching {roots}")
         log.info("kinod running", roots=[str(r.path) for r in cfg.watch.roots], output=str(cfg.output.root))
