@@ -44,11 +44,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kinod.analyzers.base import ModelMissingError
 from kinod.index.db import SearchIndex
 from kinod.index.extract import ClipDoc, clip_doc
 from kinod.index.search import SearchFilters, search
 from kinod.index.semantic import SEMANTIC_KINDS
-from kinod.analyzers.base import ModelMissingError
 from kinod.text_embed import embed, verify
 
 TAGS = ["kitchen", "street", "office", "beach", "forest", "car", "crowd", "stage", "food", "dog", "night", "sky",
