@@ -2,7 +2,8 @@
 
 Builds one 29.97 DF clip sidecar with N markers (default 5000, every category, hostile
 names) and times, best of 3, each kinod writer and, where OTIO has one, the adapter for
-the same format (fcp_xml, fcpx_xml, cmx_3600) writing the same timeline. Prints
+the same format (fcp_xml, fcpx_xml, cmx_3600) writing the same timeline, then the
+sidecar as YAML and OTIO downgraded to 0.14.0 (``export.otio_target_version``). Prints
 milliseconds and the ratio ours / adapter. The adapters are the baseline only for speed:
 they are the ones that lose drop-frame labels, comments, colours and frame-exact times.
 
@@ -22,6 +23,7 @@ import opentimelineio as otio
 
 from kinod.export.timeline import MARKER_CATEGORIES, clip_timeline
 from kinod.export.writers import ExportOptions, get_writer
+from kinod.export.yaml_out import write_yaml
 from kinod.media.timecode import format_rate, frames_to_tc, tc_to_frames
 
 RATE = Fraction(30000, 1001)
@@ -92,6 +94,13 @@ def main() -> None:
                 theirs = best_of(lambda fmt=fmt: otio.adapters.write_to_string(tl, adapters[fmt]))
                 line += f" {adapters[fmt]:>10} {theirs:>11.1f} {ours / theirs:>7.2f}"
             print(line)
+        # The sidecar's YAML twin, and OTIO written for an older release (downgraded by OTIO).
+        yaml_ms = best_of(lambda: write_yaml(Path(tmp) / "clip.kino.yaml", sc))
+        print(f"{'yaml':<12} {yaml_ms:>10.1f}")
+        old = ExportOptions(otio_target_version="0.14.0")
+        otio_writer = get_writer("otio")
+        old_ms = best_of(lambda: otio_writer.write(tl, Path(tmp) / "old.otio", old))
+        print(f"{'otio@0.14.0':<12} {old_ms:>10.1f}")
 
 
 if __name__ == "__main__":

@@ -85,9 +85,12 @@ def finish_card(
             written.extend(write_card_report(printable(report), out_dir))
         except (CardError, OSError, ValueError) as e:
             log.error("card report failed", card=str(card_path), error=str(e))
-    if config.export.card_formats and sidecars:
+    card_formats = list(config.export.card_formats)
+    if "yaml" in config.output.formats and config.cards.report:  # issue 12: card.kino.yaml beside card.kino.json
+        card_formats.append("yaml")
+    if card_formats and sidecars:
         try:
-            written.extend(write_card_formats(printable(sidecars), out_dir, config.export.card_formats, config.export))
+            written.extend(write_card_formats(printable(sidecars), out_dir, card_formats, config.export))
         except ExportError as e:
             log.error("card timeline export failed", card=str(card_path), error=str(e))
             written.extend(e.written)

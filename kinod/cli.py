@@ -127,6 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_export(sub)
     job_commands.register(sub)
+    # --- search index and browse UI (issue 16): search, reindex, serve ---
+    from kinod.index import command as index_commands
+    from kinod.ui import command as ui_commands
+
+    index_commands.register(sub)
+    ui_commands.register(sub)
+    # --- end search index and browse UI ---
+    # Faces (issue 14): find-person and people.
+    from kinod import people_cli
+
+    people_cli.register(sub)
     return p
 
 

@@ -93,6 +93,27 @@ class MetricsConfig(Strict):
     enabled: bool = True
 
 
+# --- browse UI (issue 16) ---
+class UiConfig(Strict):
+    #: host:port of the browse UI inside the daemon; empty = off. 127.0.0.1 unless set wider (warned).
+    listen: str = ""
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        if v.strip():
+            _host, sep, port = v.strip().rpartition(":")
+            if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise ValueError("expected host:port, e.g. 127.0.0.1:8765 (empty: off)")
+        return v.strip()
+
+
+class SearchConfig(Strict):
+    #: MiniLM vectors of transcripts, descriptions and scene summaries, ranked with keyword hits.
+    semantic: bool = False
+# --- end browse UI ---
+
+
 class LoggingConfig(Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -117,10 +138,13 @@ class Config(Strict):
     export: ExportOptions = ExportOptions()
     cards: CardsConfig = CardsConfig()
     proxy: ProxyConfig = ProxyConfig()
+    ui: UiConfig = UiConfig()
+    search: SearchConfig = SearchConfig()
     storage: StorageConfig = StorageConfig()  # issue 13
     #: Names of the analyzers to run, in the ``[analyzers]`` table as ``enabled``.
     enabled_analyzers: tuple[str, ...] = (
         "shots", "black", "freeze", "silence", "loudness", "dynamism", "picture", "technical", "speech",
+        "visual", "ocr", "categories",  # issue 15
     )
     #: Validated per-analyzer sections, keyed by analyzer name.
     analyzer_configs: dict[str, AnalyzerConfig] = Field(default_factory=dict)
@@ -231,9 +255,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     except ValidationError as e:
         raise ConfigError(_format_validation_error(e, source)) from None
 
-    from kinod.export.writers import writer_classes
+    from kinod.export.writers import SIDECAR_FORMATS, writer_classes
 
-    formats = {"json", *writer_classes()}
+    formats = {*SIDECAR_FORMATS, *writer_classes()}  # SIDECAR_FORMATS: json, yaml (issue 12)
     for fmt in cfg.output.formats:
         if fmt not in formats:
             raise ConfigError(f"{source}: output.formats: unknown format {fmt!r} (known: {', '.join(sorted(formats))})")

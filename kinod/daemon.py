@@ -34,6 +34,7 @@ import structlog
 from kinod import logs
 from kinod.card_outputs import finish_card, verify_before_analysis
 from kinod.config import Config, ConfigError, load_config
+from kinod.index.update import forget_clip
 from kinod.jobs.executor import LocalExecutor, ProcessExecutor
 from kinod.jobs.lease import is_local_and_dead, make_owner
 from kinod.jobs.scheduler import Limits, Scheduler, limits_for
@@ -155,6 +156,7 @@ class Daemon:
             self.server = MetricsServer(cfg.metrics.listen, self.metrics, self.health)
             self.server.start()
             log.info("metrics listening", address=self.server.address)
+        self._start_ui()
         self._recover()
         start_sweep(cfg.output.root)  # issue 13: orphaned temp files of a killed daemon
         limits, why = limits_for(cfg.jobs.cpu_workers, cfg.jobs.gpu_workers, cfg.jobs.device, cfg.jobs.gpu_memory_mb)
@@ -172,6 +174,10 @@ class Daemon:
         if self.once:
             return self._run_once()
         self.watcher.start()
+        # Faces (issue 14): reference photos dropped into <output root>/people/<Name>/.
+        from kinod.people_watch import start_people_watch
+
+        start_people_watch(cfg, self.stop_event)
         roots = ", ".join(f"{p} ({m})" for p, (m, _w) in self.watcher.modes().items())
         self.notifier.ready(f"watching {roots}")
         log.info("kinod running", roots=[str(r.path) for r in cfg.watch.roots], output=str(cfg.output.root))
@@ -180,6 +186,23 @@ class Daemon:
         finally:
             self._shutdown()
         return 0
+
+    # --- browse UI (issue 16) ---
+    def _start_ui(self) -> None:
+        """The browse UI on ``ui.listen`` (off by default); a UI that cannot bind costs the UI, not the daemon."""
+        from kinod.ui.server import UiServer
+
+        self.ui_server: UiServer | None = None
+        if not self.config.ui.listen or self.once:
+            return
+        try:
+            self.ui_server = UiServer(self.config, self.config.ui.listen)
+            self.ui_server.start()
+            log.info("ui listening", address=self.ui_server.address)
+        except (OSError, ValueError) as e:
+            log.error("ui not started", listen=self.config.ui.listen, error=str(e))
+            self.ui_server = None
+    # --- end browse UI ---
 
     def _make_executor(self) -> LocalExecutor | ProcessExecutor:
         """Threads (default) or worker processes (``jobs.executor = "process"``)."""
@@ -322,6 +345,7 @@ class Daemon:
             if self.store.is_settled(row["fingerprint"]):
                 if p in ev.removed:
                     self.store.drop_path(str(p))  # moved or deleted after it was done: results stay by content
+                    forget_clip(self.config.state.dir, p)  # search index (issue 16): that path is no hit any more
                 continue
             fps[row["fingerprint"]] = f"{p}: the file {why}"
         for fp, reason in fps.items():
@@ -527,6 +551,8 @@ class Daemon:
             intake.join(timeout=30)
         if self.server is not None:
             self.server.stop()
+        if self.ui_server is not None:
+            self.ui_server.stop()
         self.notifier.close()
         log.info("kinod stopped")
 

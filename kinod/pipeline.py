@@ -25,6 +25,7 @@ raises is recorded in ``errors`` and the other analyzers' results are still writ
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -59,11 +60,12 @@ from kinod.export.sidecar import (
 )
 from kinod.export.writers import ExportError, write_formats
 from kinod.fsutil import fit_name
+from kinod.index.update import index_sidecar
 from kinod.jobs.lease import make_owner
 from kinod.jobs.scheduler import MODEL_PRIORITY, PASS_PRIORITY, Limits, Scheduler
 from kinod.jobs.store import JobSpec, JobStore, job_key
 from kinod.jobs.tasks import OutOfMemory, Task, TaskOutcome
-from kinod.media.cache import AnalysisCache, AnalysisCacheWriter
+from kinod.media.cache import AnalysisCache, AnalysisCacheWriter, FrameCacheFeeder, FrameCacheSpec
 from kinod.media.decode import AudioBranch, DecodeError, DecodePass, VideoBranch, needs_decode
 from kinod.media.ffmpeg import ffmpeg_path
 from kinod.media.fingerprint import fingerprint
@@ -232,6 +234,12 @@ class ClipProcessor:
                 gpu=res.gpu,
                 gpu_mem_mb=res.gpu_mem_mb,
             )
+        # Issue 15: a model analyzer that reads another model analyzer's result (categories reads
+        # speech, ocr and visual) is queued behind it, one priority step per level of reading.
+        for name, spec in out.items():
+            depth = _model_depth(name, out, self.classes)
+            if depth and spec.kind == "model":
+                out[name] = dataclasses.replace(spec, priority=spec.priority + depth)
         return out
 
     def plan_hash(self) -> str:
@@ -244,6 +252,23 @@ class ClipProcessor:
 
     def cache_dir(self, fp: str) -> Path:
         return self.config.state.dir / "cache" / fp
+
+    def cache_frame_spec(self) -> FrameCacheSpec | None:
+        """The sampled frames the enabled model analyzers want kept in the analysis cache."""
+        specs = []
+        for name in self.classes:
+            a = self._analyzer(name)
+            want = a.needs.cache_frames if a.kind == "model" else None
+            if want is not None and want.sample_fps:
+                specs.append(FrameCacheSpec(want.width or self.config.media.analysis_width, float(want.sample_fps)))
+        return FrameCacheSpec.merge(specs)
+
+    def _cache_ready(self, fp: str) -> bool:
+        """A finished cache that also holds the frames today's model analyzers want."""
+        try:
+            return AnalysisCache.open(self.cache_dir(fp)).covers(self.cache_frame_spec())
+        except (OSError, ValueError, KeyError):
+            return False
 
     def enqueue_clip(
         self,
@@ -268,7 +293,7 @@ class ClipProcessor:
         specs = self.specs(fp, path)
         keys = {n: s.key for n, s in specs.items()}
         existing = self.store.clip(fp)
-        if existing is not None and existing["cache"] == "ready" and not (self.cache_dir(fp) / "meta.json").is_file():
+        if existing is not None and existing["cache"] == "ready" and not self._cache_ready(fp):
             self.store.set_clip_state(fp, existing["state"], existing["last_error"], cache="none")
             existing = self.store.clip(fp)
         states = self.store.job_states(keys.values())
@@ -425,15 +450,21 @@ class ClipProcessor:
         cancelled: Callable[[], bool],
     ) -> dict[str, Any] | None:
         fp = outcome.key.removeprefix("pass:")
+        frame_spec = self.cache_frame_spec() if want_cache and pr.has_video else None
         cache_writer = (
-            AnalysisCacheWriter(self.cache_dir(fp), self.config.media.audio_rate, pr.audio_channels)
+            AnalysisCacheWriter(
+                self.cache_dir(fp), self.config.media.audio_rate, pr.audio_channels, frame_spec, pr.rate_fraction
+            )
             if (want_cache)
             else None
         )
+        # Sampled pictures for model analyzers ride the pass as one more consumer.
+        feeders = [FrameCacheFeeder(cache_writer, frame_spec)] if cache_writer and frame_spec else []
         extras = self.decode_branches(path, pr, out_dir)
         wants = (
             needs_decode(live, pr)
             or (cache_writer is not None and pr.audio_channels > 0)
+            or bool(feeders)
             or any(e.video or e.audio for e in extras)
         )
         decode_info: dict[str, Any] | None = None
@@ -452,7 +483,7 @@ class ClipProcessor:
             cb = (lambda n: progress(n, total)) if progress else None
             try:
                 stats = dp.run(
-                    live,
+                    [*live, *feeders],  # type: ignore[list-item]
                     cache=cache_writer,
                     video_branches=[b for e in extras for b in e.video],
                     audio_branches=[b for e in extras for b in e.audio],
@@ -487,7 +518,11 @@ class ClipProcessor:
                 except Exception as e:
                     log.error("analyzer failed", error=str(e))
                     failures[a.name] = f"{path}: {a.name}: {e}"
-        if cache_writer is not None:
+        broken = [f.failure for f in feeders if f.failure]
+        if cache_writer is not None and broken:
+            cache_writer.abort()  # a cache missing frames must not look complete
+            errors.append(_err("decode", f"{path}: cannot keep frames in the analysis cache: {broken[0]}"))
+        elif cache_writer is not None:
             cache_writer.commit()
         return decode_info
 
@@ -518,6 +553,8 @@ class ClipProcessor:
         if cancelled():
             return TaskOutcome(task.key, "cancelled", f"{path}: stopped before it started")
         a = self._analyzer(task.analyzer, options)
+        if a.needs.results_of:  # issue 15: model analyzers read other results of the same clip
+            a.use_results(self._done_results(task.fingerprint, a.needs.results_of, cancelled))
         try:
             result = a.run(info, cache)
         except Exception as e:
@@ -533,6 +570,36 @@ class ClipProcessor:
         return TaskOutcome(
             task.key, "done", records={a.name: rec}, elapsed_s=elapsed, media_seconds=pr.duration_s, note=note
         )
+
+    def _done_results(
+        self, fp: str, names: Sequence[str], cancelled: Callable[[], bool] = lambda: False
+    ) -> dict[str, Result]:
+        """Issue 15: the done analysis records of ``names`` for this clip, as Results (items, summary).
+
+        Model analyzers run after the pass, so stream results (shots) are there. A model analyzer
+        that reads another (categories reads speech) is queued behind it (``specs`` gives it a
+        later priority), so it starts only once no such job is queued; one that is still
+        *running* on another slot is waited for (it cannot be waiting on us), at most
+        ``DEPENDENCY_WAIT_S``. Readers must still work without any of them (disabled, failed).
+        """
+        clip = self.store.clip(fp)
+        plan: dict[str, str] = json.loads(clip["plan"]) if clip is not None and clip["plan"] else {}
+        keys = {n: plan[n] for n in names if n in plan}
+        deadline = time.monotonic() + DEPENDENCY_WAIT_S
+        while keys and not cancelled():
+            states = self.store.job_states(keys.values())
+            running = [n for n, k in keys.items() if states.get(k) == "running"]
+            if not running:
+                break
+            if time.monotonic() > deadline:
+                log.warning("running without unfinished results", missing=running)
+                break
+            time.sleep(0.5)
+        records = self.store.done_records(keys)
+        return {
+            n: Result(items=list(r.get("items") or []), summary=dict(r.get("summary") or {}))
+            for n, r in records.items()
+        }
 
     # Finishing ----------------------------------------------------------------------------------
     def finalize(self, fp: str, only: str | None = None) -> ClipOutcome:
@@ -615,6 +682,7 @@ class ClipProcessor:
 
     def write_outputs(self, sidecar_file: Path, sidecar: dict[str, Any], out_dir: Path) -> None:
         """The one place files derived from a finished sidecar are written (OTIO; NLE marker formats)."""
+        index_sidecar(self.config.state.dir, sidecar_file, sidecar, semantic=self.config.search.semantic)  # issue 16
         if not sidecar.get("timeline"):
             return  # a clip that failed to probe has no time axis to put markers on
         try:
@@ -657,6 +725,8 @@ class ClipProcessor:
             write_sidecar(sidecar_path(out_dir, path.name), data)
         except OSError as e:
             log.error("cannot write error sidecar", error=str(e))
+            return
+        index_sidecar(self.config.state.dir, sidecar_path(out_dir, path.name), data)  # problems are searchable too
 
     # Known clips after a config change ------------------------------------------------------------
     def replan_known(self, owner: str | None = None) -> int:
@@ -765,6 +835,18 @@ class InlineExecutor:
 
     def shutdown(self, grace_s: float) -> list[TaskOutcome]:
         return self.poll()
+
+
+#: Issue 15: how long a model analyzer waits for another one it reads that is still running.
+DEPENDENCY_WAIT_S = 1800.0
+
+
+def _model_depth(
+    name: str, specs: dict[str, JobSpec], classes: dict[str, type[Analyzer]], seen: frozenset[str] = frozenset()
+) -> int:
+    """Issue 15: how many model analyzers of this plan lie below ``name`` in ``needs.results_of``."""
+    deps = [d for d in classes[name].needs.results_of if d in specs and specs[d].kind == "model" and d not in seen]
+    return max((1 + _model_depth(d, specs, classes, seen | {name}) for d in deps), default=0)
 
 
 def _err(stage: str, message: str, analyzer: str | None = None) -> dict[str, Any]:

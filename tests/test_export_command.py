@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from export_sidecars import make_sidecar, marker
 
-from kinod.config import Config, load_config
+from kinod.config import Config, ConfigError, load_config
 from kinod.export.command import register
 
 
@@ -86,3 +87,25 @@ def test_media_file_finds_its_sidecar(config: Config, tmp_path: Path, capsys: py
     (out / "clip.mov.kino.json").write_text(json.dumps(make_sidecar(name="clip.mov")), encoding="utf-8")
     assert _run(config, str(media), "-f", "otio") == 0
     assert (out / "clip.mov.otio").is_file()
+
+
+def test_yaml_per_clip_and_per_card(config: Config, card: Path) -> None:
+    assert _run(config, str(card), "-f", "yaml") == 0
+    sidecar = json.loads((card / "C0001.MP4.kino.json").read_text(encoding="utf-8"))
+    assert yaml.safe_load((card / "C0001.MP4.kino.yaml").read_text(encoding="utf-8")) == sidecar
+    assert _run(config, str(card), "--card", "-f", "yaml,otio") == 0
+    assert yaml.safe_load((card / "card.kino.yaml").read_text(encoding="utf-8")) == {"schema": "kinod.card"}
+    assert (card / "card.otio").is_file()
+
+
+def test_yaml_in_output_formats_and_export_keys_in_config(tmp_path: Path) -> None:
+    f = tmp_path / "config.toml"
+    f.write_text(
+        '[output]\nformats = ["json", "yaml"]\n[export]\nresolve_record_start = "01:00:00:00"\n'
+        'otio_target_version = "0.14.0"\n'
+    )
+    cfg = load_config(f)
+    assert "yaml" in cfg.output.formats and cfg.export.otio_target_version == "0.14.0"
+    f.write_text('[export]\notio_target_version = "0.1"\n')
+    with pytest.raises(ConfigError, match="otio_target_version"):
+        load_config(f)

@@ -103,7 +103,8 @@ def test_srt_and_vtt_cues_never_break(hostile_sidecar: dict, tmp_path: Path) -> 
             assert head.match(block.splitlines()[0]), block
     assert "<b>" not in srt and "‹b›" in srt
     assert "&lt;b&gt;" in vtt and "<v Dr. &lt;Who&gt; &amp; Co>" in vtt
-    assert "Tom &amp; Jerry" in vtt and "&amp;amp;" in vtt
+    flat = vtt.replace("\n", " ")  # the speaker label counts against the line, so cues may wrap
+    assert "Tom &amp; Jerry" in flat and "&amp;amp;" in vtt
 
 
 def test_single_line_marks_breaks_visibly() -> None:

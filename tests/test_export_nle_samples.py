@@ -71,8 +71,15 @@ def test_fcp7_structure_matches_premiere(label: str, premiere: ET.Element, tmp_p
     assert _in_order(_tags(seq), _tags(their_seq))
     assert _tags(seq.find("rate")) == _tags(their_seq.find("rate")) == ["timebase", "ntsc"]
     their_clip = premiere.find(".//clipitem[@id='clipitem-4']")
+    their_linked = premiere.find(".//clipitem[@id='clipitem-1']")  # a picture item linked to its sound
     clip = seq.find("./media/video/track/clipitem")
-    assert _in_order([t for t in _tags(clip) if t != "marker"], _tags(their_clip))
+    assert _in_order([t for t in _tags(clip) if t != "marker"], _tags(their_linked))
+    # Sound: the same layout as Premiere's audio (format, outputs, then one track per channel).
+    audio, their_audio = seq.find("./media/audio"), their_seq.find("./media/audio")
+    assert _in_order(_tags(audio), _tags(their_audio))
+    their_item = their_audio.find("track/clipitem")
+    for item in audio.findall("track/clipitem"):
+        assert _in_order(_tags(item), _tags(their_item))
     assert _tags(clip).index("marker") > _tags(clip).index("file")
     assert _tags(clip.find("marker"))[:4] == _tags(their_clip.find("marker")) == ["comment", "name", "in", "out"]
     assert _in_order(_tags(clip.find("file")), _tags(their_clip.find("file")))
@@ -199,13 +206,18 @@ def fcpxml_violations(path: Path, whole_frames: bool = True, versions: tuple[str
         check(seq, fd, ("duration", "tcStart"))
         for item in seq.find("spine"):
             check(item, fd, ("offset", "duration"))
+    # An audio-only asset has no format (the DTD makes it optional); its times count in sequence frames.
+    seq_fd = next((fds[seq.get("format")] for seq in root.iter("sequence")), None)
     for asset in assets.values():
-        check(asset, fds[asset.get("format")], ("start", "duration"))
+        if asset.get("format") is not None and asset.get("format") not in fds:
+            problems.append(f"asset {asset.get('id')} refers to missing format {asset.get('format')}")
+            continue
+        check(asset, fds.get(asset.get("format"), seq_fd), ("start", "duration"))
     for ac in root.iter("asset-clip"):
         if ac.get("ref") not in assets:
             problems.append(f"asset-clip refers to missing {ac.get('ref')}")
             continue
-        fd = fds[assets[ac.get("ref")].get("format")]
+        fd = fds.get(assets[ac.get("ref")].get("format"), seq_fd)
         check(ac, fd, ("start",))
         for m in ac:
             check(m, fd, ("start", "duration"))

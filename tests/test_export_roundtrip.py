@@ -228,7 +228,9 @@ def test_fcp_xml_adapter_reads_our_markers(case: dict[str, Any], tmp_path: Path)
     """The fcp_xml adapter places our clip markers right at every rate (it only loses colour)."""
     dest, _ = _write("fcp7", case, tmp_path)
     _, _, want = expected(case)
-    (clip,) = otio.adapters.read_from_file(str(dest), "fcp_xml").find_clips()
+    timeline = otio.adapters.read_from_file(str(dest), "fcp_xml")
+    (clip,) = timeline.video_tracks()[0].find_clips()
+    assert len(timeline.audio_tracks()) == 2  # the stereo clip's two channels, each on its own track
     got = [(round(m.marked_range.start_time.value), m.name) for m in clip.markers]
     assert got == [(m["frame"], clean_text(m["name"])) for m in want]
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import itertools
+import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import srt as srt_lib
+import webvtt
 from export_sidecars import make_sidecar
 
 from kinod.export.writers import ExportOptions, write_formats
@@ -93,3 +98,69 @@ def test_write_formats_writes_subtitles_only_with_a_speech_analysis(tmp_path: Pa
     empty = make_sidecar(name="silent.mov", speech=[])
     (path,) = write_formats(empty, tmp_path, ["vtt"])
     assert path.read_text() == "WEBVTT\n"
+
+
+# ---------------------------------------------------------------- jfk: real word timings
+
+JFK = Path(__file__).resolve().parent / "data" / "speech" / "jfk_speech.json"
+
+
+def _cue_words(cues: list, words: list[dict], prefix: str = "") -> list[tuple[int, int]]:
+    """(first, last) word index of each cue, matching the cue texts against the word sequence in order."""
+    spans, i = [], 0
+    for c in cues:
+        text = " ".join(c.lines)
+        if prefix and text.startswith(prefix):
+            text = text[len(prefix) :].lstrip()
+        n = len(text.split())
+        assert " ".join(w["word"].strip() for w in words[i : i + n]) == text
+        spans.append((i, i + n - 1))
+        i += n
+    assert i == len(words), "every word is in exactly one cue"
+    return spans
+
+
+def _ms(t: timedelta) -> int:
+    return round(t.total_seconds() * 1000)
+
+
+def _vtt_ms(stamp: str) -> int:
+    h, m, rest = stamp.split(":")
+    s, ms = rest.split(".")
+    return ((int(h) * 60 + int(m)) * 60 + int(s)) * 1000 + int(ms)
+
+
+def test_jfk_cues_split_between_words_and_srt_equals_vtt(tmp_path: Path) -> None:
+    segments = json.loads(JFK.read_text())
+    assert any(s["end_s"] - s["start_s"] > OPTS.subtitle_max_duration_s for s in segments)
+    sc = make_sidecar(name="jfk.mov", frames=11 * 25, speech=segments)
+    srt_path, vtt_path = write_formats(sc, tmp_path, ["srt", "vtt"])
+    srt, vtt = read_cues(srt_path), read_cues(vtt_path)
+    words = [w for s in segments for w in s["words"]]
+
+    # The same cues in both files: times equal, texts equal but for how the speaker is shown.
+    assert [(c.start, c.end) for c in srt] == [(c.start, c.end) for c in vtt]
+    for s, v in zip(srt, vtt, strict=True):
+        shown = f"{v.speaker}: " if v.speaker else ""
+        assert " ".join(s.lines) == shown + " ".join(v.lines)
+
+    # The same, read by independent parsers (srt, webvtt-py).
+    theirs_srt = list(srt_lib.parse(srt_path.read_text(encoding="utf-8")))
+    theirs_vtt = list(webvtt.from_buffer(io.StringIO(vtt_path.read_text(encoding="utf-8"))))
+    assert len(theirs_srt) == len(theirs_vtt) == len(srt)
+    for s, v in zip(theirs_srt, theirs_vtt, strict=True):
+        assert (_ms(s.start), _ms(s.end)) == (_vtt_ms(v.start), _vtt_ms(v.end))
+        assert s.content == (f"{v.voice}: " if v.voice else "") + v.text
+
+    spans = _cue_words(vtt, words)
+    eps = 0.0015  # times are written in whole milliseconds
+    for (a, b), cue in zip(spans, vtt, strict=True):
+        assert cue.start <= words[a]["start_s"] + eps and cue.end >= words[b]["end_s"] - OPTS.subtitle_min_gap_s - eps
+        assert cue.end - cue.start <= OPTS.subtitle_max_duration_s + eps
+    for (_, last), cue, nxt in zip(spans, vtt, vtt[1:], strict=False):
+        # The boundary lies between the last word of one cue and the first of the next.
+        assert words[last]["start_s"] < cue.end <= words[last + 1]["start_s"] + eps
+        assert words[last]["end_s"] - eps <= nxt.start <= words[last + 1]["start_s"] + eps
+    not_cue = next(c for c in vtt if "not" in " ".join(c.lines).split())
+    spoken = next(w for w in words if w["word"].strip() == "not")
+    assert not_cue.start <= spoken["start_s"] and spoken["end_s"] <= not_cue.end + eps

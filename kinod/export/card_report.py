@@ -218,8 +218,9 @@ def write_card_report(report: dict[str, Any], dest_dir: Path) -> tuple[Path, Pat
     if dest == root or dest.is_relative_to(root):
         raise ValueError(f"{dest}: refusing to write the card report inside the card {root}; originals are read-only")
     json_path, html_path = dest / JSON_NAME, dest / HTML_NAME
-    atomic_write_json(json_path, report)
+    # The page (rendered from the clips' sidecars) first: whoever sees the JSON finds the page too.
     atomic_write_text(html_path, render_html(report))
+    atomic_write_json(json_path, report)
     return json_path, html_path
 
 
@@ -262,6 +263,16 @@ def _frames(n: int | None) -> str:
 
 
 def render_html(report: dict[str, Any]) -> str:
+    """The card page of the browse UI rendered to a file (issue 16); the plain page if that fails."""
+    try:
+        from kinod.ui.render import render_card_report
+
+        return render_card_report(report)
+    except Exception:  # a template problem must not cost the card its report
+        return render_plain_html(report)
+
+
+def render_plain_html(report: dict[str, Any]) -> str:
     """A self-contained page (inline CSS, no scripts); every value is HTML-escaped."""
     card, v, summary = report["card"], report["verification"], report["summary"]
     out = [

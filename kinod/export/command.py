@@ -16,7 +16,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from kinod.export.sidecar import SIDECAR_SUFFIX, SidecarError, read_sidecar, sidecar_path
-from kinod.export.writers import ExportError, ExportOptions, write_card_formats, write_formats, writer_classes
+from kinod.export.writers import (
+    SIDECAR_FORMATS,
+    ExportError,
+    ExportOptions,
+    write_card_formats,
+    write_formats,
+    writer_classes,
+)
 
 #: The card report's own sidecar lives beside the clips' and is not a clip sidecar.
 CARD_SIDECAR = "card" + SIDECAR_SUFFIX
@@ -24,10 +31,10 @@ CARD_SIDECAR = "card" + SIDECAR_SUFFIX
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``export`` to the ``kinod`` sub-commands."""
-    formats = ", ".join(sorted(writer_classes()))
+    formats = ", ".join(sorted({*writer_classes(), *SIDECAR_FORMATS} - {"json"}))
     e = subparsers.add_parser(
         "export",
-        help="write marker files (EDL, XML, OTIO, subtitles, CSV) from sidecars, without re-analysis",
+        help="write marker files (EDL, XML, OTIO, subtitles, CSV) or the sidecar as YAML, without re-analysis",
         description=f"Write marker files from sidecars. Formats: {formats}.",
     )
     e.add_argument("paths", nargs="+", metavar="PATH", help="sidecar (.kino.json), folder of sidecars, or media file")
@@ -93,9 +100,9 @@ def cmd_export(config: Any, args: argparse.Namespace) -> int:
         print(f"kinod export: --categories: {e.errors()[0]['msg']}", file=sys.stderr)
         return 2
     formats = _formats(config, args, options)
-    unknown = [f for f in formats if f != "json" and f not in writer_classes()]
+    unknown = [f for f in formats if f not in SIDECAR_FORMATS and f not in writer_classes()]
     if unknown:
-        known = ", ".join(sorted(writer_classes()))
+        known = ", ".join(sorted({*writer_classes(), *SIDECAR_FORMATS}))
         print(f"kinod export: unknown format(s) {', '.join(unknown)} (known: {known})", file=sys.stderr)
         return 2
     failures = 0
@@ -121,7 +128,9 @@ def cmd_export(config: Any, args: argparse.Namespace) -> int:
         for folder, sidecars in groups.items():
             name = folder.name if args.out and len(groups) > 1 else "card"
             try:
-                written += write_card_formats(sidecars, args.out or folder, formats, options, name=name)
+                written += write_card_formats(
+                    sidecars, args.out or folder, formats, options, name=name, report_dir=folder
+                )
             except ExportError as e:
                 written += e.written
                 print(f"kinod export: {e}", file=sys.stderr)

@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from kinod.export.card_report import JSON_NAME as CARD_REPORT_NAME
 from kinod.export.timeline import card_timeline, clip_timeline
 from kinod.export.writers.avid_locators import AvidLocatorWriter
 from kinod.export.writers.base import ReadMarker, Writer
@@ -29,11 +30,13 @@ from kinod.export.writers.options import ExportOptions
 from kinod.export.writers.otio import OtioWriter
 from kinod.export.writers.resolve_edl import ResolveEdlWriter
 from kinod.export.writers.subtitles import SrtWriter, VttWriter
+from kinod.export.yaml_out import YAML_FORMAT, YAML_SUFFIX, read_json, sidecar_yaml_path, write_yaml
 from kinod.fsutil import fit_name
 
 __all__ = [
     "BUILTIN_WRITERS",
     "ENTRY_POINT_GROUP",
+    "SIDECAR_FORMATS",
     "ExportError",
     "ExportOptions",
     "ReadMarker",
@@ -62,6 +65,8 @@ BUILTIN_WRITERS: tuple[type[Writer], ...] = (
 
 #: ``json`` in a format list means the sidecar itself, which the pipeline always writes.
 SIDECAR_FORMAT = "json"
+#: Formats that are the sidecar itself rather than a timeline: ``yaml`` is its YAML twin.
+SIDECAR_FORMATS = frozenset({SIDECAR_FORMAT, YAML_FORMAT})
 #: Formats that need a speech analysis; without one they are skipped, not written empty.
 TRANSCRIPT_FORMATS = frozenset({"srt", "vtt"})
 
@@ -100,7 +105,7 @@ def get_writer(fmt: str) -> Writer:
 
 
 def _check_formats(formats: Sequence[str]) -> list[str]:
-    wanted = [f for f in dict.fromkeys(formats) if f != SIDECAR_FORMAT]
+    wanted = [f for f in dict.fromkeys(formats) if f not in SIDECAR_FORMATS]
     for fmt in wanted:
         get_writer(fmt)
     return wanted
@@ -125,15 +130,23 @@ def write_formats(
 ) -> list[Path]:
     """Write one clip's files in ``formats`` to ``out_dir``; returns the paths written.
 
-    A sidecar without a timeline (the clip failed to probe) yields nothing, and so do
-    ``srt``/``vtt`` for a clip without a speech analysis. Unknown formats raise
+    ``yaml`` writes the sidecar's YAML twin (``<clip>.kino.yaml``), timeline or not. A
+    sidecar without a timeline (the clip failed to probe) yields no other file, and
+    ``srt``/``vtt`` are skipped for a clip without a speech analysis. Unknown formats raise
     ValueError before anything is written; a format that fails raises ExportError after
     the others were written.
     """
     options = options or ExportOptions()
     wanted = _check_formats(formats)
+    written: list[Path] = []
+    if YAML_FORMAT in formats:
+        try:
+            written.append(write_yaml(sidecar_yaml_path(out_dir, sidecar["source"]["name"]), sidecar))
+        except (OSError, ValueError) as e:
+            log.error("export failed", format=YAML_FORMAT, error=str(e))
+            raise ExportError(f"{sidecar['source']['path']}: {YAML_FORMAT}: {e}", written) from None
     if not sidecar.get("timeline") or not wanted:
-        return []
+        return written
     has_speech = "speech" in (sidecar.get("analyses") or {})
     writers = [
         (get_writer(fmt), out_dir / (fit_name(sidecar["source"]["name"], out_dir) + writer_classes()[fmt].suffix))
@@ -141,9 +154,13 @@ def write_formats(
         if fmt not in TRANSCRIPT_FORMATS or has_speech
     ]
     if not writers:
-        return []
+        return written
     timeline = clip_timeline(sidecar, options.colors, options.categories)
-    return _run(writers, timeline, options, sidecar["source"]["path"])
+    try:
+        return written + _run(writers, timeline, options, sidecar["source"]["path"])
+    except ExportError as e:
+        e.written[:0] = written
+        raise
 
 
 def write_card_formats(
@@ -152,20 +169,49 @@ def write_card_formats(
     formats: Sequence[str],
     options: ExportOptions | None = None,
     name: str = "card",
+    report_dir: Path | None = None,
 ) -> list[Path]:
     """Write a card's timeline (every clip in camera order) in ``formats`` as ``<name><suffix>``.
 
-    Formats that are per clip only (subtitles) are skipped. Raises ValueError when no
+    ``yaml`` writes ``<name>.kino.yaml``, the card report found in ``report_dir`` (default
+    ``out_dir``) as YAML. Formats that are per clip only (subtitles) are skipped. Raises ValueError when no
     clip of the card has a timeline, ExportError when a format fails.
     """
     options = options or ExportOptions()
     wanted = [f for f in _check_formats(formats) if writer_classes()[f].card]
+    written: list[Path] = []
+    yaml_error: ExportError | None = None
+    if YAML_FORMAT in formats:
+        try:
+            written.append(_card_yaml(report_dir or out_dir, out_dir / (name + YAML_SUFFIX)))
+        except ExportError as e:
+            yaml_error = e  # raised after the timeline formats were written
     if not wanted:
-        return []
+        if yaml_error:
+            raise yaml_error
+        return written
     timeline = card_timeline(
         sidecars, name, options.colors, options.categories, max_gap_seconds=options.card_max_gap_seconds
     )
     for skipped in timeline.metadata["kinod"]["excluded"]:
         log.warning("clip left out of card timeline", card=name, path=skipped["path"], why=skipped["why"])
     writers = [(get_writer(fmt), out_dir / (name + writer_classes()[fmt].suffix)) for fmt in wanted]
-    return _run(writers, timeline, options, f"card {name}")
+    try:
+        written += _run(writers, timeline, options, f"card {name}")
+    except ExportError as e:
+        e.written[:0] = written
+        raise ExportError(f"{e}; {yaml_error}" if yaml_error else str(e), e.written) from None
+    if yaml_error:
+        raise ExportError(str(yaml_error), written)
+    return written
+
+
+def _card_yaml(report_dir: Path, dest: Path) -> Path:
+    """``card.kino.yaml``: the card report (``card.kino.json``, written first) as YAML."""
+    src = report_dir / CARD_REPORT_NAME
+    try:
+        return write_yaml(dest, read_json(src))
+    except (OSError, ValueError) as e:
+        log.error("export failed", format=YAML_FORMAT, dest=str(dest), error=str(e))
+        why = f"needs the card report {src} (cards.report = true): {e}"
+        raise ExportError(f"{dest}: {YAML_FORMAT}: {why}", []) from None

@@ -1,8 +1,10 @@
 """CMX3600 EDL of shots: one cut event per shot, for conform and relink.
 
 Shots come from the timeline's ``shot`` markers (each is the first frame of a new
-shot), so a clip without cuts is one event. Source and record timecodes use the
-timeline's counting (``FCM: DROP FRAME`` writes ``;``). Every event carries
+shot), so a clip without cuts is one event. Record timecodes use the timeline's
+counting (``FCM: DROP FRAME`` writes ``;``); source timecodes use each clip's own
+counting, because a relink by source TC must land on the label the camera wrote: on a
+card that mixes DF and NDF clips an NDF clip's ``00:05:00:00`` stays ``00:05:00:00``. Every event carries
 ``* FROM CLIP NAME:`` and ``* SOURCE FILE:`` so Avid, Premiere and Resolve can relink by
 name or path, and the other markers inside a shot as Avid-style ``* LOC:`` lines on
 the record side (upper-case Avid colour, then the name; line breaks as `` ¶ ``).
@@ -54,8 +56,8 @@ class CmxEdlWriter(Writer):
                         num,
                         reel,
                         track,
-                        tc(clip.start_frames + shot_start, rate, df),
-                        tc(clip.start_frames + shot_end, rate, df),
+                        clip.source_tc(shot_start),
+                        clip.source_tc(shot_end),
                         tc(rec + shot_start, rate, df),
                         tc(rec + shot_end, rate, df),
                     )

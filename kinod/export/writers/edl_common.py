@@ -50,6 +50,10 @@ def tc(frames: int, rate: Fraction, drop_frame: bool) -> str:
     return frames_to_tc(frames, rate, drop_frame)
 
 
+def _is_df(text: str, rate: Fraction) -> bool:
+    return ";" in text and supports_drop_frame(rate)
+
+
 @dataclass
 class EdlEvent:
     num: int
@@ -74,7 +78,8 @@ def read_edl(path: Path, rate: Fraction) -> Edl:
     """Parse an EDL at ``rate``. Lines after an event that are comments (``*``) go to
     ``comments``; other non-empty lines (Resolve's marker lines) go to ``extra``.
 
-    The counting (DF or NDF) comes from ``FCM:``, falling back to each timecode's separator.
+    Record timecodes count as ``FCM:`` says, falling back to the separator; source
+    timecodes by their own separator (``;`` drop frame), since each clip keeps its own counting.
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -99,7 +104,9 @@ def read_edl(path: Path, rate: Fraction) -> Edl:
             df = drop if drop is not None else ";" in m.group("rec_in")
             df = df and supports_drop_frame(rate)
             try:
-                fr = {k: tc_to_frames(m.group(k), rate, df) for k in ("src_in", "src_out", "rec_in", "rec_out")}
+                fr = {k: tc_to_frames(m.group(k), rate, df) for k in ("rec_in", "rec_out")}
+                # Source TCs keep the clip's own counting: the separator tells which.
+                fr |= {k: tc_to_frames(m.group(k), rate, _is_df(m.group(k), rate)) for k in ("src_in", "src_out")}
             except ValueError as e:
                 raise EdlError(f"{path}:{lineno}: {e}") from None
             events.append(EdlEvent(int(m.group("num")), m.group("reel"), m.group("track"), **fr))

@@ -10,12 +10,18 @@ Premiere's ``pproColor``. ``<ntsc>TRUE</ntsc>`` with the nominal timebase gives
 23.976/29.97/59.94, and the file and sequence ``timecode`` elements carry
 ``<displayformat>DF</displayformat>`` where the clip is drop-frame. Marker ``in``
 counts frames from the first frame of the media; ``out`` is ``-1`` for a point marker.
+
+Sound: a clip with audio gets one clip item per channel on mono audio tracks A1..An
+(``sourcetrack`` names the channel, ``channelcount``/``samplerate`` of its ``file`` come
+from the probe), all linked to its picture item, so Premiere imports picture and sound.
+The markers sit on the clip's first item (its picture, or A1 for an audio-only take).
 """
 
 from __future__ import annotations
 
 import uuid
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -85,9 +91,10 @@ def _file(parent: ET.Element, clip: ClipFacts, index: int) -> None:
         sub(audio, "channelcount", clip.audio_channels)
 
 
-def _clipitem(track: ET.Element, clip: ClipFacts, index: int) -> None:
-    ci = sub(track, "clipitem", id=f"clipitem-{index}")
-    sub(ci, "masterclipid", f"masterclip-{index}")
+def _clipitem(track: ET.Element, clip: ClipFacts, item_id: str, master: str) -> ET.Element:
+    """The fields every clip item of a clip shares, picture or sound, up to ``out``."""
+    ci = sub(track, "clipitem", id=item_id)
+    sub(ci, "masterclipid", master)
     sub(ci, "name", clip.name)
     sub(ci, "enabled", "TRUE")
     sub(ci, "duration", clip.frames)
@@ -96,10 +103,16 @@ def _clipitem(track: ET.Element, clip: ClipFacts, index: int) -> None:
     sub(ci, "end", clip.record_start + clip.frames)
     sub(ci, "in", 0)
     sub(ci, "out", clip.frames)
+    return ci
+
+
+def _picture_fields(ci: ET.Element) -> None:
     sub(ci, "alphatype", "none")
     sub(ci, "pixelaspectratio", "square")
     sub(ci, "anamorphic", "FALSE")
-    _file(ci, clip, index)
+
+
+def _markers(ci: ET.Element, clip: ClipFacts) -> None:
     for m in clip.markers:
         mk = sub(ci, "marker")
         sub(mk, "comment", m.note)
@@ -107,6 +120,41 @@ def _clipitem(track: ET.Element, clip: ClipFacts, index: int) -> None:
         sub(mk, "in", m.frame)
         sub(mk, "out", m.frame + m.duration if m.duration else -1)
         sub(mk, "pproColor", ppro_color(m.color))
+
+
+@dataclass
+class _Placed:
+    """Where one clip's items went: (clipitem id, media type, track index, clip index on that track)."""
+
+    items: list[tuple[str, str, int, int]] = field(default_factory=list)
+
+
+def _link(ci: ET.Element, placed: _Placed) -> None:
+    """Premiere's ``<link>`` list: every item of the clip, so picture and sound move together."""
+    for item_id, mediatype, track_index, clip_index in placed.items:
+        ln = sub(ci, "link")
+        sub(ln, "linkclipref", item_id)
+        sub(ln, "mediatype", mediatype)
+        sub(ln, "trackindex", track_index)
+        sub(ln, "clipindex", clip_index)
+        if mediatype == "audio":
+            sub(ln, "groupindex", 1)
+
+
+def _audio_format(audio: ET.Element, facts: TimelineFacts) -> None:
+    """Sequence audio settings as Premiere writes them: stereo output, the clips' sample rate."""
+    rates = [c.audio_rate for c in facts.clips if c.audio_channels and c.audio_rate]
+    sub(audio, "numOutputChannels", 2)
+    sc = sub(sub(audio, "format"), "samplecharacteristics")
+    sub(sc, "depth", 16)
+    sub(sc, "samplerate", max(set(rates), key=rates.count) if rates else 48000)
+    outputs = sub(audio, "outputs")
+    for index in (1, 2):
+        group = sub(outputs, "group")
+        sub(group, "index", index)
+        sub(group, "numchannels", 1)
+        sub(group, "downmix", 0)
+        sub(sub(group, "channel"), "index", index)
 
 
 def build_xmeml(facts: TimelineFacts, version: int) -> ET.Element:
@@ -121,14 +169,50 @@ def build_xmeml(facts: TimelineFacts, version: int) -> ET.Element:
     video = sub(media, "video")
     _samplecharacteristics(sub(video, "format"), facts.rate, next((c for c in facts.clips if c.has_video), None))
     vtrack = sub(video, "track")
-    audio_only = [c for c in facts.clips if not c.has_video]
-    atrack = sub(sub(media, "audio"), "track") if audio_only else None
+    # One mono audio track per source channel, as Premiere lays out a clip's sound: a
+    # stereo clip fills A1 and A2, a four-channel recorder file A1 to A4.
+    channels = max((c.audio_channels for c in facts.clips), default=0)
+    audio = sub(media, "audio") if channels else None
+    if audio is not None:
+        _audio_format(audio, facts)
+    atracks = [sub(audio, "track", premiereTrackType="Mono") for _ in range(channels)] if audio is not None else []
+    counts = {("video", 1): 0, **{("audio", n): 0 for n in range(1, channels + 1)}}
+    plan: list[tuple[ClipFacts, _Placed]] = []
     for index, clip in enumerate(facts.clips, 1):
-        _clipitem(vtrack if clip.has_video or atrack is None else atrack, clip, index)
-    for track in (vtrack, atrack):
-        if track is not None:
-            sub(track, "enabled", "TRUE")
-            sub(track, "locked", "FALSE")
+        placed = _Placed()
+        if clip.has_video:
+            counts["video", 1] += 1
+            placed.items.append((f"clipitem-{index}", "video", 1, counts["video", 1]))
+        for ch in range(1, clip.audio_channels + 1):
+            counts["audio", ch] += 1
+            placed.items.append((f"clipitem-{index}-a{ch}", "audio", ch, counts["audio", ch]))
+        if not placed.items:  # neither picture nor sound probed: keep it on V1 for its markers
+            counts["video", 1] += 1
+            placed.items.append((f"clipitem-{index}", "video", 1, counts["video", 1]))
+        plan.append((clip, placed))
+    for index, (clip, placed) in enumerate(plan, 1):
+        for n, (item_id, mediatype, track_index, _) in enumerate(placed.items):
+            track = vtrack if mediatype == "video" else atracks[track_index - 1]
+            ci = _clipitem(track, clip, item_id, f"masterclip-{index}")
+            if mediatype == "video":
+                _picture_fields(ci)
+            if n == 0:
+                _file(ci, clip, index)
+            else:  # the file is described once; later items refer to it by id, as Premiere writes
+                sub(ci, "file", id=f"file-{index}")
+            if mediatype == "audio":
+                st = sub(ci, "sourcetrack")
+                sub(st, "mediatype", "audio")
+                sub(st, "trackindex", track_index)
+            if len(placed.items) > 1:
+                _link(ci, placed)
+            if n == 0:
+                _markers(ci, clip)
+    for track in (vtrack, *atracks):
+        sub(track, "enabled", "TRUE")
+        sub(track, "locked", "FALSE")
+    for n, track in enumerate(atracks):
+        sub(track, "outputchannelindex", 1 + n % 2)
     _timecode(seq, facts.rate, facts.start_frames, facts.drop_frame, None)
     return root
 

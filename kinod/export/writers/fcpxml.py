@@ -7,8 +7,9 @@ at 29.97, ``100/2500s`` at 25, whole seconds as ``3600s``. Time values are frame
 times the frame duration, so a 29.97 DF clip starting at ``01:00:00;00`` (frame
 107892) starts at ``107999892/30000s``, and ``tcFormat="DF"`` tells FCP to label it so.
 
-Element order follows the FCPXML 1.10 DTD: ``fcpxml`` holds ``resources`` (``format``,
-then ``asset`` with its ``media-rep``) and an ``event`` with one ``project``; the
+Element order follows the FCPXML 1.10 DTD: ``fcpxml`` holds ``resources`` (one
+``format`` per distinct frame size and rate, then ``asset`` with its ``media-rep``; an
+audio-only asset has no ``format``, only its audio properties) and an ``event`` with one ``project``; the
 project's ``sequence`` holds a ``spine`` of ``asset-clip`` and ``gap`` elements, and
 markers sit inside their ``asset-clip`` with ``start`` in the asset's own time.
 
@@ -83,19 +84,26 @@ def marker_kind(category: str, opts: ExportOptions) -> str:
     return "standard"
 
 
-def _format(resources: ET.Element, fid: str, rate: Fraction, clip: ClipFacts | None) -> None:
+def _format(resources: ET.Element, fid: str, rate: Fraction, size: tuple[int, int]) -> None:
     fd = frame_duration(rate)
-    width = (clip.width if clip else None) or 1920
-    height = (clip.height if clip else None) or 1080
+    width, height = size
     attrs = {"id": fid}
-    size, token = _FORMAT_SIZES.get((width, height)), _FORMAT_RATES.get(rate)
-    if size and token:
-        attrs["name"] = f"FFVideoFormat{size}{token}"
+    name, token = _FORMAT_SIZES.get((width, height)), _FORMAT_RATES.get(rate)
+    if name and token:
+        attrs["name"] = f"FFVideoFormat{name}{token}"
     attrs.update(frameDuration=f"{fd[0]}/{fd[1]}s", width=str(width), height=str(height))
     sub(resources, "format", **attrs)
 
 
-def _asset(resources: ET.Element, aid: str, clip: ClipFacts, fid: str) -> None:
+def video_format(clip: ClipFacts) -> tuple[int, int, Fraction] | None:
+    """(width, height, rate) of a clip's picture; None for an audio-only clip, which has no video format."""
+    if not clip.has_video:
+        return None
+    return (clip.width or 1920, clip.height or 1080, clip.rate)
+
+
+def _asset(resources: ET.Element, aid: str, clip: ClipFacts, fid: str | None) -> None:
+    """An asset pointing at its own video format; an audio-only asset carries audio properties only."""
     fd = frame_duration(clip.rate)
     attrs = {
         "id": aid,
@@ -103,9 +111,10 @@ def _asset(resources: ET.Element, aid: str, clip: ClipFacts, fid: str) -> None:
         "start": fcp_time(clip.start_frames, fd),
         "duration": fcp_time(clip.frames, fd),
         "hasVideo": "1" if clip.has_video else "0",
-        "format": fid,
-        "hasAudio": "1" if clip.audio_channels else "0",
     }
+    if fid is not None:
+        attrs["format"] = fid
+    attrs["hasAudio"] = "1" if clip.audio_channels else "0"
     if clip.audio_channels:
         attrs.update(audioSources="1", audioChannels=str(clip.audio_channels), audioRate=str(clip.audio_rate or 48000))
     asset = sub(resources, "asset", **attrs)
@@ -141,18 +150,27 @@ def _asset_clip(spine: ET.Element, aid: str, clip: ClipFacts, facts: TimelineFac
 def build_fcpxml(facts: TimelineFacts, opts: ExportOptions) -> ET.Element:
     root = ET.Element("fcpxml", {"version": opts.fcpxml_version})
     resources = sub(root, "resources")
-    _format(resources, "r1", facts.rate, next((c for c in facts.clips if c.has_video), None))
+    # One <format> per distinct picture (size and rate), the sequence's first; ids follow
+    # the order formats are first met so the same card always gives the same file.
+    first_video = next((video_format(c) for c in facts.clips if c.has_video), None)
+    sequence_format = first_video or (1920, 1080, facts.rate)
+    formats: dict[tuple[int, int, Fraction], str] = {}
+    for key in [sequence_format, *(video_format(c) for c in facts.clips)]:
+        if key is not None and key not in formats:
+            formats[key] = f"r{len(formats) + 1}"
+            _format(resources, formats[key], key[2], key[:2])
     ids = {}
-    for n, clip in enumerate(facts.clips, 2):
+    for n, clip in enumerate(facts.clips, len(formats) + 1):
         ids[clip.path, clip.name, clip.record_start] = aid = f"r{n}"
-        _asset(resources, aid, clip, "r1")
+        key = video_format(clip)
+        _asset(resources, aid, clip, formats[key] if key is not None else None)
     fd = frame_duration(facts.rate)
     event = sub(root, "event", name="kinod")
     project = sub(event, "project", name=facts.name)
     sequence = sub(
         project,
         "sequence",
-        format="r1",
+        format=formats[sequence_format],
         duration=fcp_time(facts.frames, fd),
         tcStart=fcp_time(facts.start_frames, fd),
         tcFormat="DF" if facts.drop_frame else "NDF",
@@ -190,12 +208,15 @@ class FcpxmlWriter(Writer):
             raise ValueError(f"{path}: not an FCPXML file (root is <{root.tag}>)")
         formats = {f.get("id"): parse_time(f.get("frameDuration")) for f in root.iter("format")}
         assets = {a.get("id"): a for a in root.iter("asset")}
+        # An audio-only asset has no format: its times count in the sequence's frames.
+        sequence_format = next((seq.get("format") for seq in root.iter("sequence")), None)
         out: list[ReadMarker] = []
         for ac in root.iter("asset-clip"):
             asset = assets.get(ac.get("ref"))
             if asset is None:
                 raise ValueError(f"{path}: asset-clip {ac.get('name')!r} refers to a missing asset")
-            fd = formats[ac.get("format") or asset.get("format")]
+            fid = ac.get("format") or asset.get("format") or sequence_format
+            fd = formats[fid]
             origin = parse_time(asset.get("start") or "0s")
             clip_start = parse_time(ac.get("start") or asset.get("start") or "0s")
             offset = parse_time(ac.get("offset") or "0s")

@@ -6,11 +6,23 @@ category stops the daemon at start instead of producing files with the wrong col
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
+import opentimelineio as otio
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kinod.export.timeline import MARKER_CATEGORIES, resolve_colors
+
+#: ``resolve_record_start`` as a timecode (``01:00:00:00``; ``;`` before the frames for DF).
+_TC_RE = re.compile(r"^\d{2}:\d{2}:\d{2}[:;]\d{2}$")
+
+
+def otio_releases() -> tuple[str, ...]:
+    """OTIO releases this OTIO can downgrade to (``versioning.full_map``'s ``OTIO_CORE`` keys)."""
+    full = otio.versioning.full_map()  # held: its nested maps die with it
+    return tuple(sorted(str(k) for k in full["OTIO_CORE"]))
+
 
 #: Formats written per card by default (subtitles are per clip only).
 DEFAULT_CARD_FORMATS: tuple[str, ...] = ("otio", "resolve-edl", "fcp7", "fcpxml", "avid", "csv")
@@ -52,6 +64,13 @@ class ExportOptions(BaseModel):
     csv_bom: bool = True
     #: Prefix ``'`` to cells starting with = + - @ so spreadsheets never run them as formulas.
     csv_formula_guard: bool = True
+    # --- issue 12: record start of Resolve marker EDLs, OTIO target version
+    #: Record timecode of the Resolve marker EDL's first frame: ``"source"`` (the clip's or
+    #: card's own start TC) or a timecode such as ``"01:00:00:00"`` (Resolve's default timeline start).
+    resolve_record_start: str = "source"
+    #: OTIO release whose schema versions the ``.otio`` files are written in ("" = this
+    #: OTIO's own, e.g. ``"0.14.0"`` for hosts that bundle an older OTIO).
+    otio_target_version: str = ""
 
     @field_validator("colors")
     @classmethod
@@ -65,6 +84,25 @@ class ExportOptions(BaseModel):
         unknown = [c for c in v if c not in MARKER_CATEGORIES]
         if unknown:
             raise ValueError(f"unknown marker categories {unknown} (known: {', '.join(MARKER_CATEGORIES)})")
+        return v
+
+    @field_validator("resolve_record_start")
+    @classmethod
+    def _record_start(cls, v: str) -> str:
+        v = v.strip()
+        if v != "source" and not _TC_RE.match(v):
+            raise ValueError(f"resolve_record_start must be 'source' or a timecode HH:MM:SS:FF, not {v!r}")
+        return v
+
+    @field_validator("otio_target_version")
+    @classmethod
+    def _otio_version(cls, v: str) -> str:
+        v = v.strip()
+        known = otio_releases()
+        if v and v not in known:
+            raise ValueError(
+                f"otio_target_version {v!r} is not an OTIO release this OTIO can write (known: {', '.join(known)})"
+            )
         return v
 
     @model_validator(mode="after")

@@ -2,6 +2,11 @@
 
 OTIO's own JSON adapter is exact, so it is used as is; Resolve reads the marker
 colour from ``Marker.color`` and the note from ``metadata["Resolve_OTIO"]["Note"]``.
+
+``export.otio_target_version`` names an older OTIO release; the file is then written
+with OTIO's own downgrade functions (``versioning.fetch_map`` passed as
+``target_schema_versions``), so an NLE bundling that release reads ``Clip.1`` instead of
+failing on ``Clip.2``. OTIO keeps the downgrade rules, so we write none of our own.
 """
 
 from __future__ import annotations
@@ -16,13 +21,21 @@ from kinod.export.writers.options import ExportOptions
 from kinod.fsutil import atomic_write_text
 
 
+def otio_text(timeline: otio.schema.Timeline, target_version: str = "") -> str:
+    """OTIO JSON of ``timeline``, downgraded to ``target_version``'s schemas when one is named."""
+    if not target_version:
+        return otio.adapters.write_to_string(timeline, "otio_json")
+    schemas = otio.versioning.fetch_map("OTIO_CORE", target_version)
+    return otio.adapters.write_to_string(timeline, "otio_json", target_schema_versions=schemas)
+
+
 class OtioWriter(Writer):
     format = "otio"
     suffix = ".otio"
     description = "OpenTimelineIO JSON (Resolve 18.5+, pipeline tools)"
 
     def write(self, timeline: otio.schema.Timeline, dest: Path, opts: ExportOptions) -> Path:
-        atomic_write_text(dest, otio.adapters.write_to_string(timeline, "otio_json"))
+        atomic_write_text(dest, otio_text(timeline, opts.otio_target_version))
         return dest
 
     def read(self, path: Path, rate: Fraction | None = None) -> list[ReadMarker]:

@@ -14,6 +14,13 @@ before the first ``|`` as the note, so:
 Resolve keeps one marker per frame of a timeline, so markers on the same frame are
 merged into one: names joined with `` + ``, notes with `` / ``, the colour of the
 highest-priority category, the longest duration.
+
+Record timecode: Resolve places an imported marker at the record TC of its event,
+counted on the timeline it is imported into. ``export.resolve_record_start = "source"``
+puts the first frame at the clip's (or card's) own start TC, which suits a timeline
+whose start TC was set to the clip's; a timecode such as ``"01:00:00:00"`` (Resolve's
+default timeline start) shifts every marker by the same offset so it lands on a
+timeline starting there. Source columns always keep the clip's own TC.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from kinod.export.writers.base import RESOLVE_COLORS, MarkerFacts, ReadMarker, W
 from kinod.export.writers.edl_common import EdlError, header, read_edl, tc
 from kinod.export.writers.options import ExportOptions
 from kinod.fsutil import atomic_write_text
+from kinod.media.timecode import tc_to_frames
 
 _MARKER_RE = re.compile(r"^(?P<note>.*?)\s?\|C:ResolveColor(?P<color>\w+)\s+\|M:(?P<name>.*?)\s+\|D:(?P<dur>\d+)\s*$")
 
@@ -71,6 +79,20 @@ def merge_same_frame(markers: list[tuple[int, MarkerFacts]]) -> list[tuple[int, 
     return out
 
 
+def record_origin(start_frames: int, rate: Fraction, drop_frame: bool, record_start: str) -> int:
+    """Record frame of the timeline's first frame: its own start, or ``record_start`` as a TC.
+
+    A timecode is read in the timeline's counting whatever its separator, since Resolve
+    shows the timeline's start TC in the timeline's counting.
+    """
+    if record_start == "source":
+        return start_frames
+    try:
+        return tc_to_frames(record_start, rate, drop_frame)
+    except ValueError as e:
+        raise ValueError(f"export.resolve_record_start: {e}") from None
+
+
 class ResolveEdlWriter(Writer):
     format = "resolve-edl"
     suffix = ".resolve.edl"
@@ -79,12 +101,18 @@ class ResolveEdlWriter(Writer):
     def write(self, timeline: otio.schema.Timeline, dest: Path, opts: ExportOptions) -> Path:
         facts = timeline_facts(timeline)
         placed = [(clip.record_start + m.frame, m) for clip in facts.clips for m in clip.markers]
+        sources = {
+            clip.record_start + m.frame: clip.source_tc(m.frame) + " " + clip.source_tc(m.frame + 1)
+            for clip in facts.clips
+            for m in clip.markers
+        }
+        origin = record_origin(facts.start_frames, facts.rate, facts.drop_frame, opts.resolve_record_start)
         lines = header(facts.name, facts.drop_frame)
         for num, (frame, m) in enumerate(merge_same_frame(placed), 1):
-            start = facts.start_frames + frame
+            start = origin + frame
             tc_in = tc(start, facts.rate, facts.drop_frame)
             tc_out = tc(start + 1, facts.rate, facts.drop_frame)
-            lines.append(f"{num:03d}  001      V     C        {tc_in} {tc_out} {tc_in} {tc_out}  ")
+            lines.append(f"{num:03d}  001      V     C        {sources[frame]} {tc_in} {tc_out}  ")
             color = RESOLVE_COLORS.get(m.color, "Blue")
             name = resolve_name(m.name) or m.category or "kinod"
             lines.append(f"{resolve_note(m.note)} |C:ResolveColor{color} |M:{name} |D:{max(m.duration, 1)}")

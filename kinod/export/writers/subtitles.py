@@ -3,8 +3,10 @@
 Speech segments (``analyses.speech.items``, carried in the clip's metadata) become
 cues within the usual limits: at most ``subtitle_max_lines`` lines of
 ``subtitle_max_line_chars`` characters, at most ``subtitle_max_duration_s`` on screen.
-A segment that does not fit is split at word boundaries; with word timings the
-split falls where those words are spoken, otherwise time is shared by length. Cues
+A segment that does not fit is split at word boundaries; with word timings each cue
+runs from its first word's start to its last word's end, so every cue boundary falls
+between two words (otherwise time is shared by length). SRT and VTT carry the same
+cues: only the way the speaker is shown differs. Cues
 shorter than ``subtitle_min_duration_s`` are held longer where the next cue leaves
 room, and consecutive cues keep ``subtitle_min_gap_s`` apart. Times are media time
 from the clip's first frame, which is what players and NLE caption tracks use.
@@ -40,29 +42,86 @@ class Cue:
     speaker: str | None = None
 
 
-def _words(seg: dict[str, Any]) -> list[tuple[str, float | None, float | None]]:
-    """(word, start, end) of a segment: its word timings when they match its text, else plain words."""
+#: Holds the speaker label's spaces while wrapping; clean_text removes it from any text.
+_HOLD = "\x1f"
+
+
+@dataclass(frozen=True)
+class _Word:
+    text: str
+    start: float
+    end: float
+
+
+def _words(seg: dict[str, Any], start: float, end: float) -> list[_Word]:
+    """A segment's words with times: its word timings when it has them, else times shared by length.
+
+    Timed words are clamped into the segment and made monotonic, so a cue never starts
+    before the previous one's words or after its own.
+    """
     timed = [
-        (clean_text(w["word"]).strip(), float(w["start_s"]), float(w["end_s"]))
+        (" ".join(clean_text(w["word"]).split()), float(w["start_s"]), float(w["end_s"]))
         for w in seg.get("words") or []
         if clean_text(w.get("word", "")).strip()
     ]
     if timed:
-        return [(" ".join(w.split()), s, e) for w, s, e in timed]
-    return [(w, None, None) for w in clean_text(seg["text"]).split()]
+        out: list[_Word] = []
+        floor = start
+        for text, w_start, w_end in timed:
+            w_start = min(max(w_start, floor), end)
+            w_end = min(max(w_end, w_start), end)
+            out.append(_Word(text, w_start, w_end))
+            floor = w_start
+        return out
+    plain = clean_text(seg["text"]).split()
+    total = sum(len(w) + 1 for w in plain) or 1
+    out, done = [], 0
+    for w in plain:
+        a = start + (end - start) * done / total
+        done += len(w) + 1
+        out.append(_Word(w, a, start + (end - start) * done / total))
+    return out
 
 
-def _chunks(words: list[tuple[str, float | None, float | None]], opts: ExportOptions) -> list[list[int]]:
-    """Word index groups, each fitting in one cue of max_lines x max_line_chars."""
-    width, max_lines = opts.subtitle_max_line_chars, opts.subtitle_max_lines
-    groups: list[list[int]] = []
-    current: list[int] = []
-    for i in range(len(words)):
-        trial = " ".join(words[j][0] for j in [*current, i])
-        if current and len(_wrap(trial, width)) > max_lines:
-            groups.append(current)
-            current = []
-        current.append(i)
+#: A cue that must be cut prefers to end after one of these, or before a pause.
+_CLAUSE_END = (".", ",", ";", ":", "?", "!", "…", "。", "、")
+_PAUSE_S = 0.4
+
+
+def _cut_point(current: list[_Word]) -> int:
+    """How many words of a full cue to keep: up to its last clause end or pause, else all of them.
+
+    Keeps at least two words, so a cut never leaves one word alone on screen.
+    """
+    for k in range(len(current) - 1, 1, -1):
+        prev, nxt = current[k - 1], current[k]
+        if prev.text.endswith(_CLAUSE_END) or nxt.start - prev.end >= _PAUSE_S:
+            return k
+    return len(current)
+
+
+def _chunks(words: list[_Word], prefix: str, opts: ExportOptions) -> list[list[_Word]]:
+    """Words grouped into cues: each fits ``max_lines`` x ``max_line_chars`` (with ``prefix``,
+    the speaker label, on the first) and, where its words allow, ``max_duration_s``.
+
+    A cue ends only after a word and the next starts with the following word, so every
+    cue boundary falls between two words' times; where a cue must be cut, the cut goes
+    after a clause or before a pause when the cue has one.
+    """
+    width, max_lines, limit = opts.subtitle_max_line_chars, opts.subtitle_max_lines, opts.subtitle_max_duration_s
+
+    def fits(group: list[_Word], first: bool) -> bool:
+        text = " ".join([prefix if first else "", *(x.text for x in group)]).strip()
+        return len(_wrap(text, width)) <= max_lines and group[-1].end - group[0].start <= limit
+
+    groups: list[list[_Word]] = []
+    current: list[_Word] = []
+    for w in words:
+        while current and not fits([*current, w], not groups):
+            keep = _cut_point(current)
+            groups.append(current[:keep])
+            current = current[keep:]
+        current.append(w)
     if current:
         groups.append(current)
     return groups
@@ -92,52 +151,37 @@ def build_cues(
 ) -> list[Cue]:
     """Cues within the limits in the options, in time order, never overlapping.
 
-    With ``inline_speaker`` (SRT) the speaker's name opens the segment's first line as
-    ``Name:`` and counts against the line length; otherwise it is kept on the cue.
+    SRT and VTT get the same cues (same words, same times): the speaker label ``Name:``
+    counts against the first line's length in both, and with ``inline_speaker`` (SRT) it
+    opens that line, while VTT keeps it on the cue for its ``<v>`` span.
     """
     raw: list[Cue] = []
     for seg in transcript:
         start, end = float(seg["start_s"]), float(seg["end_s"])
         if end <= start:
             end = start + opts.subtitle_min_duration_s
-        words = _words(seg)
+        words = _words(seg, start, end)
         if not words:
             continue
         speaker = " ".join(clean_text(str(seg["speaker"])).split()) if seg.get("speaker") else None
         if not opts.subtitle_speakers:
             speaker = None
-        if inline_speaker and speaker:
-            words = [(f"{speaker}:", words[0][1], words[0][1]), *words]
-            speaker = None
-        groups = _chunks(words, opts)
-        total_chars = sum(len(w[0]) + 1 for w in words)
-        done_chars = 0
-        for group in groups:
-            text = " ".join(words[i][0] for i in group)
-            g_start, g_end = words[group[0]][1], words[group[-1]][2]
-            chars = sum(len(words[i][0]) + 1 for i in group)
-            if g_start is None or g_end is None:
-                g_start = start + (end - start) * done_chars / total_chars
-                g_end = start + (end - start) * (done_chars + chars) / total_chars
-            done_chars += chars
-            g_start, g_end = max(g_start, start), min(max(g_end, g_start), end)
+        # The label wraps as one word (its spaces held by a unit separator until the end).
+        prefix = f"{speaker}:".replace(" ", _HOLD) if speaker else ""
+        for n, group in enumerate(_chunks(words, prefix, opts)):
+            head = prefix if n == 0 else ""
+            text = " ".join([head, *(w.text for w in group)]).strip()
             lines = _balanced(text, opts.subtitle_max_line_chars, opts.subtitle_max_lines)
-            raw.extend(_split_long(g_start, g_end, tuple(lines), speaker if group is groups[0] else None, opts))
+            if head and not inline_speaker:
+                first = lines[0][len(head) :].strip()
+                lines = [first, *lines[1:]] if first else lines[1:]
+            lines = [line.replace(_HOLD, " ") for line in lines]
+            g_start = group[0].start
+            # One word spoken longer than the limit is shown for the limit, from its start.
+            g_end = min(max(group[-1].end, g_start), g_start + opts.subtitle_max_duration_s)
+            cue_speaker = speaker if head and not inline_speaker else None
+            raw.append(Cue(g_start, g_end, tuple(lines), cue_speaker))
     return _space(sorted(raw, key=lambda c: (c.start, c.end)), opts)
-
-
-def _split_long(start: float, end: float, lines: tuple[str, ...], speaker: Any, opts: ExportOptions) -> list[Cue]:
-    """A cue longer than the maximum duration is split by lines, else shown for the maximum."""
-    limit = opts.subtitle_max_duration_s
-    if end - start <= limit:
-        return [Cue(start, end, lines, speaker)]
-    if len(lines) > 1:
-        step = (end - start) / len(lines)
-        out = []
-        for i, line in enumerate(lines):
-            out += _split_long(start + i * step, start + (i + 1) * step, (line,), speaker if i == 0 else None, opts)
-        return out
-    return [Cue(start, start + limit, lines, speaker)]
 
 
 def _space(cues: list[Cue], opts: ExportOptions) -> list[Cue]:

@@ -1,0 +1,196 @@
+"""The ocr analyzer: on-screen text with box, confidence and time range, and slates.
+
+A model analyzer reading the analysis cache. Each shot (from ``shots``; the whole clip
+without it) is split where its picture changes (a lower third coming in, a slate leaving)
+and one picture per part is read: the shot's keyframe for the part that holds it. The
+same text read in neighbouring parts is merged into one item whose range spans them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+import structlog
+
+from kinod.analyzers.base import (
+    Analyzer,
+    ClipInfo,
+    FrameNeeds,
+    Marker,
+    ModelInfo,
+    Needs,
+    Resources,
+    Result,
+)
+from kinod.analyzers.ocr import engine
+from kinod.analyzers.ocr.config import OcrConfig
+from kinod.analyzers.ocr.slate import read_slate
+from kinod.analyzers.shotlist import shot_ranges
+
+log = structlog.get_logger(__name__)
+_ENGINES: dict[tuple[int, bool], engine.OcrEngine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+class OcrAnalyzer(Analyzer):
+    name = "ocr"
+    version = "1"
+    needs: ClassVar[Needs] = Needs(
+        cache=True, results_of=("shots",), cache_frames=FrameNeeds(every_frame=False, sample_fps=1.0, width=1280)
+    )
+    resources: ClassVar[Resources] = Resources(cpu=1, ram_mb=768)
+    Config = OcrConfig
+
+    def __init__(self, config: Any = None, runtime: Any = None) -> None:
+        super().__init__(config, runtime)
+        self.cfg: OcrConfig = self.config  # type: ignore[assignment]
+        self._engine: engine.OcrEngine | None = None
+        self._results: dict[str, Any] = {}
+
+    def configure_needs(self, needs: Needs) -> Needs:
+        c: OcrConfig = self.config  # type: ignore[assignment]
+        frames = FrameNeeds(every_frame=False, sample_fps=c.sample_fps, width=c.width)
+        return Needs(cache=True, results_of=needs.results_of, cache_frames=frames)
+
+    def checks(self) -> list[tuple[str, bool, str]]:
+        """``kinod doctor`` rows: the packaged models and their sha256 (not loaded)."""
+        try:
+            paths = engine.verify()
+            return [("ocr models", True, f"{len(paths)} PP-OCR models verified in {engine.package_dir()}")]
+        except Exception as e:
+            return [("ocr models", False, str(e))]
+
+    def model_info(self) -> ModelInfo | None:
+        return ModelInfo("pp-ocrv4", engine.MODEL_ID, engine.DISTRIBUTION)
+
+    def use_results(self, results: Mapping[str, Result]) -> None:
+        self._results = dict(results)
+
+    def _load(self) -> engine.OcrEngine:
+        if self._engine is None:
+            import onnxruntime as ort
+
+            device = self.cfg.device or self.runtime.device
+            cuda = device != "cpu" and "CUDAExecutionProvider" in ort.get_available_providers()
+            key = (max(1, self.resources.cpu), cuda)
+            with _ENGINES_LOCK:  # one engine per process: instances are made per job
+                if key not in _ENGINES:
+                    _ENGINES[key] = engine.OcrEngine(threads=key[0], cuda=cuda)
+                self._engine = _ENGINES[key]
+        return self._engine
+
+    def run(self, clip: ClipInfo, cache: Any) -> Result:
+        info = self.model_info()
+        if not getattr(cache, "has_frames", False):
+            return Result(summary={"status": "no_picture", "reason": "the analysis cache holds no frames"}, model=info)
+        ocr = self._load()
+        shots = shot_ranges(self._results.get("shots"), clip.frames)
+        items: list[dict[str, Any]] = []
+        warnings: list[str] = []
+        slate: dict[str, str] = {}
+        slate_frame: int | None = None
+        reads = 0
+        for n, (start, end, key) in enumerate(shots):
+            try:
+                parts = self._parts(cache, start, end, key)
+            except ValueError as e:
+                warnings.append(f"shot {n + 1} (frames {start}-{end}): {e}")
+                continue
+            for p_start, p_end, frame in parts:
+                lines = [t for t in ocr.read(frame.image) if t.confidence >= self.cfg.min_confidence]
+                reads += 1
+                h, w = frame.image.shape[:2]
+                for t in lines:
+                    items.append(_item(t, w, h, p_start, p_end))
+                if self.cfg.slates and not slate:
+                    found = read_slate(lines)
+                    if found:
+                        slate, slate_frame = found, frame.index
+        items = _merge(items)
+        markers = [
+            Marker("text", it["start_frame"], it["text"], it["end_frame"] - it["start_frame"], "on-screen text",
+                   round(it["confidence"], 3))
+            for it in items
+        ]  # fmt: skip
+        summary: dict[str, Any] = {"reads": reads, "lines": len(items)}
+        if slate:
+            summary["slate"] = slate
+            summary["slate_frame"] = slate_frame
+            name = " ".join(f"{k} {slate[k]}" for k in ("roll", "scene", "take") if k in slate)
+            detail = ", ".join(f"{k} {v}" for k, v in slate.items())
+            markers.insert(0, Marker("text", slate_frame or 0, f"Slate: {name}", 0, detail))
+        return Result(items=items, summary=summary, markers=markers, model=info, warnings=warnings)
+
+    def _parts(self, cache: Any, start: int, end: int, key: int | None) -> list[tuple[int, int, Any]]:
+        """(start, end, picture to read) of each part of a shot, split where the picture changes."""
+        frames = list(cache.frames(fps=self.cfg.sample_fps, start_frame=start, end_frame=end))
+        if not frames:
+            near = cache.frame_near(key if key is not None else (start + end) // 2)
+            return [(start, end, near)] if near is not None else []
+        cuts = [0]
+        ref = _thumb(frames[0].image)
+        for i, f in enumerate(frames[1:], start=1):
+            t = _thumb(f.image)
+            changed = float((np.abs(t - ref) > 0.15).mean())
+            if changed > self.cfg.change_threshold and len(cuts) < self.cfg.max_reads_per_shot:
+                cuts.append(i)
+                ref = t
+        bounds = [*cuts, len(frames)]
+        parts = []
+        target = key if key is not None else (start + end) // 2
+        for a, b in itertools.pairwise(bounds):
+            group = frames[a:b]
+            p_start = start if a == 0 else group[0].index
+            p_end = end if b == len(frames) else frames[b].index
+            inside = [f for f in group if p_start <= target < p_end]
+            pick = min(inside or group, key=lambda f: abs(f.index - (target if inside else (p_start + p_end) // 2)))
+            parts.append((p_start, p_end, pick))
+        return parts
+
+
+def _thumb(image: np.ndarray) -> np.ndarray:
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return cv2.resize(gray, (160, 90), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+
+def _item(t: engine.TextBox, w: int, h: int, start: int, end: int) -> dict[str, Any]:
+    return {
+        "text": t.text,
+        "confidence": round(t.confidence, 4),
+        "box": list(t.box),
+        "frame_width": w,
+        "frame_height": h,
+        "start_frame": start,
+        "end_frame": end,
+    }
+
+
+def _iou(a: list[int], b: list[int]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    union = aw * ah + bw * bh - inter
+    return inter / union if union else 0.0
+
+
+def _merge(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Same text at about the same place in touching ranges becomes one item."""
+    out: list[dict[str, Any]] = []
+    for it in sorted(items, key=lambda i: (i["start_frame"], i["box"][1], i["box"][0])):
+        for prev in reversed(out):
+            if prev["end_frame"] < it["start_frame"]:
+                continue
+            if prev["text"].casefold() == it["text"].casefold() and _iou(prev["box"], it["box"]) > 0.3:
+                prev["end_frame"] = max(prev["end_frame"], it["end_frame"])
+                prev["confidence"] = max(prev["confidence"], it["confidence"])
+                break
+        else:
+            out.append(it)
+    return out

@@ -1,0 +1,28 @@
+"""The ``[analyzers.ocr]`` config section: every default works offline on a 2-core CPU."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from kinod.analyzers.base import AnalyzerConfig
+
+
+class OcrConfig(AnalyzerConfig):
+    """Keys of ``[analyzers.ocr]`` (documented in the shipped config.toml)."""
+
+    #: None follows the daemon's runtime device; "auto" = CUDA when onnxruntime has it.
+    device: Literal["auto", "cpu", "cuda"] | None = None
+    #: Width of the pictures read (small text needs pixels) and pictures per second looked at for changes.
+    width: int = Field(default=1280, ge=320, le=3840)
+    sample_fps: float = Field(default=1.0, gt=0.0, le=10.0)
+    #: Share of a 160-px thumbnail's pixels that changed (by more than 15 % of full scale) since the last
+    #: read picture that makes a picture inside a shot worth reading again (a new lower third, a slate).
+    change_threshold: float = Field(default=0.01, gt=0.0, le=1.0)
+    #: At most this many pictures read per shot (the keyframe counts).
+    max_reads_per_shot: int = Field(default=4, ge=1, le=100)
+    #: Lowest recognition confidence kept.
+    min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+    #: Read slates (roll, scene, take, production, date, camera) into ``summary.slate``.
+    slates: bool = True

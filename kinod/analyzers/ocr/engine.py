@@ -1,0 +1,110 @@
+"""The OCR engine: rapidocr-onnxruntime's PP-OCR det/cls/rec models, sha256-verified, never downloaded.
+
+Why rapidocr-onnxruntime 1.4.4: its wheel ships the three ONNX models (Apache-2.0) and
+runs them with onnxruntime, already a kinod dependency; rapidocr 3.x fetches models at
+run time, which a footage server must never do. Its wheel declares ``opencv-python``,
+which would clash with ``opencv-python-headless`` (both are ``cv2``), so it is installed
+with ``--no-deps`` (Makefile) and its light dependencies are pinned in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kinod.analyzers.base import ModelMissingError
+
+MODEL_KEY = "analyzers.ocr.model"
+PACKAGE = "rapidocr_onnxruntime"
+DISTRIBUTION = "rapidocr-onnxruntime==1.4.4"
+#: Model file (inside the package) -> sha256, from the pinned wheel.
+MODELS: dict[str, str] = {
+    "models/ch_PP-OCRv4_det_infer.onnx": "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+    "models/ch_ppocr_mobile_v2.0_cls_infer.onnx": "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
+    "models/ch_PP-OCRv4_rec_infer.onnx": "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
+}
+#: sha256 of the three sha256s in order: one id for job keys.
+MODEL_ID = hashlib.sha256("".join(MODELS.values()).encode()).hexdigest()
+_verified: set[Path] = set()
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class TextBox:
+    """One line of text read in one picture: box is [x, y, w, h] in that picture's pixels."""
+
+    text: str
+    confidence: float
+    box: tuple[int, int, int, int]
+
+
+def package_dir() -> Path:
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ModelMissingError(f"{MODEL_KEY}: the OCR models are not installed (pip install --no-deps {DISTRIBUTION})")
+    return Path(spec.origin).parent
+
+
+def verify(root: Path | None = None) -> dict[str, Path]:
+    """The model paths, each checked against its pinned sha256 (once per process per file)."""
+    root = root or package_dir()
+    out: dict[str, Path] = {}
+    for rel, want in MODELS.items():
+        path = root / rel
+        if path not in _verified:
+            if not path.is_file():
+                raise ModelMissingError(f"{MODEL_KEY}: {path} is missing; reinstall {DISTRIBUTION}")
+            h = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            if h.hexdigest() != want:
+                raise ModelMissingError(
+                    f"{MODEL_KEY}: {path}: sha256 mismatch (expected {want}, got {h.hexdigest()}); "
+                    f"refusing to load; reinstall {DISTRIBUTION}"
+                )
+            with _lock:
+                _verified.add(path)
+        out[rel] = path
+    return out
+
+
+class OcrEngine:
+    """Loads the verified models once; :meth:`read` returns the text lines of one BGR picture."""
+
+    def __init__(self, threads: int = 1, cuda: bool = False, root: Path | None = None) -> None:
+        paths = verify(root)
+        import logging
+
+        from rapidocr_onnxruntime import RapidOCR
+
+        logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+        det, cls, rec = (str(paths[k]) for k in MODELS)
+        self._ocr: Any = RapidOCR(
+            det_model_path=det,
+            cls_model_path=cls,
+            rec_model_path=rec,
+            intra_op_num_threads=threads,
+            inter_op_num_threads=1,
+            det_use_cuda=cuda,
+            cls_use_cuda=cuda,
+            rec_use_cuda=cuda,
+        )
+        self._lock = threading.Lock()
+
+    def read(self, bgr: np.ndarray) -> list[TextBox]:
+        with self._lock:
+            result, _elapsed = self._ocr(np.ascontiguousarray(bgr))
+        out: list[TextBox] = []
+        for poly, text, score in result or []:
+            pts = np.asarray(poly, dtype=np.float32)
+            x0, y0 = np.floor(pts.min(axis=0)).astype(int)
+            x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
+            out.append(TextBox(str(text).strip(), float(score), (int(x0), int(y0), int(x1 - x0), int(y1 - y0))))
+        return [t for t in out if t.text]

@@ -1,0 +1,165 @@
+"""OCR on text drawn by ffmpeg's drawtext, through the real pipeline (one pass, cache, shots, ocr)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from media import ffmpeg
+
+from kinod.analyzers.base import ModelMissingError
+from kinod.analyzers.ocr import OcrAnalyzer, engine
+from kinod.analyzers.ocr.engine import TextBox
+from kinod.analyzers.ocr.slate import read_slate
+from kinod.analyzers.shots import ShotsAnalyzer
+from kinod.config import load_config
+from kinod.jobs.store import JobStore
+from kinod.pipeline import ClipProcessor
+
+SANS = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+SERIF = Path("/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf")
+pytestmark = pytest.mark.skipif(
+    not (SANS.is_file() and SERIF.is_file()), reason="needs fonts-dejavu-core and fonts-liberation (apt)"
+)
+
+
+def _text(font: Path, text: str, size: int, x: str, y: str, colour: str = "black") -> str:
+    return f"drawtext=fontfile={font}:text='{text}':fontsize={size}:fontcolor={colour}:x={x}:y={y}"
+
+
+def _segments() -> list[str]:
+    """Four one-second pictures (1280x720): sizes and fonts, rotated, lower third on a busy picture, a slate."""
+    sizes = ",".join([
+        _text(SANS, "HARBOUR BRIDGE", 72, "80", "120"),
+        _text(SERIF, "Night Market", 44, "80", "330"),
+        _text(SANS, "Platform 9", 28, "80", "520"),
+    ])  # fmt: skip
+    rotated = _text(SERIF, "Old Town Square", 64, "300", "320") + ",rotate=10*PI/180:fillcolor=white"
+    lower = (
+        "drawbox=x=0:y=560:w=1280:h=120:color=black@0.7:t=fill,"
+        + _text(SANS, "Maria Lopez", 48, "60", "585", "white")
+    )
+    slate = ",".join([
+        _text(SANS, "PRODUCTION", 30, "80", "60", "white"),
+        _text(SANS, "NIGHT OWL", 56, "80", "110", "white"),
+        _text(SANS, "ROLL", 30, "80", "260", "white"),
+        _text(SANS, "SCENE", 30, "480", "260", "white"),
+        _text(SANS, "TAKE", 30, "880", "260", "white"),
+        _text(SANS, "A012", 96, "80", "320", "white"),
+        _text(SANS, "42", 96, "480", "320", "white"),
+        _text(SANS, "7", 96, "880", "320", "white"),
+        _text(SANS, "DATE 2026-11-30", 30, "80", "560", "white"),
+        _text(SANS, "CAMERA B", 30, "880", "560", "white"),
+    ])  # fmt: skip
+    return [f"color=c=white,{sizes}", f"color=c=white,{rotated}", f"testsrc2,{lower}", f"color=c=0x202020,{slate}"]
+
+
+def _render(path: Path) -> Path:
+    args: list[str] = []
+    chains = []
+    for i, src in enumerate(_segments()):
+        base, _, rest = src.partition(",")
+        sep = ":" if "=" in base else "="
+        args += ["-f", "lavfi", "-i", f"{base}{sep}s=1280x720:r=25"]
+        chains.append(f"[{i}:v]{rest},format=yuv420p,trim=end_frame=25,setpts=PTS-STARTPTS[v{i}]")
+    graph = ";".join(chains) + ";[v0][v1][v2][v3]concat=n=4:v=1:a=0[v]"
+    ffmpeg(*args, "-filter_complex", graph, "-map", "[v]", "-frames:v", "100", "-c:v", "libx264", "-preset",
+           "ultrafast", "-crf", "14", str(path))  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="module")
+def ocr(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("ocr")
+    for d in ("footage", "out", "var"):
+        (tmp / d).mkdir()
+    cfg = tmp / "config.toml"
+    cfg.write_text(
+        f'[[watch.roots]]\npath = "{tmp / "footage"}"\n[output]\nroot = "{tmp / "out"}"\n'
+        f'[state]\ndir = "{tmp / "var"}"\n[logging]\nformat = "json"\n[analyzers]\nenabled = ["shots", "ocr"]\n'
+    )
+    clip = _render(tmp / "footage" / "text.mp4")
+    config = load_config(cfg)
+    store = JobStore(config.state.dir / "kinod.sqlite")
+    try:
+        outcome = ClipProcessor(config, store, classes=[ShotsAnalyzer, OcrAnalyzer]).process(clip, tmp / "out")
+    finally:
+        store.close()
+    assert outcome.ok, outcome.error
+    data = json.loads(Path(str(outcome.sidecar)).read_text())
+    return data["analyses"]["ocr"] | {"markers": data.get("markers", [])}
+
+
+def _read(ocr: dict[str, Any], start: int) -> dict[str, dict[str, Any]]:
+    return {it["text"]: it for it in ocr["items"] if it["start_frame"] == start}
+
+
+def test_drawtext_in_two_fonts_and_three_sizes_is_read_exactly(ocr: dict[str, Any]) -> None:
+    first = _read(ocr, 0)
+    assert {"HARBOUR BRIDGE", "Night Market", "Platform 9"} <= set(first), first.keys()
+    it = first["Night Market"]
+    assert it["end_frame"] == 25 and it["frame_width"] == 1280 and it["frame_height"] == 720
+    x, y, w, h = it["box"]
+    assert 60 <= x <= 100 and 310 <= y <= 350 and 200 <= w <= 320 and 30 <= h <= 70
+    assert it["confidence"] > 0.8 and it["start_s"] == 0.0 and it["end_s"] == 1.0
+
+
+def test_rotated_text_and_lower_third_on_busy_picture(ocr: dict[str, Any]) -> None:
+    assert "Old Town Square" in _read(ocr, 25)
+    assert "Maria Lopez" in _read(ocr, 50)
+
+
+def test_slate_scene_and_take(ocr: dict[str, Any]) -> None:
+    slate = ocr["summary"]["slate"]
+    assert slate["scene"] == "42" and slate["take"] == "7" and slate["roll"] == "A012"
+    assert slate["production"] == "NIGHT OWL" and slate["date"] == "2026-11-30" and slate["camera"] == "B"
+    assert any(m["name"].startswith("Slate: roll A012 scene 42 take 7") for m in ocr["markers"])
+
+
+def test_slate_needs_two_of_roll_scene_take() -> None:
+    assert read_slate([TextBox("TAKE AWAY", 0.9, (0, 0, 100, 20))]) == {}
+    lines = [TextBox("SC 12A", 0.9, (0, 0, 80, 20)), TextBox("TK 3", 0.9, (200, 0, 60, 20))]
+    assert read_slate(lines) == {"scene": "12A", "take": "3"}
+
+
+def test_tampered_ocr_model_is_refused(tmp_path: Path) -> None:
+    src = engine.package_dir()
+    for rel in engine.MODELS:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).symlink_to(src / rel)
+    rec = "models/ch_PP-OCRv4_rec_infer.onnx"
+    (tmp_path / rec).unlink()
+    (tmp_path / rec).write_bytes(b"not a model")
+    with pytest.raises(ModelMissingError, match=r"analyzers\.ocr\.model.*sha256 mismatch"):
+        engine.OcrEngine(root=tmp_path)
+
+
+def test_corrupt_cached_picture_skips_that_shot_only(tmp_path: Path) -> None:
+    from fractions import Fraction
+
+    import cv2
+    import numpy as np
+
+    from kinod.analyzers.base import ClipInfo, Result, RuntimeContext
+    from kinod.media.cache import AnalysisCacheWriter, FrameCacheSpec
+
+    picture = np.full((180, 640, 3), 255, np.uint8)
+    cv2.putText(picture, "GATE 12", (40, 110), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 4)
+    writer = AnalysisCacheWriter(tmp_path / "cache", 16000, 0, FrameCacheSpec(640, 1.0), Fraction(25))
+    writer.write_frame(0, picture)
+    writer.write_frame(25, picture)
+    cache = writer.commit()
+    _index, offset, length = cache.frame_index()[0]
+    blob = bytearray((cache.dir / "frames.jpg").read_bytes())
+    blob[offset : offset + length] = b"\0" * length
+    (cache.dir / "frames.jpg").write_bytes(bytes(blob))
+    a = OcrAnalyzer(runtime=RuntimeContext(tmp_path))
+    a.use_results({"shots": Result(items=[{"start_frame": 0, "end_frame": 25}, {"start_frame": 25, "end_frame": 50}])})
+    clip = ClipInfo(path=tmp_path / "x.mp4", probe=None, rate=Fraction(25), frames=50, artefact_dir=tmp_path)  # type: ignore[arg-type]
+    result = a.run(clip, cache)
+    assert [(it["text"], it["start_frame"]) for it in result.items] == [("GATE 12", 25)]
+    assert any("shot 1" in w and "corrupt" in w for w in result.warnings)
+    empty = AnalysisCacheWriter(tmp_path / "audio-only", 16000, 1).commit()
+    assert a.run(clip, empty).summary["status"] == "no_picture"
