@@ -37,6 +37,8 @@ def test_verified_card_gets_report_and_card_timelines(tmp_path: Path, clips: dic
         d.start()
         shutil.move(str(staged), d.root / "A001")
         d.wait_metric("kinod_cards_done_total", 1, timeout=90, outcome="done")
+        # the report and card timelines are written just after the card is counted
+        d.wait_for(lambda: (d.out / "A001" / "card.otio").exists(), 30, "the card timeline")
         report = json.loads((d.out / "A001" / "card.kino.json").read_text())
         assert (d.out / "A001" / "card.html").read_text().lstrip().lower().startswith("<!doctype html")
         text = json.dumps(report)
@@ -58,6 +60,8 @@ def test_card_with_wrong_mhl_hash_is_not_analysed(tmp_path: Path, clips: dict[st
             p.name == "card.kino.json" for p in d.out.rglob("*.kino.json")
         )
         assert "C002.mov" in d.log_text()
+        # the report is written just after the card is counted
+        d.wait_for(lambda: (d.out / "B001" / "card.kino.json").exists(), 30, "the card report")
         report = json.loads((d.out / "B001" / "card.kino.json").read_text())
         assert "C002.mov" in json.dumps(report)
         assert d.stop() == 0

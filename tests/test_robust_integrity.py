@@ -40,7 +40,7 @@ def test_truncated_faststart_mp4_is_flagged_and_results_end_at_the_break(tmp_pat
         assert ok["decode"]["integrity"]["ok"] is True and "coverage" not in ok["analyses"]["shots"]
         assert not [e for e in ok["errors"] if e["stage"] == "integrity"]
 
-        d.wait_for(lambda: (d.out / "T001" / "card.html").exists(), 30, "the card report")  # after the count
+        d.wait_for(lambda: (d.out / "T001" / "card.kino.json").exists(), 30, "the card report")  # after the count
         report = json.loads((d.out / "T001" / "card.kino.json").read_text())
         assert any("C002" in p["path"] and "truncated" in p["message"] for p in report["problems"]), report
         clip = next(c for c in report["clips"] if c["name"].startswith("C002"))
