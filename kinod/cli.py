@@ -122,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_probe)
     d = sub.add_parser("doctor", help="check ffmpeg, MediaInfo, models, GPU and folders")
     d.set_defaults(func=cmd_doctor)
+    from kinod.commands import jobs as job_commands
     from kinod.export.command import register as register_export
-    from kinod.jobs import commands as job_commands
 
     register_export(sub)
     job_commands.register(sub)

@@ -41,6 +41,7 @@ from kinod.analyzers.base import (
     Analyzer,
     AnalyzerError,
     ClipInfo,
+    OutOfMemoryError,
     Resources,
     Result,
     RuntimeContext,
@@ -67,6 +68,7 @@ from kinod.media.ffmpeg import ffmpeg_path
 from kinod.media.fingerprint import fingerprint
 from kinod.media.probe import Probe, ProbeError, probe
 from kinod.media.proxy import plan_proxy
+from kinod.outputs import output_dir_for
 from kinod.watch.ignore import MEDIA_EXTENSIONS, is_media_name
 
 __all__ = ["MEDIA_EXTENSIONS", "ClipOutcome", "ClipPlan", "ClipProcessor", "is_media_name", "output_dir_for"]
@@ -120,24 +122,6 @@ BranchProvider = Callable[[Path, Probe, Path], DecodeExtras]
 
 class ClipError(RuntimeError):
     """A clip cannot be planned (unreadable, vanished); the message names the file."""
-
-
-def output_dir_for(path: Path, config: Config, base: Path | None = None) -> Path:
-    """Where a clip's outputs go: the output root mirrors the clip's place in its watch root.
-
-    A clip outside every watch root mirrors its place below ``base`` (the folder
-    given to ``kinod scan``), or lands directly in the output root.
-    """
-    src = path.absolute()
-    for root in config.watch.roots:
-        r = root.path.absolute()
-        if src.is_relative_to(r):
-            return config.output.root / src.parent.relative_to(r)
-    if base is not None:
-        b = base.absolute()
-        if src.is_relative_to(b):
-            return config.output.root / b.name / src.parent.relative_to(b)
-    return config.output.root
 
 
 def _os_message(path: Path, e: OSError) -> str:
@@ -380,6 +364,12 @@ class ClipProcessor:
             return TaskOutcome(task.key, "failed", _os_message(path, e), retriable=True)
         if cancelled():
             return TaskOutcome(task.key, "cancelled", f"{path}: stopped")
+        if not path.exists():
+            # Deleted while decoding: an open file reads to its end on Linux, so the decode
+            # succeeds; the pass must still not report results for a file that is gone,
+            # whether or not the watcher's news has arrived yet.
+            msg = f"{path}: the file was deleted (or moved away) while it was processed; cancelled"
+            return TaskOutcome(task.key, "cancelled", msg, problem="vanished")
         outcome.failures = failures
         outcome.clip = {"probe": pr.to_json(), "decode": decode, "errors": errors, "cache": want_cache}
         outcome.elapsed_s = time.monotonic() - t0
@@ -434,7 +424,7 @@ class ClipProcessor:
             )
             t0 = time.monotonic()
             total = pr.frames
-            cb = (lambda n: progress(n, total)) if progress else None
+            cb = self._progress_reporter(fp, total, progress)
             try:
                 stats = dp.run(
                     live,
@@ -475,6 +465,29 @@ class ClipProcessor:
         if cache_writer is not None:
             cache_writer.commit()
         return decode_info
+
+    def _progress_reporter(
+        self, fp: str, total: int, progress: Callable[[int, int], None] | None
+    ) -> Callable[[int], None]:
+        """Frames decoded, to the caller's bar and to the store (``passes.frames_done``).
+
+        The store is told at most every half second: enough for ``kinod status`` and for
+        a test that must act while a decode is under way, without a write per frame.
+        """
+        last = [0.0]
+
+        def report(n: int) -> None:
+            if progress is not None:
+                progress(n, total)
+            now = time.monotonic()
+            if now - last[0] >= 0.5:
+                last[0] = now
+                try:
+                    self.store.set_pass_progress(fp, n)
+                except Exception as e:  # progress is a nicety: never let it cost the pass
+                    log.warning("cannot record pass progress", error=str(e))
+
+        return report
 
     def _record(self, a: Analyzer, result: Result, elapsed: float, tb: TimeBase) -> dict[str, Any]:
         rec = analysis_record(
@@ -769,9 +782,12 @@ def _finish_extras(extras: list[DecodeExtras], ok: bool) -> list[str]:
 def _model_failure(task: Task, path: Path, e: Exception) -> TaskOutcome:
     """Sort a model analyzer's exception into out-of-memory, retriable or final."""
     text = str(e)
-    retry_batch = getattr(e, "retry_batch_size", None)
-    if hasattr(e, "retry_on_cpu") or "out of memory" in text.lower() or "cudaerrormemoryallocation" in text.lower():
-        oom = OutOfMemory(getattr(e, "batch_size", None), retry_batch, bool(getattr(e, "retry_on_cpu", True)), text)
+    if isinstance(e, OutOfMemoryError):
+        oom = OutOfMemory(e.batch_size, e.retry_batch_size, e.retry_on_cpu, text)
+        return TaskOutcome(task.key, "failed", f"{path}: {task.analyzer}: {text}", oom=oom)
+    if "out of memory" in text.lower() or "cudaerrormemoryallocation" in text.lower():
+        # a framework's own CUDA error that the analyzer did not translate
+        oom = OutOfMemory(None, None, True, text)
         return TaskOutcome(task.key, "failed", f"{path}: {task.analyzer}: {text}", oom=oom)
     if isinstance(e, AnalyzerError):
         return TaskOutcome(task.key, "failed", f"{path}: {task.analyzer}: {text}")

@@ -90,8 +90,8 @@ def kinod_command(config: Path, *argv: str) -> tuple[int, str]:
     import contextlib
     import io
 
+    from kinod.commands import jobs as commands
     from kinod.config import load_config
-    from kinod.jobs import commands
 
     p = argparse.ArgumentParser(prog="kinod")
     commands.register(p.add_subparsers(dest="command", required=True))

@@ -155,6 +155,10 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "finished": "REAL",
         "queued_at": "REAL",
     },
+    "passes": {
+        # frames decoded so far by a running pass: progress for people and a condition tests can wait on
+        "frames_done": "INTEGER NOT NULL DEFAULT 0",
+    },
 }
 POST_MIGRATION = """
 CREATE INDEX IF NOT EXISTS clips_card ON clips(card_path);
@@ -516,7 +520,7 @@ class JobStore:
                 fp = key[len(PASS_PREFIX) :]
                 cur = db.execute(
                     """UPDATE passes SET state='running', lease_owner=?, lease_until=?, attempts=attempts+1,
-                         started=?, updated=? WHERE fingerprint=? AND state='queued'""",
+                         frames_done=0, started=?, updated=? WHERE fingerprint=? AND state='queued'""",
                     (owner, until, now, now, fp),
                 )
                 if cur.rowcount != 1:
@@ -625,6 +629,13 @@ class JobStore:
             "SELECT DISTINCT lease_owner FROM passes WHERE state='running'"
         )
         return {r["lease_owner"] for r in rows if r["lease_owner"]}
+
+    def set_pass_progress(self, fingerprint: str, frames_done: int) -> None:
+        """How far a running pass has decoded (written a few times a second at most)."""
+        with self.tx() as db:
+            db.execute(
+                "UPDATE passes SET frames_done=? WHERE fingerprint=? AND state='running'", (frames_done, fingerprint)
+            )
 
     # Jobs: outcomes --------------------------------------------------------------------
     def finish_pass(

@@ -2,7 +2,7 @@
 
 Decoding is the expensive part of looking at footage, so it happens once. One ffmpeg
 process reads the original and its filter graph splits the decoded picture and sound
-into every consumer the analyzers declared (:class:`~kinod.analyzers.base.Needs`):
+into every consumer the analyzers declared (:class:`~kinod.contracts.Needs`):
 
 * **frame streams**: BGR frames on a pipe each, one per distinct (width, scaling,
   sampling) any analyzer asked for; every frame is tagged with its exact index.
@@ -27,7 +27,7 @@ of the clip. Variable-frame-rate clips are resampled onto the nominal rate's gri
 (an ``fps`` filter ahead of every analysis leg), so every index is a frame of the
 timeline the NLE will show.
 
-An analyzer whose hook raises is cut off (``Analyzer.failure``) and the pass goes on
+An analyzer whose hook raises is cut off (``StreamConsumer.failure``) and the pass goes on
 for the others: one bad analyzer must not cost the clip its other results.
 """
 
@@ -48,13 +48,13 @@ from typing import Any, BinaryIO, Literal
 import numpy as np
 import structlog
 
-from kinod.analyzers.base import (
-    Analyzer,
+from kinod.contracts import (
     AudioChunk,
     FilterEvent,
     FilterTap,
     Frame,
     FrameNeeds,
+    StreamConsumer,
     StreamEnd,
 )
 from kinod.media.cache import AnalysisCacheWriter
@@ -154,7 +154,7 @@ def sample_step(rate: Fraction, fps: float | None) -> Fraction | None:
     return None if step >= 1 else step
 
 
-def needs_decode(analyzers: Sequence[Analyzer], probe: Probe) -> bool:
+def needs_decode(analyzers: Sequence[StreamConsumer], probe: Probe) -> bool:
     """True when some analyzer has something to take from a decode pass of this clip."""
     for a in analyzers:
         n = a.needs
@@ -185,12 +185,12 @@ class _VideoStream:
     spec: StreamSpec
     pipe: _Pipe
     #: (analyzer, hook) pairs fed by this stream.
-    users: list[tuple[Analyzer, Callable[[Frame], None]]] = field(default_factory=list)
+    users: list[tuple[StreamConsumer, Callable[[Frame], None]]] = field(default_factory=list)
 
 
 @dataclass
 class _Tap:
-    analyzer: Analyzer
+    analyzer: StreamConsumer
     tap: FilterTap
     chain: str
     pipe: _Pipe
@@ -260,7 +260,7 @@ class DecodePass:
         w, h = analysis_size(self.probe, width)
         return StreamSpec(w, h, "area", step)
 
-    def _plan(self, analyzers: Sequence[Analyzer], cache: AnalysisCacheWriter | None) -> _Plan:
+    def _plan(self, analyzers: Sequence[StreamConsumer], cache: AnalysisCacheWriter | None) -> _Plan:
         plan = _Plan()
         live = [a for a in analyzers if not a.needs.cache and a.failure is None]
         if self.probe.has_video:
@@ -458,7 +458,7 @@ class DecodePass:
     # Running ----------------------------------------------------------------------------------
     def run(
         self,
-        analyzers: Sequence[Analyzer],
+        analyzers: Sequence[StreamConsumer],
         cache: AnalysisCacheWriter | None = None,
         video_branches: Sequence[VideoBranch] = (),
         audio_branches: Sequence[AudioBranch] = (),
@@ -637,7 +637,7 @@ class DecodePass:
 
     @staticmethod
     def _tap_event(
-        a: Analyzer,
+        a: StreamConsumer,
         name: str,
         pts: float,
         values: dict[str, str],
@@ -675,7 +675,7 @@ class DecodePass:
         self,
         fd: int,
         rate: int,
-        users: Sequence[Analyzer],
+        users: Sequence[StreamConsumer],
         cache: AnalysisCacheWriter | None,
         stats: PassStats,
         counts: bool,
@@ -719,7 +719,7 @@ class DecodePass:
         samples: np.ndarray,
         position: int,
         rate: int,
-        users: Sequence[Analyzer],
+        users: Sequence[StreamConsumer],
         cache: AnalysisCacheWriter | None,
         stats: PassStats,
     ) -> None:
@@ -732,7 +732,7 @@ class DecodePass:
             cache.write_audio(samples)
 
 
-def _call(a: Analyzer, hook: Callable[[Any], None], arg: Any, stats: PassStats) -> None:
+def _call(a: StreamConsumer, hook: Callable[[Any], None], arg: Any, stats: PassStats) -> None:
     """Call one hook under the analyzer's lock; a hook that raises cuts the analyzer off."""
     try:
         with a.lock:

@@ -137,7 +137,8 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_retry(config: Config, args: argparse.Namespace) -> int:
-    from kinod.pipeline import ClipError, ClipProcessor, output_dir_for
+    from kinod.outputs import output_dir_for
+    from kinod.pipeline import ClipError, ClipProcessor
 
     if not _db(config).is_file():
         print(f"kinod retry: {_db(config)}: no state file here (has kinod run on this state.dir?)", file=sys.stderr)
