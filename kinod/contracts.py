@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -33,6 +33,9 @@ class AnalyzerConfig(BaseModel):
     """Base for every analyzer's config section: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    #: String keys that may hold a path (a local model folder): the config loader
+    #: resolves them against the config file's folder when they look like a path.
+    path_keys: ClassVar[tuple[str, ...]] = ()
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ from kinod.analyzers.base import (
     finish_order,
 )
 from kinod.analyzers.registry import analyzer_class
-from kinod.config import Config, config_hash
+from kinod.config import Config, analysis_hash
 from kinod.export.sidecar import (
     TimeBase,
     analysis_record,
@@ -63,11 +64,13 @@ from kinod.jobs.scheduler import MODEL_PRIORITY, PASS_PRIORITY, Limits, Schedule
 from kinod.jobs.store import JobSpec, JobStore, job_key
 from kinod.jobs.tasks import OutOfMemory, Task, TaskOutcome
 from kinod.media.cache import AnalysisCache, AnalysisCacheWriter
+from kinod.media.cards.tcrate import audio_tc_rate
 from kinod.media.decode import AudioBranch, DecodeError, DecodePass, VideoBranch, needs_decode
 from kinod.media.ffmpeg import ffmpeg_path
 from kinod.media.fingerprint import fingerprint
 from kinod.media.probe import Probe, ProbeError, probe
 from kinod.media.proxy import plan_proxy
+from kinod.media.timecode import parse_rate
 from kinod.outputs import output_dir_for
 from kinod.watch.ignore import MEDIA_EXTENSIONS, is_media_name
 
@@ -191,7 +194,7 @@ class ClipProcessor:
         for name, cls in self.classes.items():
             a = self._analyzer(name)
             model = a.model_info()
-            chash = config_hash(a.config)
+            chash = analysis_hash(a.config, self.config.media)
             sha = model.sha256 if model else None
             res = _resources(cls, a.config)
             out[name] = JobSpec(
@@ -213,7 +216,7 @@ class ClipProcessor:
     def plan_hash(self) -> str:
         """Identifies the analyzer set and configs: when it changes, known clips are planned again."""
         parts = sorted(
-            f"{n}:{c.version}:{config_hash(self.config.analyzer_config(n) or c.Config())}"
+            f"{n}:{c.version}:{analysis_hash(self.config.analyzer_config(n) or c.Config(), self.config.media)}"
             for n, c in self.classes.items()
         )
         return json.dumps(parts)
@@ -297,6 +300,14 @@ class ClipProcessor:
                 return self._run_pass(task, cancelled, progress)
             return self._run_model(task, cancelled)
 
+    def _audio_tc_rate(self, fp: str, path: Path) -> tuple[Fraction, str] | None:
+        """For a WAV: the rate labelling its bext start if its iXML has none (see ``media.cards.tcrate``)."""
+        if path.suffix.lower() not in (".wav", ".bwf"):
+            return None
+        row = self.store.clip(fp)
+        card = Path(row["card_path"]) if row is not None and row["card_path"] else None
+        return audio_tc_rate(card, parse_rate(self.config.cards.audio_tc_rate))
+
     def _clip_info(self, path: Path, pr: Probe, out_dir: Path) -> ClipInfo:
         return ClipInfo(
             path=path,
@@ -320,7 +331,7 @@ class ClipProcessor:
         t0 = time.monotonic()
         path = Path(task.path)
         try:
-            pr = probe(path)
+            pr = probe(path, audio_tc_rate=self._audio_tc_rate(task.fingerprint, path))
             if fingerprint(path) != task.fingerprint:
                 msg = f"{path}: file changed since it was queued; it is planned again once it has settled"
                 return TaskOutcome(task.key, "cancelled", msg, problem="changed_while_processing")
@@ -484,14 +495,21 @@ class ClipProcessor:
                 last[0] = now
                 try:
                     self.store.set_pass_progress(fp, n)
-                except Exception as e:  # progress is a nicety: never let it cost the pass
-                    log.warning("cannot record pass progress", error=str(e))
+                except Exception as e:  # progress is a nicety (a worker's store is read-only): never fail for it
+                    log.debug("pass progress not recorded", error=str(e))
+                    last[0] = float("inf")
 
         return report
 
     def _record(self, a: Analyzer, result: Result, elapsed: float, tb: TimeBase) -> dict[str, Any]:
         rec = analysis_record(
-            a.name, a.version, a.config.model_dump(mode="json"), config_hash(a.config), result, elapsed, tb
+            a.name,
+            a.version,
+            a.config.model_dump(mode="json"),
+            analysis_hash(a.config, self.config.media),
+            result,
+            elapsed,
+            tb,
         )
         rec["markers"] = [marker_record(m, a.name, tb) for m in result.markers]
         return rec
