@@ -161,6 +161,11 @@ class Needs:
     stills: FrameNeeds | None = None
     #: ffmpeg measuring filters run inside the decode pass (see :class:`FilterTap`).
     filters: tuple[FilterTap, ...] = ()
+    #: Model analyzers: sampled frames the decode pass must keep in the analysis cache
+    #: for them (``sample_fps``, ``width``). The pass keeps one stream serving every
+    #: analyzer (the highest rate and the widest picture asked for); see
+    #: :class:`kinod.media.cache.AnalysisCache.frames`.
+    cache_frames: FrameNeeds | None = None
 
     def wants_pass(self) -> bool:
         """True when the decode pass has something to give this analyzer."""

@@ -63,7 +63,7 @@ from kinod.jobs.lease import make_owner
 from kinod.jobs.scheduler import MODEL_PRIORITY, PASS_PRIORITY, Limits, Scheduler
 from kinod.jobs.store import JobSpec, JobStore, job_key
 from kinod.jobs.tasks import OutOfMemory, Task, TaskOutcome
-from kinod.media.cache import AnalysisCache, AnalysisCacheWriter
+from kinod.media.cache import AnalysisCache, AnalysisCacheWriter, FrameCacheFeeder, FrameCacheSpec
 from kinod.media.cards.tcrate import audio_tc_rate
 from kinod.media.decode import AudioBranch, DecodeError, DecodePass, VideoBranch, needs_decode
 from kinod.media.ffmpeg import ffmpeg_path
@@ -224,6 +224,23 @@ class ClipProcessor:
     def cache_dir(self, fp: str) -> Path:
         return self.config.state.dir / "cache" / fp
 
+    def cache_frame_spec(self) -> FrameCacheSpec | None:
+        """The sampled frames the enabled model analyzers want kept in the analysis cache."""
+        specs = []
+        for name in self.classes:
+            a = self._analyzer(name)
+            want = a.needs.cache_frames if a.kind == "model" else None
+            if want is not None and want.sample_fps:
+                specs.append(FrameCacheSpec(want.width or self.config.media.analysis_width, float(want.sample_fps)))
+        return FrameCacheSpec.merge(specs)
+
+    def _cache_ready(self, fp: str) -> bool:
+        """A finished cache that also holds the frames today's model analyzers want."""
+        try:
+            return AnalysisCache.open(self.cache_dir(fp)).covers(self.cache_frame_spec())
+        except (OSError, ValueError, KeyError):
+            return False
+
     def enqueue_clip(
         self,
         path: Path,
@@ -247,7 +264,7 @@ class ClipProcessor:
         specs = self.specs(fp, path)
         keys = {n: s.key for n, s in specs.items()}
         existing = self.store.clip(fp)
-        if existing is not None and existing["cache"] == "ready" and not (self.cache_dir(fp) / "meta.json").is_file():
+        if existing is not None and existing["cache"] == "ready" and not self._cache_ready(fp):
             self.store.set_clip_state(fp, existing["state"], existing["last_error"], cache="none")
             existing = self.store.clip(fp)
         states = self.store.job_states(keys.values())
@@ -411,15 +428,21 @@ class ClipProcessor:
         cancelled: Callable[[], bool],
     ) -> dict[str, Any] | None:
         fp = outcome.key.removeprefix("pass:")
+        frame_spec = self.cache_frame_spec() if want_cache and pr.has_video else None
         cache_writer = (
-            AnalysisCacheWriter(self.cache_dir(fp), self.config.media.audio_rate, pr.audio_channels)
+            AnalysisCacheWriter(
+                self.cache_dir(fp), self.config.media.audio_rate, pr.audio_channels, frame_spec, pr.rate_fraction
+            )
             if (want_cache)
             else None
         )
+        # Sampled pictures for model analyzers ride the pass as one more consumer.
+        feeders = [FrameCacheFeeder(cache_writer, frame_spec)] if cache_writer and frame_spec else []
         extras = self.decode_branches(path, pr, out_dir)
         wants = (
             needs_decode(live, pr)
             or (cache_writer is not None and pr.audio_channels > 0)
+            or bool(feeders)
             or any(e.video or e.audio for e in extras)
         )
         decode_info: dict[str, Any] | None = None
@@ -438,7 +461,7 @@ class ClipProcessor:
             cb = self._progress_reporter(fp, total, progress)
             try:
                 stats = dp.run(
-                    live,
+                    [*live, *feeders],  # type: ignore[list-item]
                     cache=cache_writer,
                     video_branches=[b for e in extras for b in e.video],
                     audio_branches=[b for e in extras for b in e.audio],
@@ -473,7 +496,11 @@ class ClipProcessor:
                 except Exception as e:
                     log.error("analyzer failed", error=str(e))
                     failures[a.name] = f"{path}: {a.name}: {e}"
-        if cache_writer is not None:
+        broken = [f.failure for f in feeders if f.failure]
+        if cache_writer is not None and broken:
+            cache_writer.abort()  # a cache missing frames must not look complete
+            errors.append(_err("decode", f"{path}: cannot keep frames in the analysis cache: {broken[0]}"))
+        elif cache_writer is not None:
             cache_writer.commit()
         return decode_info
 
