@@ -733,6 +733,7 @@ class ClipProcessor:
         progress: Callable[[int, int], None] | None = None,
         card: str | None = None,
         cancelled: Callable[[], bool] | None = None,
+        card_path: str | None = None,
     ) -> ClipOutcome:
         """Plan, run and finalize one clip now, in this thread (``kinod scan``)."""
         path = path.absolute()
@@ -740,7 +741,9 @@ class ClipProcessor:
         with structlog.contextvars.bound_contextvars(clip=str(path)):
             owner = make_owner("scan")
             try:
-                plan = self.enqueue_clip(path, out_dir, card=card, force=force, retry_failed=True, owner=owner)
+                plan = self.enqueue_clip(
+                    path, out_dir, card=card, card_path=card_path, force=force, retry_failed=True, owner=owner
+                )
             except ClipError as e:
                 log.error("clip failed", error=str(e))
                 self.write_error_sidecar(path, out_dir, str(e), card, None)

@@ -1,0 +1,58 @@
+"""`kinod scan` works on cards as the daemon does: camera layouts, card report, BWF start TC."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+from cardkit import bwf
+from daemon_harness import make_clip
+
+from kinod.cli import main
+from kinod.export.sidecar import json_schema
+
+TEN_HOURS_48K = 1_728_000_000  # bext time reference: 10:00:00 time of day at 48 kHz
+
+
+def _config(tmp: Path, extra: str = "") -> Path:
+    cfg = tmp / "kinod.toml"
+    cfg.write_text(
+        f'[output]\nroot = "out"\nformats = ["json"]\n[state]\ndir = "var"\n'
+        f'[analyzers]\nenabled = ["shots", "silence"]\n{extra}'
+    )
+    return cfg
+
+
+def _sidecar(path: Path) -> dict:
+    data = json.loads(path.read_text())
+    jsonschema.validate(data, json_schema(), format_checker=jsonschema.FormatChecker())
+    return data
+
+
+def test_bwf_without_ixml_takes_the_card_video_rate(tmp_path: Path) -> None:
+    card = tmp_path / "DAY1_A001"
+    make_clip(card / "A001C001.mp4", 1)  # 25 fps
+    bwf(card / "SOUND" / "T001.WAV", channels=2, seconds=0.5, time_reference=TEN_HOURS_48K, ixml=None)
+    cfg = _config(tmp_path, '[cards]\naudio_tc_rate = "24"\n')
+    assert main(["--config", str(cfg), "scan", str(card)]) == 0
+    out = tmp_path / "out" / "DAY1_A001"
+    side = _sidecar(out / "SOUND" / "T001.WAV.kino.json")
+    pr = side["probe"]
+    assert pr["start_tc"] == "10:00:00:00" and pr["tc_source"] == "container"
+    assert pr["bwf"]["tc_rate"] == "25/1" and pr["bwf"]["tc_rate_source"] == "card-video"
+    assert pr["start_tc_frames"] == 10 * 3600 * 25
+    report = json.loads((out / "card.kino.json").read_text())  # scan writes the card report, as the daemon does
+    assert {c["name"] for c in report["clips"]} >= {"A001C001", "T001"}
+
+
+def test_bwf_without_ixml_or_video_takes_cards_audio_tc_rate(tmp_path: Path) -> None:
+    card = tmp_path / "SOUND01"
+    bwf(card / "T002.WAV", channels=2, seconds=0.5, time_reference=TEN_HOURS_48K, ixml=None)
+    cfg = _config(tmp_path, '[cards]\naudio_tc_rate = "24"\n')
+    assert main(["--config", str(cfg), "scan", str(card)]) == 0
+    pr = _sidecar(tmp_path / "out" / "SOUND01" / "T002.WAV.kino.json")["probe"]
+    assert pr["start_tc"] == "10:00:00:00"
+    assert pr["bwf"]["tc_rate"] == "24/1" and pr["bwf"]["tc_rate_source"] == "cards.audio_tc_rate"
+    assert pr["start_tc_frames"] == 10 * 3600 * 24
+    assert (tmp_path / "out" / "SOUND01" / "card.kino.json").is_file()
