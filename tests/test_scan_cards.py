@@ -44,6 +44,11 @@ def test_bwf_without_ixml_takes_the_card_video_rate(tmp_path: Path) -> None:
     assert pr["start_tc_frames"] == 10 * 3600 * 25
     report = json.loads((out / "card.kino.json").read_text())  # scan writes the card report, as the daemon does
     assert {c["name"] for c in report["clips"]} >= {"A001C001", "T001"}
+    # no MHL: cards.record_hashes still hashes every card file, and the report says so
+    assert report["verification"]["status"] == "none"
+    assert report["verification"]["hashed"] == {"algorithms": ["xxh64"], "files": 2}
+    files = [f for c in report["clips"] for f in c["files"]]
+    assert files and all(len(f["hashes"]["xxh64"]) == 16 for f in files)
 
 
 def test_bwf_without_ixml_or_video_takes_cards_audio_tc_rate(tmp_path: Path) -> None:
@@ -56,3 +61,19 @@ def test_bwf_without_ixml_or_video_takes_cards_audio_tc_rate(tmp_path: Path) -> 
     assert pr["bwf"]["tc_rate"] == "24/1" and pr["bwf"]["tc_rate_source"] == "cards.audio_tc_rate"
     assert pr["start_tc_frames"] == 10 * 3600 * 24
     assert (tmp_path / "out" / "SOUND01" / "card.kino.json").is_file()
+
+
+def test_card_report_counts_a_stereo_flac_as_two_channels(tmp_path: Path) -> None:
+    from media import FIXTURE_MEDIA
+
+    card = tmp_path / "AUDIO01"
+    card.mkdir()
+    (card / "jfk.flac").write_bytes((FIXTURE_MEDIA / "jfk.flac").read_bytes())
+    cfg = _config(tmp_path)
+    assert main(["--config", str(cfg), "scan", str(card)]) == 0
+    out = tmp_path / "out" / "AUDIO01"
+    side = _sidecar(out / "jfk.flac.kino.json")
+    assert sum(a["channels"] for a in side["probe"]["audio"]) == 2
+    report = json.loads((out / "card.kino.json").read_text())
+    assert [c["audio_channels"] for c in report["clips"]] == [2]
+    assert "<td class='n'>2</td>" in (out / "card.html").read_text()
