@@ -307,8 +307,9 @@ class Daemon:
             if row is None:
                 continue
             if self.store.is_settled(row["fingerprint"]):
-                if p in ev.removed:
-                    self.store.drop_path(str(p))  # moved or deleted after it was done: results stay by content
+                # Moved or deleted after it was done: results stay by content, and the path's
+                # record stays until the content is finalized at a new path (a rename), which
+                # then removes the old outputs (ClipProcessor._remove_renamed).
                 continue
             fps[row["fingerprint"]] = f"{p}: the file {why}"
         for fp, reason in fps.items():

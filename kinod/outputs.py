@@ -27,3 +27,41 @@ def output_dir_for(path: Path, config: Config, base: Path | None = None) -> Path
         if src.is_relative_to(b):
             return config.output.root / b.name / src.parent.relative_to(b)
     return config.output.root
+
+
+def clip_outputs(path: Path, out_dir: Path, config: Config) -> list[Path]:
+    """Every output kinod may have written for the clip at ``path``: sidecar, format files,
+    keyframes folder, proxy. What a renamed clip leaves behind under its old name."""
+    from kinod.export.sidecar import sidecar_path
+    from kinod.export.writers import writer_classes
+    from kinod.media.proxy import proxy_path
+
+    writers = writer_classes()
+    out = [sidecar_path(out_dir, path.name)]
+    out += [out_dir / (path.name + writers[f].suffix) for f in config.output.formats if f in writers]
+    out.append(out_dir / "keyframes" / path.name)
+    out.append(proxy_path(path, out_dir, config.proxy))
+    return out
+
+
+def remove_outputs(paths: list[Path]) -> list[Path]:
+    """Delete these outputs (files or folders) where they exist; returns what was removed.
+
+    Only ever called with paths from :func:`clip_outputs`, which all lie in the output
+    tree: originals are never touched.
+    """
+    import shutil
+
+    removed = []
+    for p in paths:
+        try:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            elif p.exists() or p.is_symlink():
+                p.unlink()
+            else:
+                continue
+        except OSError:
+            continue
+        removed.append(p)
+    return removed

@@ -71,7 +71,7 @@ from kinod.media.fingerprint import fingerprint
 from kinod.media.probe import Probe, ProbeError, probe
 from kinod.media.proxy import plan_proxy
 from kinod.media.timecode import parse_rate
-from kinod.outputs import output_dir_for
+from kinod.outputs import clip_outputs, output_dir_for, remove_outputs
 from kinod.watch.ignore import MEDIA_EXTENSIONS, is_media_name
 
 __all__ = ["MEDIA_EXTENSIONS", "ClipOutcome", "ClipPlan", "ClipProcessor", "is_media_name", "output_dir_for"]
@@ -589,6 +589,7 @@ class ClipProcessor:
         if clip is None:
             raise ClipError(f"{fp}: no such clip in the state file")
         places = [(Path(r["path"]), r) for r in self.store.paths_of(fp)] or [(Path(clip["path"]), None)]
+        self._remove_renamed(places)
         if only is not None:
             places = [pl for pl in places if str(pl[0]) == only] or [(Path(only), None)]
         path = places[0][0]
@@ -654,6 +655,21 @@ class ClipProcessor:
         self.store.set_clip_state(fp, state, first.error, sidecar=str(first.sidecar))
         log.info("clip done", sidecar=str(first.sidecar), failed=sorted(failed) or None, places=len(present))
         return first
+
+    def _remove_renamed(self, places: list[tuple[Path, Any]]) -> None:
+        """Outputs of a path that is gone while the same content is at another path (a rename
+        or a move): removed, with the path's record, so no stale sidecar names a file that
+        is not there. A plain deletion (no other copy) keeps its outputs."""
+        here = [p for p, _ in places if p.exists()]
+        if not here:
+            return
+        for p, row in places:
+            if row is None or not row["sidecar"] or p.exists():
+                continue
+            out_dir = Path(row["out_dir"]) if row["out_dir"] else output_dir_for(p, self.config)
+            removed = remove_outputs(clip_outputs(p, out_dir, self.config))
+            self.store.drop_path(str(p))
+            log.info("renamed clip: old outputs removed", old=str(p), new=str(here[0]), removed=len(removed))
 
     def write_outputs(self, sidecar_file: Path, sidecar: dict[str, Any], out_dir: Path) -> None:
         """The one place files derived from a finished sidecar are written (OTIO; NLE marker formats)."""

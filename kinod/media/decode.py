@@ -225,8 +225,13 @@ class DecodePass:
         width: int = 480,
         audio_rate: int = 16000,
         threads: int = 0,
+        parts: Sequence[Path] = (),
     ) -> None:
         self.path = path
+        #: A spanned recording's files in order (chapters): decoded as one input by ffmpeg's
+        #: concat demuxer (no re-encode), so frame numbers run over the whole recording.
+        self.parts = tuple(parts) if len(parts) > 1 else ()
+        self._concat_list: Path | None = None
         self.probe = probe
         self.ffmpeg = ffmpeg
         self.width = width
@@ -334,7 +339,10 @@ class DecodePass:
         cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error"]
         if self.threads:
             cmd += ["-threads", str(self.threads)]
-        cmd += ["-i", _input_path(self.path)]
+        if self._concat_list is not None:
+            cmd += ["-f", "concat", "-safe", "0", "-i", _input_path(self._concat_list)]
+        else:
+            cmd += ["-i", _input_path(self.path)]
         graph: list[str] = []
         outputs: list[list[str]] = []
         vtaps = [t for t in taps if t[0].media == "video"]
@@ -464,6 +472,24 @@ class DecodePass:
         audio_branches: Sequence[AudioBranch] = (),
         progress: Callable[[int], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
+    ) -> PassStats:
+        if not self.parts:
+            return self._run(analyzers, cache, video_branches, audio_branches, progress, cancelled)
+        self._concat_list = _write_concat_list(self.parts)
+        try:
+            return self._run(analyzers, cache, video_branches, audio_branches, progress, cancelled)
+        finally:
+            self._concat_list.unlink(missing_ok=True)
+            self._concat_list = None
+
+    def _run(
+        self,
+        analyzers: Sequence[StreamConsumer],
+        cache: AnalysisCacheWriter | None,
+        video_branches: Sequence[VideoBranch],
+        audio_branches: Sequence[AudioBranch],
+        progress: Callable[[int], None] | None,
+        cancelled: Callable[[], bool] | None,
     ) -> PassStats:
         stats = PassStats()
         plan = self._plan(analyzers, cache)
@@ -799,3 +825,17 @@ def _children_cpu() -> float:
 def _input_path(path: Path) -> str:
     """A path ffmpeg will not mistake for an option or a protocol (leading dash, colon)."""
     return "file:" + str(Path(path).absolute())
+
+
+def _write_concat_list(parts: Sequence[Path]) -> Path:
+    """An ffconcat list of the parts (absolute paths, quotes escaped), in a private temp file."""
+    import tempfile
+
+    lines = ["ffconcat version 1.0"]
+    for p in parts:
+        quoted = str(Path(p).absolute()).replace("'", "'\\''")
+        lines.append(f"file 'file:{quoted}'")
+    fd, name = tempfile.mkstemp(prefix="kinod-span-", suffix=".ffconcat")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return Path(name)
