@@ -67,9 +67,10 @@ from kinod.media.cache import AnalysisCache, AnalysisCacheWriter, FrameCacheFeed
 from kinod.media.cards.tcrate import audio_tc_rate
 from kinod.media.decode import AudioBranch, DecodeError, DecodePass, VideoBranch, needs_decode
 from kinod.media.ffmpeg import ffmpeg_path
-from kinod.media.fingerprint import fingerprint
-from kinod.media.probe import Probe, ProbeError, probe
+from kinod.media.fingerprint import clip_fingerprint
+from kinod.media.probe import Probe, ProbeError
 from kinod.media.proxy import plan_proxy
+from kinod.media.span import Part, place, probe_span
 from kinod.media.timecode import parse_rate
 from kinod.outputs import clip_outputs, output_dir_for, remove_outputs
 from kinod.watch.ignore import MEDIA_EXTENSIONS, is_media_name
@@ -253,14 +254,21 @@ class ClipProcessor:
         retry_failed: bool = False,
         owner: str | None = None,
         fp: str | None = None,
+        parts: Sequence[Path] | None = None,
     ) -> ClipPlan:
-        """Queue what this clip still needs. Raises ClipError for a file that cannot be read."""
+        """Queue what this clip still needs. Raises ClipError for a file that cannot be read.
+
+        ``parts``: a spanned recording's files in order (``path`` is the first); the clip
+        is all of them, with one fingerprint, one pass and one sidecar.
+        """
         path = path.absolute()
+        files = [Path(p).absolute() for p in parts] if parts and len(parts) > 1 else [path]
         try:
             st = os.stat(path)
-            fp = fp or fingerprint(path)
+            size = sum(os.stat(p).st_size for p in files)
+            fp = fp or clip_fingerprint(files)
         except OSError as e:
-            raise ClipError(_os_message(path, e)) from None
+            raise ClipError(_os_message(Path(e.filename or path), e)) from None
         specs = self.specs(fp, path)
         keys = {n: s.key for n, s in specs.items()}
         existing = self.store.clip(fp)
@@ -278,7 +286,7 @@ class ClipProcessor:
         self.store.upsert_clip(
             fp,
             str(path),
-            st.st_size,
+            size,
             card,
             existing["state"] if existing is not None else "new",
             mtime_ns=st.st_mtime_ns,
@@ -286,6 +294,7 @@ class ClipProcessor:
             out_dir=str(out_dir),
             card_rank=card_rank,
             plan=keys,
+            parts=[str(p) for p in files],
         )
         queued = self.store.enqueue(todo, card_rank=card_rank, force=force, owner=owner)
         states = self.store.job_states(keys.values())
@@ -317,6 +326,13 @@ class ClipProcessor:
                 return self._run_pass(task, cancelled, progress)
             return self._run_model(task, cancelled)
 
+    def _parts(self, fp: str, path: Path) -> list[Path]:
+        """The clip's files in order: its chapters when it is a spanned recording, else itself."""
+        row = self.store.clip(fp)
+        if row is not None and row["parts"]:
+            return [Path(p) for p in json.loads(row["parts"])]
+        return [path]
+
     def _audio_tc_rate(self, fp: str, path: Path) -> tuple[Fraction, str] | None:
         """For a WAV: the rate labelling its bext start if its iXML has none (see ``media.cards.tcrate``)."""
         if path.suffix.lower() not in (".wav", ".bwf"):
@@ -347,9 +363,10 @@ class ClipProcessor:
     ) -> TaskOutcome:
         t0 = time.monotonic()
         path = Path(task.path)
+        files = self._parts(task.fingerprint, path)
         try:
-            pr = probe(path, audio_tc_rate=self._audio_tc_rate(task.fingerprint, path))
-            if fingerprint(path) != task.fingerprint:
+            pr, parts = probe_span(files, audio_tc_rate=self._audio_tc_rate(task.fingerprint, path))
+            if clip_fingerprint(files) != task.fingerprint:
                 msg = f"{path}: file changed since it was queued; it is planned again once it has settled"
                 return TaskOutcome(task.key, "cancelled", msg, problem="changed_while_processing")
         except ProbeError as e:
@@ -381,7 +398,7 @@ class ClipProcessor:
         outcome = TaskOutcome(task.key, "done", media_seconds=pr.duration_s)
         try:
             decode = self._decode(
-                path, pr, info, live, want_cache, out_dir, outcome, failures, errors, progress, cancelled
+                path, pr, info, live, want_cache, out_dir, outcome, failures, errors, progress, cancelled, parts
             )
         except DecodeError as e:
             status = "cancelled" if cancelled() else "failed"
@@ -392,7 +409,7 @@ class ClipProcessor:
             return TaskOutcome(task.key, "failed", _os_message(path, e), retriable=True)
         if cancelled():
             return TaskOutcome(task.key, "cancelled", f"{path}: stopped")
-        if not path.exists():
+        if not all(p.exists() for p in files):
             # Deleted while decoding: an open file reads to its end on Linux, so the decode
             # succeeds; the pass must still not report results for a file that is gone,
             # whether or not the watcher's news has arrived yet.
@@ -426,6 +443,7 @@ class ClipProcessor:
         errors: list[dict[str, Any]],
         progress: Callable[[int, int], None] | None,
         cancelled: Callable[[], bool],
+        parts: Sequence[Part] = (),
     ) -> dict[str, Any] | None:
         fp = outcome.key.removeprefix("pass:")
         frame_spec = self.cache_frame_spec() if want_cache and pr.has_video else None
@@ -455,6 +473,7 @@ class ClipProcessor:
                 width=self.config.media.analysis_width,
                 audio_rate=self.config.media.audio_rate,
                 threads=self.config.media.decode_threads,
+                parts=[p.path for p in parts],
             )
             t0 = time.monotonic()
             total = pr.frames
@@ -481,6 +500,8 @@ class ClipProcessor:
                 "wall_s": round(stats.wall_s, 3),
                 "cpu_s": round(stats.cpu_s, 3),
             }
+            if len(parts) > 1:  # a spanned recording: where each file starts on its timeline
+                decode_info["parts"] = [p.to_json() for p in parts]
             errors.extend(_err("decode", f"{path}: {w}") for w in stats.warnings)
             elapsed = time.monotonic() - t0
         tb = TimeBase.from_probe(pr)
@@ -627,8 +648,11 @@ class ClipProcessor:
                 outcome = ClipOutcome(p, ok=False, sidecar=side, error=msg)
             else:
                 markers = [m for rec in records.values() for m in rec.get("markers", [])]
-                analyses = {n: {k: v for k, v in r.items() if k != "markers"} for n, r in records.items()}
                 decode = json.loads(clip["decode"]) if clip["decode"] else None
+                spans = (decode or {}).get("parts") or []
+                if spans:  # per-file NLE markers land on the right frame after a relink
+                    markers = [_placed(m, spans) for m in markers]
+                analyses = {n: {k: v for k, v in r.items() if k != "markers"} for n, r in records.items()}
                 data = build_sidecar(
                     source_path=p,
                     fingerprint=fp,
@@ -750,6 +774,7 @@ class ClipProcessor:
         card: str | None = None,
         cancelled: Callable[[], bool] | None = None,
         card_path: str | None = None,
+        parts: Sequence[Path] | None = None,
     ) -> ClipOutcome:
         """Plan, run and finalize one clip now, in this thread (``kinod scan``)."""
         path = path.absolute()
@@ -758,7 +783,14 @@ class ClipProcessor:
             owner = make_owner("scan")
             try:
                 plan = self.enqueue_clip(
-                    path, out_dir, card=card, card_path=card_path, force=force, retry_failed=True, owner=owner
+                    path,
+                    out_dir,
+                    card=card,
+                    card_path=card_path,
+                    force=force,
+                    retry_failed=True,
+                    owner=owner,
+                    parts=parts,
                 )
             except ClipError as e:
                 log.error("clip failed", error=str(e))
@@ -824,6 +856,12 @@ class InlineExecutor:
 
     def shutdown(self, grace_s: float) -> list[TaskOutcome]:
         return self.poll()
+
+
+def _placed(marker: dict[str, Any], spans: list[dict[str, Any]]) -> dict[str, Any]:
+    """The marker with the file of a spanned recording it lies in and its frame there."""
+    where = place(int(marker["frame"]), spans)
+    return {**marker, "file": where[0], "file_frame": where[1]} if where else marker
 
 
 def _err(stage: str, message: str, analyzer: str | None = None) -> dict[str, Any]:

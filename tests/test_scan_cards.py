@@ -77,3 +77,43 @@ def test_card_report_counts_a_stereo_flac_as_two_channels(tmp_path: Path) -> Non
     report = json.loads((out / "card.kino.json").read_text())
     assert [c["audio_channels"] for c in report["clips"]] == [2]
     assert "<td class='n'>2</td>" in (out / "card.html").read_text()
+
+
+def _gopro_card(card: Path) -> Path:
+    """GX010042 (3 s) + GX020042 (2 s: bars for 1 s, then a fractal): one recording in two chapters."""
+    from daemon_harness import ffmpeg
+
+    folder = card / "DCIM" / "100GOPRO"
+    folder.mkdir(parents=True)
+    x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p"]
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=3", *x264, str(folder / "GX010042.MP4"))
+    ffmpeg(
+        "-f", "lavfi", "-i", "smptebars=s=160x120:r=25:d=1",
+        "-f", "lavfi", "-i", "mandelbrot=s=160x120:r=25",
+        "-filter_complex", "[1:v]trim=duration=1,setpts=PTS-STARTPTS[b];[0:v][b]concat=n=2:v=1[v]",
+        "-map", "[v]", *x264, str(folder / "GX020042.MP4"),
+    )  # fmt: skip
+    return folder
+
+
+def test_a_gopro_recording_in_two_chapters_is_one_clip(tmp_path: Path) -> None:
+    card = tmp_path / "GOPRO01"
+    folder = _gopro_card(card)
+    cfg = _config(tmp_path)
+    assert main(["--config", str(cfg), "scan", str(card)]) == 0
+    out = tmp_path / "out" / "GOPRO01" / "DCIM" / "100GOPRO"
+    assert not (out / "GX020042.MP4.kino.json").exists()  # one sidecar for the recording
+    side = _sidecar(out / "GX010042.MP4.kino.json")
+    assert side["probe"]["frames"] == 125
+    parts = side["decode"]["parts"]
+    assert [(p["name"], p["start_frame"], p["frames"]) for p in parts] == [
+        ("GX010042.MP4", 0, 75),
+        ("GX020042.MP4", 75, 50),
+    ]
+    assert side["decode"]["frames"] == 125  # one pass over both chapters
+    cuts = sorted(m["frame"] for m in side["markers"] if m["category"] == "shot")
+    assert 75 in cuts and 100 in cuts, cuts
+    by_frame = {m["frame"]: m for m in side["markers"] if m["category"] == "shot"}
+    assert (by_frame[75]["file"], by_frame[75]["file_frame"]) == ("GX020042.MP4", 0)
+    assert (by_frame[100]["file"], by_frame[100]["file_frame"]) == ("GX020042.MP4", 25)
+    assert side["source"]["path"] == str(folder / "GX010042.MP4")

@@ -142,6 +142,8 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "cache": "TEXT NOT NULL DEFAULT 'none'",
         "plan": "TEXT",
         "card_rank": "REAL NOT NULL DEFAULT 0",
+        # a spanned recording's files in order (JSON list of paths); NULL: the one file at path
+        "parts": "TEXT",
     },
     "jobs": {
         "kind": "TEXT NOT NULL DEFAULT 'stream'",
@@ -299,12 +301,13 @@ class JobStore:
         out_dir: str | None = None,
         card_rank: float | None = None,
         plan: dict[str, str] | None = None,
+        parts: list[str] | None = None,
     ) -> None:
         with self.tx() as db:
             db.execute(
                 """INSERT INTO clips(fingerprint, path, size, card, state, sidecar, last_error, updated,
-                                     mtime_ns, card_path, out_dir, card_rank, plan)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,coalesce(?,0),?)
+                                     mtime_ns, card_path, out_dir, card_rank, plan, parts)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,coalesce(?,0),?,?)
                    ON CONFLICT(fingerprint) DO UPDATE SET path=excluded.path, size=excluded.size,
                      card=coalesce(excluded.card, clips.card), state=excluded.state,
                      sidecar=coalesce(excluded.sidecar, clips.sidecar), last_error=excluded.last_error,
@@ -312,7 +315,7 @@ class JobStore:
                      card_path=coalesce(excluded.card_path, clips.card_path),
                      out_dir=coalesce(excluded.out_dir, clips.out_dir),
                      card_rank=CASE WHEN ? IS NULL THEN clips.card_rank ELSE excluded.card_rank END,
-                     plan=coalesce(excluded.plan, clips.plan)""",
+                     plan=coalesce(excluded.plan, clips.plan), parts=excluded.parts""",
                 (
                     fingerprint,
                     path,
@@ -327,6 +330,7 @@ class JobStore:
                     out_dir,
                     card_rank,
                     json.dumps(plan) if plan is not None else None,
+                    json.dumps(parts) if parts is not None and len(parts) > 1 else None,
                     card_rank,
                 ),
             )

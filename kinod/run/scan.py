@@ -3,7 +3,7 @@
 Why it goes through the watcher's card functions: a user comparing ``kinod scan CARD``
 with what the daemon made of the same card must find the same clips (camera layouts,
 not file extensions), the same sidecars and the same card report and card timelines.
-So the clips come from :func:`kinod.watch.cards.clips_of`, as in the daemon, and each
+So the clips come from :func:`kinod.watch.cards.card_clips`, as in the daemon, and each
 card ends with :func:`kinod.card_outputs.finish_card`, as in the daemon.
 
 What a path means:
@@ -27,7 +27,7 @@ from kinod.card_outputs import finish_card, verify_before_analysis
 from kinod.config import Config
 from kinod.export.sidecar import sidecar_path
 from kinod.outputs import output_dir_for
-from kinod.watch.cards import CardRef, card_of, clips_of, list_cards, scan_card
+from kinod.watch.cards import CardRef, card_clips, card_of, list_cards, scan_card
 from kinod.watch.ignore import RootFilter
 
 log = structlog.get_logger(__name__)
@@ -39,6 +39,8 @@ class ScanCard:
 
     card: CardRef
     clips: list[Path] = field(default_factory=list)
+    #: Spanned recordings: first file -> every file in order.
+    parts: dict[Path, tuple[Path, ...]] = field(default_factory=dict)
     #: Output base for clips outside every watch root (the card folder; None: loose).
     base: Path | None = None
 
@@ -51,8 +53,10 @@ def scan_cards(config: Config, paths: list[Path]) -> Iterator[ScanCard]:
             sc = seen.get(card.key)
             if sc is None:
                 sc = seen[card.key] = ScanCard(card, base=base)
-            chosen = [c for c in clips_of(card, scan_card(card, root_filter)) if _below(c, under)]
-            sc.clips.extend(c for c in chosen if c not in sc.clips)
+            found = card_clips(card, scan_card(card, root_filter))
+            chosen = [(c, ps) for c, ps in found if any(_below(p, under) for p in ps)]
+            sc.clips.extend(c for c, _ in chosen if c not in sc.clips)
+            sc.parts.update((c, ps) for c, ps in chosen if len(ps) > 1)
     yield from seen.values()
 
 
@@ -91,6 +95,7 @@ class ClipRunner(Protocol):
         progress: Callable[[int, int], None] | None = ...,
         card: str | None = ...,
         card_path: str | None = ...,
+        parts: tuple[Path, ...] | None = ...,
     ) -> Any: ...
 
 
@@ -136,6 +141,7 @@ def run_scan(
                 progress=progress_for(path) if progress_for else None,
                 card=c.name,
                 card_path=None if c.loose else str(c.path),
+                parts=sc.parts.get(path),
             )
             if on_clip is not None:
                 on_clip(path, outcome)

@@ -4,9 +4,9 @@ A new top-level folder in a watch root is a *card* (a camera card offload, a sou
 roll, a day of dailies). Loose files dropped straight into a root are grouped by
 that folder: the root itself acts as one "loose" card made of its top-level files.
 
-Finding the clips of a card is one call, :func:`clips_of`. Today it takes every
-media file (by extension) below the card; per-camera layouts (spanned clips,
-proxies next to originals, sidecar XML) replace that call and nothing else.
+Finding the clips of a card is one call, :func:`card_clips` (:func:`clips_of` for
+their names): the camera layouts of ``kinod.media.cards`` (spanned clips, proxies
+next to originals, sidecar XML), else every media file by extension.
 
 Walking never follows folder symlinks (a link back to the root would loop for
 ever); a file symlink that loops is reported, not fatal.
@@ -153,29 +153,46 @@ def _stat_problem(scan: CardScan, p: Path, e: OSError) -> None:
 
 
 def clips_of(card: CardRef, scan: CardScan) -> list[Path]:
-    """The files to analyse of a card, in a stable order. The one place camera layouts plug in.
+    """The clips to analyse of a card, in a stable order, each named by its first file.
+
+    The one place camera layouts plug in, for the daemon and ``kinod scan`` alike: see
+    :func:`card_clips`, which also gives each clip's files.
+    """
+    return [first for first, _ in card_clips(card, scan)]
+
+
+def card_clips(card: CardRef, scan: CardScan) -> list[tuple[Path, tuple[Path, ...]]]:
+    """(first file, every picture file in order) of each clip to analyse, in a stable order.
 
     A known camera layout (``kinod.media.cards``) names the picture files of each
     logical clip (a P2 clip's audio essences, XML sidecars, .LRV/.THM and the camera's
     own proxies are not analysed on their own; RED/BRAW/ARRIRAW clips are recorded by
-    the card report but cannot be decoded). Spanned recordings are analysed file by
-    file, as NLEs relink them. An unknown layout falls back to every media file.
+    the card report but cannot be decoded). A spanned recording (GoPro chapters, spans)
+    is one clip named by its first chapter: the decode pass reads its chapters in order
+    as one recording. An unknown layout falls back to every media file on its own.
     """
     generic = [card.path / rel for rel in sorted(scan.files) if is_media_name(Path(rel))]
+    alone = [(p, (p,)) for p in generic]
     if card.loose:
-        return generic
+        return alone
     try:
         layout = detect_card(card.path)
     except (CardError, OSError):
-        return generic
-    picked: list[Path] = []
+        return alone
+    known = set(generic)
+    picked: dict[Path, tuple[Path, ...]] = {}
     for clip in layout.clips:
         if not clip.analysable:
             continue
         pictures = [f.path for f in clip.files if f.role in ("av", "video", "part")]
-        picked.extend(pictures or [f.path for f in clip.files])
-    known = set(generic)
-    return sorted({p for p in picked if p in known})
+        files = [p for p in (pictures or [f.path for f in clip.files]) if p in known]
+        if not files:
+            continue
+        if clip.spanned and len(files) == len(pictures):
+            picked[files[0]] = tuple(files)
+        else:  # a chapter is missing or unsettled: each file that is there on its own
+            picked.update((p, (p,)) for p in files)
+    return sorted(picked.items())
 
 
 def marker_wait(card: CardRef, ready_marker: str) -> str | None:

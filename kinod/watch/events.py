@@ -27,6 +27,8 @@ class CardReady:
     card: CardRef
     files: dict[str, FileSig]
     clips: tuple[Path, ...]
+    #: Clips made of several files (spanned recordings): first file -> every file in order.
+    parts: dict[Path, tuple[Path, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
