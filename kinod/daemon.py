@@ -370,7 +370,7 @@ class Daemon:
                     card_path=str(c.path),
                     card_rank=rank,
                     owner=self.owner,
-                    parts=ev.parts.get(clip),
+                    files=ev.parts.get(clip),
                 )
             except ClipError as e:
                 problems.append(str(e))

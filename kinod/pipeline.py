@@ -64,6 +64,7 @@ from kinod.jobs.scheduler import MODEL_PRIORITY, PASS_PRIORITY, Limits, Schedule
 from kinod.jobs.store import JobSpec, JobStore, job_key
 from kinod.jobs.tasks import OutOfMemory, Task, TaskOutcome
 from kinod.media.cache import AnalysisCache, AnalysisCacheWriter, FrameCacheFeeder, FrameCacheSpec
+from kinod.media.cards.model import ClipFiles
 from kinod.media.cards.tcrate import audio_tc_rate
 from kinod.media.decode import AudioBranch, DecodeError, DecodePass, VideoBranch, needs_decode
 from kinod.media.ffmpeg import ffmpeg_path
@@ -254,19 +255,21 @@ class ClipProcessor:
         retry_failed: bool = False,
         owner: str | None = None,
         fp: str | None = None,
-        parts: Sequence[Path] | None = None,
+        files: ClipFiles | None = None,
     ) -> ClipPlan:
         """Queue what this clip still needs. Raises ClipError for a file that cannot be read.
 
-        ``parts``: a spanned recording's files in order (``path`` is the first); the clip
-        is all of them, with one fingerprint, one pass and one sidecar.
+        ``files``: the clip's files as its card layout grouped them (``path`` is the first):
+        a spanned recording's chapters, a P2 clip's audio essences. The clip is all of
+        them, with one fingerprint, one pass and one sidecar.
         """
         path = path.absolute()
-        files = [Path(p).absolute() for p in parts] if parts and len(parts) > 1 else [path]
+        clip_files = files if files is not None and not files.single else ClipFiles.alone(path)
+        every = list(clip_files.files)
         try:
             st = os.stat(path)
-            size = sum(os.stat(p).st_size for p in files)
-            fp = fp or clip_fingerprint(files)
+            size = sum(os.stat(p).st_size for p in every)
+            fp = fp or clip_fingerprint(every)
         except OSError as e:
             raise ClipError(_os_message(Path(e.filename or path), e)) from None
         specs = self.specs(fp, path)
@@ -294,7 +297,7 @@ class ClipProcessor:
             out_dir=str(out_dir),
             card_rank=card_rank,
             plan=keys,
-            parts=[str(p) for p in files],
+            parts=None if clip_files.single else clip_files.to_json(),
         )
         queued = self.store.enqueue(todo, card_rank=card_rank, force=force, owner=owner)
         states = self.store.job_states(keys.values())
@@ -326,12 +329,12 @@ class ClipProcessor:
                 return self._run_pass(task, cancelled, progress)
             return self._run_model(task, cancelled)
 
-    def _parts(self, fp: str, path: Path) -> list[Path]:
-        """The clip's files in order: its chapters when it is a spanned recording, else itself."""
+    def _files(self, fp: str, path: Path) -> ClipFiles:
+        """The clip's files: its chapters and audio essences as planned, else the one file."""
         row = self.store.clip(fp)
         if row is not None and row["parts"]:
-            return [Path(p) for p in json.loads(row["parts"])]
-        return [path]
+            return ClipFiles.from_json(json.loads(row["parts"]))
+        return ClipFiles.alone(path)
 
     def _audio_tc_rate(self, fp: str, path: Path) -> tuple[Fraction, str] | None:
         """For a WAV: the rate labelling its bext start if its iXML has none (see ``media.cards.tcrate``)."""
@@ -363,9 +366,12 @@ class ClipProcessor:
     ) -> TaskOutcome:
         t0 = time.monotonic()
         path = Path(task.path)
-        files = self._parts(task.fingerprint, path)
+        clip_files = self._files(task.fingerprint, path)
+        files = list(clip_files.files)
         try:
-            pr, parts = probe_span(files, audio_tc_rate=self._audio_tc_rate(task.fingerprint, path))
+            pr, parts = probe_span(
+                clip_files.parts, clip_files.audio, audio_tc_rate=self._audio_tc_rate(task.fingerprint, path)
+            )
             if clip_fingerprint(files) != task.fingerprint:
                 msg = f"{path}: file changed since it was queued; it is planned again once it has settled"
                 return TaskOutcome(task.key, "cancelled", msg, problem="changed_while_processing")
@@ -398,7 +404,8 @@ class ClipProcessor:
         outcome = TaskOutcome(task.key, "done", media_seconds=pr.duration_s)
         try:
             decode = self._decode(
-                path, pr, info, live, want_cache, out_dir, outcome, failures, errors, progress, cancelled, parts
+                path, pr, info, live, want_cache, out_dir, outcome, failures, errors, progress, cancelled, parts,
+                clip_files.audio,
             )
         except DecodeError as e:
             status = "cancelled" if cancelled() else "failed"
@@ -444,6 +451,7 @@ class ClipProcessor:
         progress: Callable[[int, int], None] | None,
         cancelled: Callable[[], bool],
         parts: Sequence[Part] = (),
+        audio_inputs: Sequence[Path] = (),
     ) -> dict[str, Any] | None:
         fp = outcome.key.removeprefix("pass:")
         frame_spec = self.cache_frame_spec() if want_cache and pr.has_video else None
@@ -474,6 +482,7 @@ class ClipProcessor:
                 audio_rate=self.config.media.audio_rate,
                 threads=self.config.media.decode_threads,
                 parts=[p.path for p in parts],
+                audio_inputs=audio_inputs,
             )
             t0 = time.monotonic()
             total = pr.frames
@@ -502,6 +511,8 @@ class ClipProcessor:
             }
             if len(parts) > 1:  # a spanned recording: where each file starts on its timeline
                 decode_info["parts"] = [p.to_json() for p in parts]
+            if audio_inputs:  # separate audio essences (P2): one channel each, in this order
+                decode_info["audio_inputs"] = [str(p) for p in audio_inputs]
             errors.extend(_err("decode", f"{path}: {w}") for w in stats.warnings)
             elapsed = time.monotonic() - t0
         tb = TimeBase.from_probe(pr)
@@ -774,7 +785,7 @@ class ClipProcessor:
         card: str | None = None,
         cancelled: Callable[[], bool] | None = None,
         card_path: str | None = None,
-        parts: Sequence[Path] | None = None,
+        files: ClipFiles | None = None,
     ) -> ClipOutcome:
         """Plan, run and finalize one clip now, in this thread (``kinod scan``)."""
         path = path.absolute()
@@ -790,7 +801,7 @@ class ClipProcessor:
                     force=force,
                     retry_failed=True,
                     owner=owner,
-                    parts=parts,
+                    files=files,
                 )
             except ClipError as e:
                 log.error("clip failed", error=str(e))

@@ -117,3 +117,33 @@ def test_a_gopro_recording_in_two_chapters_is_one_clip(tmp_path: Path) -> None:
     assert (by_frame[75]["file"], by_frame[75]["file_frame"]) == ("GX020042.MP4", 0)
     assert (by_frame[100]["file"], by_frame[100]["file_frame"]) == ("GX020042.MP4", 25)
     assert side["source"]["path"] == str(folder / "GX010042.MP4")
+
+
+def test_p2_audio_essences_are_inputs_of_the_pass_and_speech_hears_them(tmp_path: Path) -> None:
+    from cardkit import ff, p2_card
+    from media import FIXTURE_MEDIA
+
+    card = p2_card(tmp_path / "P2CARD", name="0001AB", channels=2, seconds=4.0)
+    # channel 2 of the clip: JFK's speech (the first 4 s), as a P2 OP-Atom audio essence
+    ff(
+        "-i", str(FIXTURE_MEDIA / "jfk.flac"), "-t", "4", "-ar", "48000", "-ac", "1",
+        "-c:a", "pcm_s24le", "-f", "mxf_opatom", "-mxf_audio_edit_rate", "30000/1001",
+        str(card / "CONTENTS" / "AUDIO" / "0001AB01.MXF"),
+    )  # fmt: skip
+    cfg = tmp_path / "kinod.toml"
+    cfg.write_text(
+        '[output]\nroot = "out"\nformats = ["json"]\n[state]\ndir = "var"\n'
+        '[analyzers]\nenabled = ["silence", "speech"]\n'
+        '[analyzers.speech]\nmodel = "tiny.en"\nlanguage = "en"\nchannel = 2\n'
+    )
+    assert main(["--config", str(cfg), "scan", str(card)]) == 0
+    out = tmp_path / "out" / "P2CARD" / "CONTENTS"
+    assert not list(out.glob("AUDIO/*.kino.json"))  # the essences are part of the clip, not clips
+    side = _sidecar(out / "VIDEO" / "0001AB.MXF.kino.json")
+    assert len(side["probe"]["audio"]) == 2
+    assert [Path(p).name for p in side["decode"]["audio_inputs"]] == ["0001AB00.MXF", "0001AB01.MXF"]
+    assert side["decode"]["audio_samples"] > 0
+    speech = side["analyses"]["speech"]
+    assert speech["summary"]["channels"]["available"] == 2
+    text = " ".join(i.get("text", "") for i in speech["items"]).lower()
+    assert "fellow" in text or "americans" in text, text

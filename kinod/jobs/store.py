@@ -142,7 +142,7 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "cache": "TEXT NOT NULL DEFAULT 'none'",
         "plan": "TEXT",
         "card_rank": "REAL NOT NULL DEFAULT 0",
-        # a spanned recording's files in order (JSON list of paths); NULL: the one file at path
+        # a clip of several files: {"parts": [chapters in order], "audio": [essences]}; NULL: the file at path
         "parts": "TEXT",
     },
     "jobs": {
@@ -301,7 +301,7 @@ class JobStore:
         out_dir: str | None = None,
         card_rank: float | None = None,
         plan: dict[str, str] | None = None,
-        parts: list[str] | None = None,
+        parts: dict[str, list[str]] | None = None,
     ) -> None:
         with self.tx() as db:
             db.execute(
@@ -330,7 +330,7 @@ class JobStore:
                     out_dir,
                     card_rank,
                     json.dumps(plan) if plan is not None else None,
-                    json.dumps(parts) if parts is not None and len(parts) > 1 else None,
+                    json.dumps(parts) if parts is not None else None,
                     card_rank,
                 ),
             )
