@@ -147,3 +147,50 @@ def test_p2_audio_essences_are_inputs_of_the_pass_and_speech_hears_them(tmp_path
     assert speech["summary"]["channels"]["available"] == 2
     text = " ".join(i.get("text", "") for i in speech["items"]).lower()
     assert "fellow" in text or "americans" in text, text
+
+
+_TIMES = {"generated", "generated_at", "elapsed_s", "wall_s", "cpu_s", "updated", "verified_at", "bytes_read"}
+
+
+def _timeless(node: object, out_dir: Path) -> object:
+    """The JSON without wall-clock facts, and with the output root as a placeholder."""
+    if isinstance(node, dict):
+        return {k: _timeless(v, out_dir) for k, v in node.items() if k not in _TIMES}
+    if isinstance(node, list):
+        return [_timeless(v, out_dir) for v in node]
+    if isinstance(node, str):
+        return node.replace(str(out_dir), "<out>")
+    return node
+
+
+def test_scan_and_run_once_give_the_same_sidecars_and_card_report(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    footage = tmp_path / "footage"
+    card = footage / "GOPRO01"
+    _gopro_card(card)
+    bwf(card / "SOUND" / "T001.WAV", channels=2, seconds=0.5, time_reference=TEN_HOURS_48K, ixml=None)
+    outs = {}
+    for how in ("run", "scan"):
+        cfg = tmp_path / f"{how}.toml"
+        cfg.write_text(
+            f'[[watch.roots]]\npath = "footage"\n[output]\nroot = "out-{how}"\nformats = ["json", "otio"]\n'
+            f'[state]\ndir = "var-{how}"\n[metrics]\nenabled = false\n'
+            '[analyzers]\nenabled = ["shots", "silence", "loudness"]\n'
+        )
+        args = ["run", "--once"] if how == "run" else ["scan", str(card)]
+        r = subprocess.run(
+            [sys.executable, "-m", "kinod.cli", "--config", str(cfg), *args],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr[-3000:]
+        outs[how] = tmp_path / f"out-{how}"
+    names = {h: sorted(p.relative_to(o).as_posix() for p in o.rglob("*") if p.is_file()) for h, o in outs.items()}
+    assert names["run"] == names["scan"]
+    assert "GOPRO01/card.kino.json" in names["run"]
+    assert "GOPRO01/DCIM/100GOPRO/GX010042.MP4.kino.json" in names["run"]
+    for rel in names["run"]:
+        if rel.endswith(".json"):
+            run, scan = (json.loads((outs[h] / rel).read_text()) for h in ("run", "scan"))
+            assert _timeless(run, outs["run"]) == _timeless(scan, outs["scan"]), rel
