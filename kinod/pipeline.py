@@ -366,7 +366,7 @@ class ClipProcessor:
     ) -> TaskOutcome:
         t0 = time.monotonic()
         path = Path(task.path)
-        clip_files = self._files(task.fingerprint, path)
+        clip_files = ClipFiles.from_json(task.files) if task.files else self._files(task.fingerprint, path)
         files = list(clip_files.files)
         try:
             pr, parts = probe_span(

@@ -499,11 +499,12 @@ class JobStore:
             f"""SELECT * FROM (
                   SELECT 'pass' AS kind, 'pass:' || p.fingerprint AS key, p.fingerprint, p.path, 'pass' AS analyzer,
                          p.priority, p.card_rank, p.created, p.attempts, NULL AS options, p.cpu, 0 AS gpu,
-                         0 AS gpu_mem_mb
-                    FROM passes p WHERE p.state='queued'
+                         0 AS gpu_mem_mb, '' AS version, '' AS config_hash, NULL AS model_sha256, c.parts, c.card
+                    FROM passes p LEFT JOIN clips c ON c.fingerprint=p.fingerprint WHERE p.state='queued'
                   UNION ALL
                   SELECT 'model', j.key, j.fingerprint, j.path, j.analyzer, j.priority, j.card_rank, j.created,
-                         j.attempts, j.options, j.cpu, j.gpu, j.gpu_mem_mb
+                         j.attempts, j.options, j.cpu, j.gpu, j.gpu_mem_mb, j.version, j.config_hash,
+                         j.model_sha256, c.parts, c.card
                     FROM jobs j JOIN clips c ON c.fingerprint=j.fingerprint
                    WHERE j.state='queued' AND j.kind='model' AND c.cache='ready'){scope}
                 ORDER BY priority ASC, card_rank {order}, created ASC LIMIT ?""",
