@@ -8,9 +8,24 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kinod.jobs.queue_store import _Db
+
+
+@dataclass(frozen=True)
+class CardRecord:
+    """A card as the card lifecycle (:mod:`kinod.cards_service`) reads it."""
+
+    key: str
+    path: str
+    state: str
+    last_error: str | None
+    loose: bool
+    #: The stored MHL verification (``Verification.to_record``), if it ran.
+    verification: dict[str, Any] | None
 
 
 class CardStore(_Db):
@@ -88,3 +103,47 @@ class CardStore(_Db):
 
     def cards(self) -> list[sqlite3.Row]:
         return self.query("SELECT * FROM cards ORDER BY coalesce(ready, seen) DESC")
+
+    def card(self, key: str) -> CardRecord | None:
+        """A card's state as the lifecycle needs it, or None when it is not known."""
+        rows = self.query("SELECT key, path, state, last_error, loose, verification FROM cards WHERE key=?", (key,))
+        if not rows:
+            return None
+        r = rows[0]
+        ver = json.loads(r["verification"]) if r["verification"] else None
+        return CardRecord(r["key"], r["path"], r["state"], r["last_error"], bool(r["loose"]), ver)
+
+    def card_key_at(self, card_path: str) -> str | None:
+        """The key of the card at a folder (the most recently updated one)."""
+        rows = self.query("SELECT key FROM cards WHERE path=? ORDER BY updated DESC LIMIT 1", (card_path,))
+        return rows[0]["key"] if rows else None
+
+    def card_keys_at(self, card_path: str) -> list[str]:
+        return [r["key"] for r in self.query("SELECT key FROM cards WHERE path=?", (card_path,))]
+
+    def card_sidecars(self, card_path: str) -> list[Path]:
+        """The sidecars written for a card's clips (what its report and timelines are made of)."""
+        rows = self.query(
+            "SELECT sidecar FROM clip_paths WHERE card_path=? AND sidecar IS NOT NULL ORDER BY path", (card_path,)
+        )
+        return [Path(r["sidecar"]) for r in rows]
+
+    def set_card_verification(self, key: str, verification: dict[str, Any] | None) -> None:
+        """Keep a card's MHL verification (and recorded hashes) so a restart still reports it."""
+        with self.tx() as db:
+            db.execute(
+                "UPDATE cards SET verification=?, updated=? WHERE key=?",
+                (json.dumps(verification) if verification is not None else None, time.time(), key),
+            )
+
+    def card_states(self) -> dict[str, int]:
+        return {r["state"]: r["n"] for r in self.query("SELECT state, count(*) AS n FROM cards GROUP BY state")}
+
+    def reread_unreadable_cards(self) -> int:
+        """Cards that failed because files could not be read: settle them again (``kinod retry``)."""
+        with self.tx() as db:
+            return int(
+                db.execute(
+                    "UPDATE cards SET files=NULL, state='settling' WHERE last_error IS NOT NULL AND state='failed'"
+                ).rowcount
+            )

@@ -129,6 +129,10 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "finished": "REAL",
         "queued_at": "REAL",
     },
+    "cards": {
+        # the card's MHL verification and recorded hashes (JSON), kept for its report after a restart
+        "verification": "TEXT",
+    },
     "passes": {
         # frames decoded so far by a running pass: progress for people and a condition tests can wait on
         "frames_done": "INTEGER NOT NULL DEFAULT 0",

@@ -352,6 +352,45 @@ class JobStore(QueueStore, CardStore):
             # a card that holds the forgotten path is looked at again by the watcher
             db.execute("UPDATE cards SET files=NULL WHERE ? LIKE path || '/%'", (path,))
         return {"paths": paths, "clips": clips, "jobs": jobs, "cards": cards}
+    def unfinished_clips(self) -> list[str]:
+        """Clips whose work ended but whose sidecar was never written (a crash in between)."""
+        rows = self.query(
+            "SELECT fingerprint FROM clips WHERE state IN ('new','queued','running')"
+            " AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.fingerprint=clips.fingerprint AND j.state IN"
+            " ('queued','running')) AND NOT EXISTS (SELECT 1 FROM passes p WHERE p.fingerprint=clips.fingerprint"
+            " AND p.state IN ('queued','running'))"
+        )
+        return [r["fingerprint"] for r in rows]
+
+    def known_clips(self) -> list[sqlite3.Row]:
+        """Every clip that may need planning again after a config change."""
+        return self.query("SELECT * FROM clips WHERE state NOT IN ('missing','cancelled','replaced')")
+
+    def path_sidecar(self, path: str) -> str | None:
+        """The sidecar last written for the clip at ``path`` (None: none yet)."""
+        rows = self.query("SELECT sidecar FROM clip_paths WHERE path=?", (path,))
+        return rows[0]["sidecar"] if rows else None
+
+    def pass_error(self, fingerprint: str) -> str | None:
+        rows = self.query("SELECT last_error FROM passes WHERE fingerprint=?", (fingerprint,))
+        return rows[0]["last_error"] if rows else None
+
+    def failed_tasks(self, limit: int) -> list[sqlite3.Row]:
+        """Failed jobs and passes (analyzer, path, last_error, attempts), for ``kinod status``."""
+        return self.query(
+            """SELECT j.analyzer, j.path, j.last_error, j.attempts FROM jobs j WHERE j.state='failed'
+               UNION ALL SELECT 'pass', p.path, p.last_error, p.attempts FROM passes p WHERE p.state='failed'
+               LIMIT ?""",
+            (limit,),
+        )
+
+    def fingerprints_under(self, target: str) -> list[str]:
+        """Content fingerprints of every clip path at or below ``target`` (or of the card there)."""
+        rows = self.query(
+            "SELECT DISTINCT fingerprint FROM clip_paths WHERE path=? OR path LIKE ? OR card_path=?",
+            (target, target + "/%", target),
+        )
+        return [r["fingerprint"] for r in rows]
 
 
 def _like_prefix(path: str) -> str:

@@ -139,8 +139,7 @@ class Finalizer(Room):
             log.error("export failed", error=str(e), written=[str(p) for p in e.written])
 
     def _pass_error(self, fp: str) -> str | None:
-        rows = self.store.query("SELECT last_error FROM passes WHERE fingerprint=?", (fp,))
-        return rows[0]["last_error"] if rows else None
+        return self.store.pass_error(fp)
 
     def _drop_cache(self, fp: str, keys: dict[str, str], rows: dict[str, Any]) -> None:
         if self.config.media.keep_cache:

@@ -175,8 +175,8 @@ class Planner(Room):
             side = sidecar_path(out_dir, path.name)
             here = self.store.clip_by_path(str(path))
             done = here is not None and here["state"] in ("done", "failed")
-            written = self.store.query("SELECT sidecar FROM clip_paths WHERE path=?", (str(path),))
-            plan.up_to_date = done and bool(written) and written[0]["sidecar"] == str(side) and side.is_file()
+            written = self.store.path_sidecar(str(path))
+            plan.up_to_date = done and written == str(side) and side.is_file()
             plan.needs_finalize = not plan.up_to_date
         else:
             self.store.set_clip_state(fp, "queued")
@@ -186,7 +186,7 @@ class Planner(Room):
     def replan_known(self, owner: str | None = None) -> int:
         """Queue the jobs a changed analyzer set or config needs for every known clip; returns clips touched."""
         touched = 0
-        for row in self.store.query("SELECT * FROM clips WHERE state NOT IN ('missing','cancelled','replaced')"):
+        for row in self.store.known_clips():
             path = Path(row["path"])
             if not path.exists():
                 continue
