@@ -56,6 +56,8 @@ def scan_cards(config: Config, paths: list[Path]) -> Iterator[ScanCard]:
                 sc = seen[card.key] = ScanCard(card, base=base)
             found = card_clips(card, scan_card(card, root_filter))
             chosen = [c for c in found if any(_below(p, under) for p in c.files)]
+            if not chosen and under.is_file():  # named explicitly: scanned even if no layout claims it
+                chosen = [ClipFiles.alone(under)]
             sc.clips.extend(c.first for c in chosen if c.first not in sc.clips)
             sc.parts.update((c.first, c) for c in chosen if not c.single)
     yield from seen.values()
