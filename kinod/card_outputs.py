@@ -21,7 +21,7 @@ from kinod.export.sidecar import SidecarError, read_sidecar
 from kinod.export.writers import ExportError, write_card_formats
 from kinod.media.cards import CardError, detect_card
 from kinod.media.integrity import Integrity
-from kinod.media.mhl import Verification, verify_card
+from kinod.media.mhl import Verification, hash_file, list_card_files, verify_card
 from kinod.media.probe import Probe
 from kinod.robust.integrity import integrity_from_sidecar
 from kinod.robust.pathcodec import printable
@@ -40,13 +40,33 @@ def card_output_dir(config: Config, card_path: Path) -> Path:
 
 
 def verify_before_analysis(config: Config, card_path: Path) -> Verification | None:
-    """Verify the card's MHL when it has one; None when verification is off or there is none."""
-    if not config.cards.verify_mhl:
-        return None
+    """Verify the card's MHL when it has one, and hash every card file with ``cards.record_hashes``.
+
+    Without a manifest (or with ``cards.verify_mhl`` off) the hashes are still recorded,
+    as documented: they are what a later copy of the card can be checked against, and
+    the card report says what was hashed. None only when there is nothing to do.
+    """
+    record = config.cards.record_hashes
     has_manifest = (card_path / "ascmhl").is_dir() or any(card_path.glob("*.mhl"))
-    if not has_manifest:
+    if config.cards.verify_mhl and has_manifest:
+        return verify_card(card_path, record=record)
+    if not record:
         return None
-    return verify_card(card_path, record=config.cards.record_hashes)
+    status = "skipped" if has_manifest else "none"
+    return Verification(card_path.absolute(), status, hashes=_hash_readable(card_path, record))
+
+
+def _hash_readable(card_path: Path, algos: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """Hashes of every card file that can be read; an unreadable one is logged and left out
+    (the card report lists it among the problems; hashing must not stop the card)."""
+    card = card_path.absolute()
+    out: dict[str, dict[str, str]] = {}
+    for rel in list_card_files(card):
+        try:
+            out[rel] = hash_file(card / rel, algos)
+        except OSError as e:
+            log.warning("card file not hashed", path=str(card / rel), error=e.strerror or str(e))
+    return out
 
 
 def finish_card(

@@ -6,75 +6,65 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from kinod import __version__
 from kinod.config import Config, ConfigError, load_config
-
-
-def _iter_media(paths: Sequence[str]) -> Iterator[tuple[Path, Path | None]]:
-    """(file, base folder it was found under) for every media file named or found below."""
-    from kinod.pipeline import is_media_name
-
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            seen: set[tuple[int, int]] = set()
-            for dirpath, dirnames, filenames in os.walk(p, followlinks=False):
-                st = os.stat(dirpath)
-                if (st.st_dev, st.st_ino) in seen:
-                    dirnames[:] = []
-                    continue
-                seen.add((st.st_dev, st.st_ino))
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in sorted(filenames):
-                    f = Path(dirpath) / name
-                    if is_media_name(f):
-                        yield f, p
-        else:
-            yield p, None
 
 
 def cmd_scan(config: Config, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from kinod.jobs.store import JobStore
-    from kinod.pipeline import ClipProcessor, output_dir_for
+    from kinod.pipeline import ClipProcessor
+    from kinod.run.scan import run_scan, scan_cards
 
     missing = [p for p in args.paths if not os.path.lexists(p)]
     for m in missing:
         print(f"kinod scan: {m}: no such file or folder", file=sys.stderr)
-    files = list(_iter_media([p for p in args.paths if p not in missing]))
-    if not files and not missing:
+    cards = list(scan_cards(config, [Path(p) for p in args.paths if p not in missing]))
+    total = sum(len(c.clips) for c in cards)
+    if not total and not missing:
         print("kinod scan: no media files found", file=sys.stderr)
     store = JobStore(config.state.dir / "kinod.sqlite")
     processor = ClipProcessor(config, store)
-    failed: list[tuple[Path, str]] = []
-    done = 0
+    clips_bar = tqdm(total=total, desc="clips", unit="clip", disable=None, leave=False)
+    bars: list[tqdm] = []
+
+    def progress_for(path: Path) -> Callable[[int, int], None]:
+        for b in bars:
+            b.close()
+        bar = tqdm(desc=path.name[:40], unit="frame", disable=None, leave=False)
+        bars[:] = [bar]
+
+        def progress(n: int, total: int) -> None:
+            if total and bar.total != total:
+                bar.total = total
+            bar.update(n - bar.n)
+
+        return progress
+
+    def on_clip(path: Path, outcome: Any) -> None:
+        clips_bar.update(1)
+        if outcome.ok:
+            state = "up to date" if outcome.skipped else "done"
+            print(f"{state}: {path} -> {outcome.sidecar}")
+
     try:
-        for path, base in tqdm(files, desc="clips", unit="clip", disable=None, leave=False):
-            out_dir = output_dir_for(path, config, base)
-            with tqdm(desc=path.name[:40], unit="frame", disable=None, leave=False) as bar:
-
-                def progress(n: int, total: int, bar: tqdm = bar) -> None:
-                    if total and bar.total != total:
-                        bar.total = total
-                    bar.update(n - bar.n)
-
-                outcome = processor.process(path, out_dir, force=args.force, progress=progress)
-            if outcome.ok:
-                done += 1
-                state = "up to date" if outcome.skipped else "done"
-                print(f"{state}: {path} -> {outcome.sidecar}")
-            else:
-                failed.append((path, outcome.error or "unknown error"))
+        res = run_scan(config, processor, cards, force=args.force, on_clip=on_clip, progress_for=progress_for)
     finally:
+        for b in [*bars, clips_bar]:
+            b.close()
         store.close()
-    for path, why in failed:
+    for written in res.card_outputs:
+        if written.name == "card.kino.json":
+            print(f"card report: {written}")
+    for path, why in res.failed:
         print(f"FAILED: {path}: {why}", file=sys.stderr)
-    print(f"{done} clip(s) ok, {len(failed)} failed", file=sys.stderr)
-    return 1 if failed or missing else 0
+    print(f"{res.done} clip(s) ok, {len(res.failed)} failed", file=sys.stderr)
+    return 1 if res.failed or missing else 0
 
 
 def cmd_probe(config: Config, args: argparse.Namespace) -> int:
@@ -122,8 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_probe)
     d = sub.add_parser("doctor", help="check ffmpeg, MediaInfo, models, GPU and folders")
     d.set_defaults(func=cmd_doctor)
+    from kinod.commands import jobs as job_commands
     from kinod.export.command import register as register_export
-    from kinod.jobs import commands as job_commands
 
     register_export(sub)
     job_commands.register(sub)

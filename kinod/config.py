@@ -18,11 +18,11 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from kinod.analyzers.base import AnalyzerConfig
+from kinod.contracts import AnalyzerConfig
 from kinod.export.writers.options import ExportOptions
 from kinod.media.cards.config import CardsConfig
 from kinod.media.proxy import ProxyConfig
@@ -32,6 +32,9 @@ ENV_VAR = "KINOD_CONFIG"
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    #: String keys that may hold a path (resolved against the config file's folder when
+    #: they look like one); ``Path`` fields are resolved without being listed.
+    path_keys: ClassVar[tuple[str, ...]] = ()
 
 
 class WatchRoot(Strict):
@@ -60,6 +63,10 @@ class StateConfig(Strict):
 
 
 class MediaConfig(Strict):
+    path_keys: ClassVar[tuple[str, ...]] = ("ffmpeg",)
+    #: Settings that change analysis results: part of every job key (see :func:`analysis_hash`).
+    result_keys: ClassVar[tuple[str, ...]] = ("analysis_width", "audio_rate")
+
     ffmpeg: str = ""
     analysis_width: int = Field(480, ge=64, le=3840)
     audio_rate: int = Field(16000, ge=8000, le=192000)
@@ -141,6 +148,8 @@ class Config(Strict):
     ui: UiConfig = UiConfig()
     search: SearchConfig = SearchConfig()
     storage: StorageConfig = StorageConfig()  # issue 13
+    # The three fields below are filled by :func:`load_config`, never read from the file
+    # (see INTERNAL_KEYS).
     #: Names of the analyzers to run, in the ``[analyzers]`` table as ``enabled``.
     enabled_analyzers: tuple[str, ...] = (
         "shots", "black", "freeze", "silence", "loudness", "dynamism", "picture", "technical", "speech",
@@ -153,6 +162,14 @@ class Config(Strict):
 
     def analyzer_config(self, name: str) -> AnalyzerConfig | None:
         return self.analyzer_configs.get(name)
+
+
+#: Config fields that load_config fills in; a file that sets them is wrong, not ignored.
+INTERNAL_KEYS = {
+    "enabled_analyzers": "set [analyzers] enabled = [...] instead",
+    "analyzer_configs": "use [analyzers.<name>] sections instead",
+    "source": "it is where the config was read from",
+}
 
 
 class ConfigError(ValueError):
@@ -173,6 +190,39 @@ def _format_validation_error(err: ValidationError, source: str, prefix: str = ""
 def _resolve(base: Path, p: Path) -> Path:
     p = p.expanduser()
     return p if p.is_absolute() else (base / p)
+
+
+def _looks_like_path(value: str) -> bool:
+    """A string key that may be a name ("base", "ffmpeg") or a path: a path has a separator or a ~."""
+    return bool(value) and ("/" in value or value.startswith(("~", ".")) or os.sep in value)
+
+
+def resolve_paths(model: BaseModel, base: Path) -> BaseModel:
+    """The model with every path-like key resolved against ``base`` (the config file's folder).
+
+    Why every key, nested ones and analyzer sections included: a unit file or ``kinod -c``
+    starts the daemon from anywhere, and ``model = "models/whisper"`` must mean the same
+    folder then as when the file was written. ``Path`` fields are paths; string fields
+    listed in the model's ``path_keys`` are resolved when they look like a path.
+    """
+    update: dict[str, Any] = {}
+    path_keys = getattr(type(model), "path_keys", ())
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        new: Any = value
+        if isinstance(value, Path):
+            new = _resolve(base, value)
+        elif isinstance(value, BaseModel):
+            new = resolve_paths(value, base)
+        elif isinstance(value, tuple) and value and all(isinstance(v, BaseModel) for v in value):
+            new = tuple(resolve_paths(v, base) for v in value)
+        elif isinstance(value, tuple) and value and all(isinstance(v, Path) for v in value):
+            new = tuple(_resolve(base, v) for v in value)
+        elif isinstance(value, str) and name in path_keys and _looks_like_path(value):
+            new = str(_resolve(base, Path(value)))
+        if new is not value:
+            update[name] = new
+    return model.model_copy(update=update) if update else model
 
 
 def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
@@ -250,6 +300,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     if not isinstance(enabled, list) or not all(isinstance(n, str) for n in enabled):
         raise ConfigError(f"{source}: analyzers.enabled: must be a list of analyzer names")
 
+    for key, why in INTERNAL_KEYS.items():
+        if key in data:
+            raise ConfigError(f"{source}: {key}: not a config key ({why})")
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
@@ -290,17 +343,11 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     for name in enabled:
         analyzer_configs.setdefault(name, classes[name].Config())
 
-    roots = tuple(r.model_copy(update={"path": _resolve(base, r.path)}) for r in cfg.watch.roots)
-    return cfg.model_copy(
+    resolved = resolve_paths(cfg, base)
+    return resolved.model_copy(
         update={
-            "watch": cfg.watch.model_copy(update={"roots": roots}),
-            "output": cfg.output.model_copy(update={"root": _resolve(base, cfg.output.root)}),
-            "state": cfg.state.model_copy(update={"dir": _resolve(base, cfg.state.dir)}),
-            "proxy": cfg.proxy.model_copy(
-                update={"root": _resolve(base, cfg.proxy.root) if cfg.proxy.root is not None else None}
-            ),
             "enabled_analyzers": tuple(enabled),
-            "analyzer_configs": analyzer_configs,
+            "analyzer_configs": {n: resolve_paths(c, base) for n, c in analyzer_configs.items()},
             "source": file,
         }
     )
@@ -309,4 +356,22 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 def config_hash(section: BaseModel) -> str:
     """Stable hash of an analyzer's settings: part of the job key and the sidecar."""
     canonical = json.dumps(section.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def analysis_hash(section: BaseModel, media: MediaConfig) -> str:
+    """The hash that goes into an analyzer's job key: its settings plus the ``[media]`` ones
+    that change what it sees (analysis width, audio rate).
+
+    Why: a wider analysis picture or another audio rate gives other results, so results
+    made under the old settings must not be taken for the new ones. With the default
+    media settings it is the section's own :func:`config_hash`, so existing job keys and
+    sidecars stay valid.
+    """
+    own = config_hash(section)
+    defaults = MediaConfig()
+    changed = {k: getattr(media, k) for k in MediaConfig.result_keys if getattr(media, k) != getattr(defaults, k)}
+    if not changed:
+        return own
+    canonical = json.dumps({"analyzer": own, "media": changed}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]

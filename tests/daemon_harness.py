@@ -22,10 +22,18 @@ from typing import Any
 import imageio_ffmpeg
 from prometheus_client.parser import text_string_to_metric_families
 
+from kinod.export.sidecar import json_schema
 from kinod.jobs.store import JobStore
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 REPO = Path(__file__).resolve().parents[1]
+
+
+def validate_sidecar(data: dict[str, Any]) -> None:
+    """A clip sidecar must match the shipped JSON Schema, whatever the daemon went through."""
+    import jsonschema
+
+    jsonschema.validate(data, json_schema(), format_checker=jsonschema.FormatChecker())
 
 
 def ffmpeg(*args: str) -> None:
@@ -90,8 +98,8 @@ def kinod_command(config: Path, *argv: str) -> tuple[int, str]:
     import contextlib
     import io
 
+    from kinod.commands import jobs as commands
     from kinod.config import load_config
-    from kinod.jobs import commands
 
     p = argparse.ArgumentParser(prog="kinod")
     commands.register(p.add_subparsers(dest="command", required=True))
@@ -251,12 +259,25 @@ class Daemon:
         return self.query("SELECT * FROM job_events WHERE event=? ORDER BY id", (event,))
 
     def sidecar(self, rel: str) -> dict[str, Any]:
-        return json.loads((self.out / (rel + ".kino.json")).read_text())
+        data = json.loads((self.out / (rel + ".kino.json")).read_text())
+        validate_sidecar(data)
+        return data
+
+    def validate_all_sidecars(self) -> int:
+        """Every clip sidecar the daemon wrote, checked against the JSON Schema; returns how many."""
+        n = 0
+        for f in sorted(self.out.rglob("*.kino.json")) if self.out.is_dir() else []:
+            if f.name != "card.kino.json":
+                validate_sidecar(json.loads(f.read_text()))
+                n += 1
+        return n
 
     def __enter__(self) -> Daemon:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=30)
+        if exc_type is None:
+            self.validate_all_sidecars()

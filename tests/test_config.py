@@ -92,3 +92,47 @@ def test_env_override_and_relative_paths(tmp_path: Path, monkeypatch: pytest.Mon
 def test_config_hash_changes_only_with_settings() -> None:
     assert config_hash(ShotsConfig()) == config_hash(ShotsConfig())
     assert config_hash(ShotsConfig()) != config_hash(ShotsConfig(threshold=30))
+
+
+@pytest.mark.parametrize("key", ["enabled_analyzers", "analyzer_configs", "source"])
+def test_internal_fields_are_not_config_keys(tmp_path: Path, key: str) -> None:
+    cfg = tmp_path / "kinod.toml"
+    value = '"x"' if key == "source" else ('["bogus"]' if key == "enabled_analyzers" else "{}")
+    cfg.write_text(f"{key} = {value}\n")
+    with pytest.raises(ConfigError, match=rf"kinod.toml: {key}: not a config key"):
+        load_config(cfg)
+
+
+def test_every_path_key_is_resolved_against_the_config_folder(tmp_path: Path) -> None:
+    cfg = tmp_path / "etc" / "kinod.toml"
+    cfg.parent.mkdir()
+    cfg.write_text(
+        '[[watch.roots]]\npath = "footage"\n[state]\ndir = "~/kinod-state"\n'
+        '[media]\nffmpeg = "bin/ffmpeg"\n[proxy]\nroot = "proxies"\nfontfile = "fonts/a.ttf"\n'
+        '[analyzers]\nenabled = ["shots", "speech"]\n[analyzers.speech]\nmodel = "./models/whisper"\n'
+    )
+    c = load_config(cfg)
+    base = cfg.parent
+    assert c.watch.roots[0].path == base / "footage"
+    assert c.state.dir == Path("~/kinod-state").expanduser()
+    assert c.media.ffmpeg == str(base / "bin/ffmpeg")
+    assert c.proxy.root == base / "proxies" and c.proxy.fontfile == str(base / "fonts/a.ttf")
+    speech = c.analyzer_config("speech")
+    assert speech is not None and speech.model == str(base / "models/whisper")  # type: ignore[attr-defined]
+    # names stay names
+    cfg.write_text(
+        '[media]\nffmpeg = "ffmpeg"\n[analyzers]\nenabled = ["speech"]\n[analyzers.speech]\nmodel = "base"\n'
+    )
+    c = load_config(cfg)
+    assert c.media.ffmpeg == "ffmpeg" and c.analyzer_config("speech").model == "base"  # type: ignore[union-attr]
+
+
+def test_media_settings_that_change_results_are_part_of_the_job_key() -> None:
+    from kinod.config import MediaConfig, analysis_hash
+
+    own = config_hash(ShotsConfig())
+    assert analysis_hash(ShotsConfig(), MediaConfig()) == own  # defaults: keys of existing results stay valid
+    wide = analysis_hash(ShotsConfig(), MediaConfig(analysis_width=960))
+    rate = analysis_hash(ShotsConfig(), MediaConfig(audio_rate=48000))
+    assert len({own, wide, rate}) == 3
+    assert analysis_hash(ShotsConfig(), MediaConfig(decode_threads=4)) == own  # speed only

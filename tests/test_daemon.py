@@ -202,7 +202,12 @@ def test_poll_mode_restart_rescan_reload_and_state_commands(tmp_path: Path, clip
         d.write_config(d.extra + "[analyzers.shots]\nthreshold = 40.0\n")
         d.proc.send_signal(signal.SIGHUP)
         d.wait_metric("kinod_jobs", 6, analyzer="shots", state="done")
-        assert d.sidecar("P001/a.mp4")["analyses"]["shots"]["config"]["threshold"] == 40.0
+        # the job is counted done before its clip's sidecar is written again: wait for that
+        d.wait_for(
+            lambda: d.sidecar("P001/a.mp4")["analyses"]["shots"]["config"]["threshold"] == 40.0,
+            30,
+            "a.mp4's sidecar to be written with the new threshold",
+        )
         # a renamed clip is not analysed again: its sidecar follows it
         shots_runs = len([e for e in d.events("done") if e["analyzer"] == "shots"])
         (d.root / "P001" / "extra.mp4").rename(d.root / "P001" / "renamed.mp4")
@@ -227,3 +232,19 @@ def test_poll_mode_restart_rescan_reload_and_state_commands(tmp_path: Path, clip
         )
         assert d.stop() == 0
     assert "Traceback" not in d.log_text()
+
+
+def test_a_renamed_clip_takes_its_outputs_along(tmp_path: Path, clips: dict[str, Path]) -> None:
+    with Daemon(tmp_path) as d:
+        d.start()
+        card = d.root / "R001"
+        card.mkdir()
+        shutil.copy(clips["a"], card / "C001.mp4")
+        d.wait_metric("kinod_cards_done_total", 1, timeout=60, outcome="done")
+        old = [d.out / "R001" / f"C001.mp4{s}" for s in (".kino.json", ".otio")]
+        assert all(p.is_file() for p in old)
+        (card / "C001.mp4").rename(card / "C009.mp4")
+        d.wait_for(lambda: (d.out / "R001" / "C009.mp4.kino.json").is_file(), 60, "the renamed clip's sidecar")
+        d.wait_for(lambda: not any(p.exists() for p in old), 30, "the old name's outputs to go")
+        assert d.sidecar("R001/C009.mp4")["source"]["path"].endswith("C009.mp4")
+        assert d.stop() == 0

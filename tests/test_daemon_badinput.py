@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -62,12 +61,15 @@ def test_bad_input_is_reported_and_the_daemon_goes_on(tmp_path: Path) -> None:
         (d.root / "DEL001").mkdir()
         shutil.copy(long, d.root / "DEL001" / "gone.mp4")
         gone = d.root / "DEL001" / "gone.mp4"
+        # The pass records how far it has decoded: delete the file once frames have come
+        # out (the decode is under way) and long before the 500-frame clip is through.
         d.wait_for(
-            lambda: d.query("SELECT 1 FROM passes WHERE path=? AND state='running'", (str(gone),)),
+            lambda: d.query(
+                "SELECT 1 FROM passes WHERE path=? AND state='running' AND frames_done > 0", (str(gone),)
+            ),
             60,
-            "the pass of gone.mp4 to start",
+            "the pass of gone.mp4 to be decoding",
         )
-        time.sleep(1.0)  # well into the decode
         gone.unlink()
         d.wait_metric("kinod_errors_total", 1, kind="vanished")
 

@@ -14,6 +14,14 @@ can add one without editing kinod. Each declares:
   ffmpeg measuring filters run inside the pass: :class:`FilterTap`).
 * ``resources``: what the scheduler must reserve (CPU slots, GPU slots and memory).
 * ``Config``: a pydantic model for its ``[analyzers.<name>]`` section (``extra="forbid"``).
+
+Two kinds, two classes: a :class:`StreamAnalyzer` is fed by the decode pass (hooks, then
+``finish``); a :class:`ModelAnalyzer` reads the analysis cache in a job of its own
+(``run``). :class:`Analyzer` is the older combined class, kept so existing analyzers
+work unchanged; its kind follows ``needs.cache``.
+
+The value types (frames, needs, taps, markers, results, errors) live in
+:mod:`kinod.contracts` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -21,291 +29,63 @@ from __future__ import annotations
 import threading
 from abc import ABC
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict
+from kinod.contracts import (
+    AnalyzerConfig,
+    AnalyzerError,
+    AudioChunk,
+    AudioNeeds,
+    ClipInfo,
+    FilterEvent,
+    FilterTap,
+    Frame,
+    FrameNeeds,
+    Marker,
+    MarkerCategory,
+    ModelInfo,
+    ModelMissingError,
+    Needs,
+    OutOfMemoryError,
+    Resources,
+    Result,
+    RuntimeContext,
+    StreamConsumer,
+    StreamEnd,
+)
 
-if TYPE_CHECKING:
-    from kinod.media.probe import Probe
-
-
-class AnalyzerConfig(BaseModel):
-    """Base for every analyzer's config section: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-@dataclass(frozen=True)
-class FrameNeeds:
-    """Frames an analyzer wants from the decode pass.
-
-    ``every_frame`` analyzers (cut detection) see every decoded frame; others are
-    given a sample at ``sample_fps`` (the first frame of each 1/fps period, so samples
-    land on exact frames). Frames are BGR uint8, read-only, shared by every analyzer
-    that asked for the same stream.
-
-    ``width`` (default: the pass's ``media.analysis_width``) and ``scaling`` pick the
-    stream; analyzers asking for the same one share a single scaled output of ffmpeg:
-
-    * ``"area"``: anti-aliased, what people look at (keyframes, picture statistics);
-    * ``"point"``: nearest-pixel decimation. It keeps each pixel's own value, so noise,
-      clipped pixels and frame differences keep their full-resolution statistics, and it
-      is what PySceneDetect's detectors see after their own downscale (so their scores
-      and thresholds mean the same here). A source narrower than twice ``width`` comes
-      at its own size: decimating by less than 2 would drop columns unevenly, and the
-      analyzer resizes it itself.
-
-    Sampled streams are selected inside ffmpeg, so unsampled frames cost nothing
-    beyond decoding.
-    """
-
-    every_frame: bool = True
-    sample_fps: float | None = None
-    width: int | None = None
-    scaling: Literal["area", "point"] = "area"
-
-
-@dataclass(frozen=True)
-class AudioNeeds:
-    """Audio an analyzer wants: float32 PCM, all channels.
-
-    By default at the pass's rate (``media.audio_rate``, shared with the analysis
-    cache). ``native=True`` asks for a second pipe at the source's own sample rate,
-    for sample-exact peaks and clipping, which resampling would smear.
-    """
-
-    rate: int = 16000
-    native: bool = False
-
-
-@dataclass(frozen=True)
-class FilterTap:
-    """An ffmpeg measuring filter run inside the decode pass's own ffmpeg process.
-
-    Some measurements are best done by ffmpeg's filters (blackdetect, freezedetect,
-    silencedetect, ebur128, idet, cropdetect): they are exact references users already
-    trust, and they run in C on ffmpeg's filter thread. Rather than a second decode,
-    the pass splits its graph and gives each tap its own leg, ending in a ``metadata``
-    printer on a pipe that the pass parses and hands to :meth:`Analyzer.on_filter`.
-
-    ``name`` identifies the tap to its analyzer; the filter chain itself comes from
-    :meth:`Analyzer.filter_chain` so thresholds can come from the analyzer's config.
-    ``media`` picks the picture or the sound (all audio streams merged, source rate).
-    ``size`` (video): ``"small"`` runs on the picture point-scaled to 256 px wide, the
-    detection stream shots reads (one scaling serves both; decimation keeps each pixel's
-    own value, so shares of black pixels and frame differences are the full picture's);
-    ``"full"`` on the decoded picture (idet must see the original fields). Each leg's
-    timestamps start at 0.
-    """
-
-    name: str
-    media: Literal["video", "audio"]
-    size: Literal["small", "full"] = "small"
-
-
-@dataclass(frozen=True)
-class FilterEvent:
-    """The metadata one tap's filters attached to one frame (video) or audio frame.
-
-    ``seconds`` and ``frame`` place the frame on the clip's timeline (video frame 0 is
-    0 s). Times *inside* ``values`` (``lavfi.black_start=3.2``) are in the tap's own
-    clock; convert them with :meth:`clip_seconds` / :meth:`clip_frame`.
-    """
-
-    tap: str
-    frame: int
-    seconds: float
-    values: Mapping[str, str]
-    rate: Fraction
-    #: Add to a tap time to get clip time (audio legs start when the audio does).
-    offset_s: float = 0.0
-    #: Size of the picture the tap's chain was given (video; 0 for audio), for pixel values.
-    width: int = 0
-    height: int = 0
-
-    def clip_seconds(self, value: str | float) -> float:
-        return float(value) + self.offset_s
-
-    def clip_frame(self, value: str | float) -> int:
-        """Nearest frame of the clip's timeline to a tap time (never negative)."""
-        return max(0, round(self.clip_seconds(value) * self.rate))
-
-
-@dataclass(frozen=True)
-class StreamEnd:
-    """How much the decode pass delivered, told to every analyzer before ``finish``.
-
-    Intervals still open at the end of the clip (black to the last frame) end here;
-    ffmpeg's filters cannot report them because no frame is left to carry the news.
-    """
-
-    #: Video frames decoded (0: no picture).
-    frames: int
-    #: Seconds of audio on the clip's timeline (0.0: no sound).
-    audio_seconds: float
-
-
-@dataclass(frozen=True)
-class Needs:
-    frames: FrameNeeds | None = None
-    audio: AudioNeeds | None = None
-    #: Model analyzers read the analysis cache (PCM, sampled frames) instead of a live pass.
-    cache: bool = False
-    #: Names of analyzers whose results this one reads (run after them).
-    results_of: tuple[str, ...] = ()
-    #: A second picture stream, delivered to :meth:`Analyzer.on_still` (e.g. shots detect
-    #: cuts on small point-scaled frames but pick keyframes from sampled area-scaled ones).
-    stills: FrameNeeds | None = None
-    #: ffmpeg measuring filters run inside the decode pass (see :class:`FilterTap`).
-    filters: tuple[FilterTap, ...] = ()
-    #: Model analyzers: sampled frames the decode pass must keep in the analysis cache
-    #: for them (``sample_fps``, ``width``). The pass keeps one stream serving every
-    #: analyzer (the highest rate and the widest picture asked for); see
-    #: :class:`kinod.media.cache.AnalysisCache.frames`.
-    cache_frames: FrameNeeds | None = None
-
-    def wants_pass(self) -> bool:
-        """True when the decode pass has something to give this analyzer."""
-        return self.frames is not None or self.audio is not None or self.stills is not None or bool(self.filters)
-
-    def wants_picture(self) -> bool:
-        return self.frames is not None or self.stills is not None or any(t.media == "video" for t in self.filters)
-
-    def wants_sound(self) -> bool:
-        return self.audio is not None or any(t.media == "audio" for t in self.filters)
-
-
-@dataclass(frozen=True)
-class Resources:
-    """What the scheduler must reserve while this analyzer runs."""
-
-    cpu: int = 1
-    gpu: int = 0
-    gpu_mem_mb: int = 0
-    ram_mb: int = 256
-
-
-@dataclass(frozen=True)
-class RuntimeContext:
-    """Where an analyzer may keep models and which device it should use."""
-
-    state_dir: Path
-    #: "auto" (CUDA when available, else CPU), "cpu" or "cuda".
-    device: str = "auto"
-
-    @property
-    def models_dir(self) -> Path:
-        return self.state_dir / "models"
-
-
-@dataclass(frozen=True)
-class ClipInfo:
-    """What an analyzer may know about the clip it is looking at."""
-
-    path: Path
-    probe: Probe
-    rate: Fraction
-    #: Frame count on the clip's own timeline (nominal rate), 0 if unknown.
-    frames: int
-    #: Where the analyzer may put artefacts it returns (thumbnails); created on demand.
-    artefact_dir: Path
-    #: Timecode of frame 0 as a frame count at ``rate`` (0 when the clip has no TC).
-    start_tc_frames: int = 0
-    drop_frame: bool = False
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One decoded frame: ``index`` is the exact frame number on the clip's timeline."""
-
-    index: int
-    seconds: float
-    image: np.ndarray  # (height, width, 3) uint8 BGR
-
-
-@dataclass(frozen=True)
-class AudioChunk:
-    """A run of PCM samples: ``samples`` is (n, channels) float32 in [-1, 1]."""
-
-    start_sample: int
-    rate: int
-    samples: np.ndarray
-
-    @property
-    def start_seconds(self) -> float:
-        return self.start_sample / self.rate
-
-
-MarkerCategory = Literal[
-    "shot",
-    "black",
-    "freeze",
-    "inactive",
-    "silence",
-    "speech",
-    "face",
-    "person",
-    "text",
-    "tag",
-    "problem",
+__all__ = [
+    "Analyzer",
+    "AnalyzerBase",
+    "AnalyzerConfig",
+    "AnalyzerError",
+    "AudioChunk",
+    "AudioNeeds",
+    "ClipInfo",
+    "FilterEvent",
+    "FilterTap",
+    "Frame",
+    "FrameNeeds",
+    "Marker",
+    "MarkerCategory",
+    "ModelAnalyzer",
+    "ModelInfo",
+    "ModelMissingError",
+    "Needs",
+    "OutOfMemoryError",
+    "Resources",
+    "Result",
+    "RuntimeContext",
+    "StreamAnalyzer",
+    "StreamConsumer",
+    "StreamEnd",
+    "finish_order",
 ]
 
 
-@dataclass(frozen=True)
-class Marker:
-    """A point or ranged event on the clip's timeline, in frames of the clip's rate."""
-
-    category: MarkerCategory
-    frame: int
-    name: str
-    duration_frames: int = 0
-    comment: str = ""
-    confidence: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "category": self.category,
-            "frame": self.frame,
-            "duration_frames": self.duration_frames,
-            "name": self.name,
-            "comment": self.comment,
-            "confidence": self.confidence,
-        }
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """Which model produced a result, so an upgrade re-runs only what changed."""
-
-    name: str
-    sha256: str
-    source: str = ""
-
-
-@dataclass
-class Result:
-    """What an analyzer returns. The sidecar writer adds times and timecodes.
-
-    ``items`` are interval or event records; each has ``start_frame`` and, for
-    intervals, ``end_frame`` (exclusive) on the clip's timeline. ``summary`` holds
-    clip-level facts. ``artefacts`` lists files the analyzer wrote under
-    ``ClipInfo.artefact_dir`` (relative to it).
-    """
-
-    items: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-    markers: list[Marker] = field(default_factory=list)
-    model: ModelInfo | None = None
-    artefacts: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-class Analyzer(ABC):
-    """Base class: subclasses set the class attributes and implement the hooks they need."""
+class AnalyzerBase(ABC):
+    """What every analyzer has: identity, needs, resources, config, set-up checks."""
 
     name: ClassVar[str]
     version: ClassVar[str]
@@ -334,6 +114,11 @@ class Analyzer(ABC):
     def kind(self) -> Literal["stream", "model"]:
         return "model" if self.needs.cache else "stream"
 
+    def raise_if_failed(self) -> None:
+        """For ``finish``: a hook that raised mid-pass leaves nothing trustworthy to return."""
+        if self.failure is not None:
+            raise AnalyzerError(f"{self.name}: failed during the decode pass: {self.failure}")
+
     def checks(self) -> list[tuple[str, bool, str]]:
         """Set-up checks for ``kinod doctor``: (what, ok, detail). Must not load models."""
         return []
@@ -342,17 +127,21 @@ class Analyzer(ABC):
         """The model this analyzer would load, without loading it (for job keys)."""
         return None
 
+
+class StreamAnalyzer(AnalyzerBase):
+    """Fed by the decode pass: frames, audio, stills and filter events, then ``finish``."""
+
     # Stream analyzers: called inside the decode pass, in this order.
-    def start(self, clip: ClipInfo) -> None:  # noqa: B027 - optional hook
+    def start(self, clip: ClipInfo) -> None:
         """Called once before the first frame or audio chunk."""
 
-    def on_frame(self, frame: Frame) -> None:  # noqa: B027 - optional hook
+    def on_frame(self, frame: Frame) -> None:
         """Called for each frame this analyzer asked for, in order."""
 
-    def on_audio(self, chunk: AudioChunk) -> None:  # noqa: B027 - optional hook
+    def on_audio(self, chunk: AudioChunk) -> None:
         """Called for each audio chunk, in order, from the audio reader thread."""
 
-    def on_still(self, frame: Frame) -> None:  # noqa: B027 - optional hook
+    def on_still(self, frame: Frame) -> None:
         """Called for each frame of the ``needs.stills`` stream, in order."""
 
     def filter_chain(self, tap: str) -> str:
@@ -362,27 +151,44 @@ class Analyzer(ABC):
         """
         raise AnalyzerError(f"{self.name}: declares filter tap {tap!r} but has no filter_chain() for it")
 
-    def on_filter(self, event: FilterEvent) -> None:  # noqa: B027 - optional hook
+    def on_filter(self, event: FilterEvent) -> None:
         """Called for each frame a tap's filters attached metadata to, in order per tap."""
 
-    def on_end(self, end: StreamEnd) -> None:  # noqa: B027 - optional hook
+    def on_end(self, end: StreamEnd) -> None:
         """Called once after the last frame, chunk and filter event, before ``finish``."""
 
-    def use_results(self, results: Mapping[str, Result]) -> None:  # noqa: B027 - optional hook
+    def use_results(self, results: Mapping[str, Result]) -> None:
         """Called before ``finish`` with the results of ``needs.results_of`` that exist."""
-
-    def raise_if_failed(self) -> None:
-        """For ``finish``: a hook that raised mid-pass leaves nothing trustworthy to return."""
-        if self.failure is not None:
-            raise AnalyzerError(f"{self.name}: failed during the decode pass: {self.failure}")
 
     def finish(self) -> Result:
         """Called once after the last frame and chunk; returns the result."""
         raise AnalyzerError(f"{self.name}: stream analyzer does not implement finish()")
 
+
+class ModelAnalyzer(AnalyzerBase):
+    """Runs in a job of its own on the clip's analysis cache (PCM, sampled frames).
+
+    Needs ``cache=True`` (set here by default); may run later, on a GPU, or on another
+    machine, and never decodes the original. Raise :class:`OutOfMemoryError` when the
+    device is too full, so the scheduler retries smaller or on the CPU.
+    """
+
+    needs: ClassVar[Needs] = Needs(cache=True)
+
     # Model analyzers: called by a job with the clip's analysis cache.
     def run(self, clip: ClipInfo, cache: Any) -> Result:
         raise AnalyzerError(f"{self.name}: model analyzer does not implement run()")
+
+
+class Analyzer(StreamAnalyzer, ModelAnalyzer):
+    """The combined class: stream hooks and ``run``; its kind follows ``needs.cache``.
+
+    Kept so that analyzers written against it (``class X(Analyzer)`` with
+    ``needs = Needs(cache=True, ...)`` and ``run``) keep working unchanged. New
+    analyzers should subclass :class:`StreamAnalyzer` or :class:`ModelAnalyzer`.
+    """
+
+    needs: ClassVar[Needs] = Needs()
 
 
 def finish_order(analyzers: Sequence[Analyzer]) -> list[Analyzer]:
@@ -408,11 +214,3 @@ def finish_order(analyzers: Sequence[Analyzer]) -> list[Analyzer]:
     for a in analyzers:
         visit(a, frozenset())
     return done
-
-
-class AnalyzerError(RuntimeError):
-    """An analyzer could not produce a result; the message says why."""
-
-
-class ModelMissingError(AnalyzerError):
-    """A model file is absent or its hash does not match; names the config key."""

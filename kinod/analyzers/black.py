@@ -21,7 +21,6 @@ from typing import Any
 from pydantic import Field
 
 from kinod.analyzers.base import (
-    Analyzer,
     AnalyzerConfig,
     ClipInfo,
     FilterEvent,
@@ -30,6 +29,7 @@ from kinod.analyzers.base import (
     Needs,
     Resources,
     Result,
+    StreamAnalyzer,
     StreamEnd,
 )
 from kinod.analyzers.intervals import EventIntervals, feed_frame_events
@@ -44,7 +44,7 @@ class BlackConfig(AnalyzerConfig):
     pixel_threshold: float = Field(0.10, ge=0, le=1)
 
 
-class BlackAnalyzer(Analyzer):
+class BlackAnalyzer(StreamAnalyzer):
     name = "black"
     version = "1"
     needs = Needs(filters=(FilterTap("blackdetect", "video"),))

@@ -22,7 +22,6 @@ from typing import Any, Literal
 from pydantic import Field
 
 from kinod.analyzers.base import (
-    Analyzer,
     AnalyzerConfig,
     ClipInfo,
     FilterEvent,
@@ -31,6 +30,7 @@ from kinod.analyzers.base import (
     Needs,
     Resources,
     Result,
+    StreamAnalyzer,
     StreamEnd,
 )
 from kinod.analyzers.intervals import FREEZE_END, FREEZE_START, EventIntervals, feed_frame_events, intersect
@@ -47,7 +47,7 @@ class DynamismConfig(AnalyzerConfig):
     static_ratio: float = Field(0.4, gt=0, le=1)
 
 
-class DynamismAnalyzer(Analyzer):
+class DynamismAnalyzer(StreamAnalyzer):
     name = "dynamism"
     version = "1"
     needs = Needs(filters=(FilterTap("freezedetect", "video"),))

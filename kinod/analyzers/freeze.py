@@ -23,7 +23,6 @@ from typing import Any
 from pydantic import Field
 
 from kinod.analyzers.base import (
-    Analyzer,
     AnalyzerConfig,
     ClipInfo,
     FilterEvent,
@@ -32,6 +31,7 @@ from kinod.analyzers.base import (
     Needs,
     Resources,
     Result,
+    StreamAnalyzer,
     StreamEnd,
 )
 from kinod.analyzers.intervals import FREEZE_END, FREEZE_START, EventIntervals, feed_frame_events, intersect, merge
@@ -55,7 +55,7 @@ class FreezeConfig(AnalyzerConfig):
     inactive_min_duration: float = Field(10.0, gt=0)
 
 
-class FreezeAnalyzer(Analyzer):
+class FreezeAnalyzer(StreamAnalyzer):
     name = "freeze"
     version = "1"
     needs = Needs(filters=(FilterTap(FREEZE, "video"), FilterTap(STILL, "video"), FilterTap(QUIET, "audio")))

@@ -25,7 +25,6 @@ import numpy as np
 from pydantic import Field
 
 from kinod.analyzers.base import (
-    Analyzer,
     AnalyzerConfig,
     AudioChunk,
     AudioNeeds,
@@ -36,6 +35,7 @@ from kinod.analyzers.base import (
     Needs,
     Resources,
     Result,
+    StreamAnalyzer,
     StreamEnd,
 )
 
@@ -69,7 +69,7 @@ class _Channel:
     intervals: list[list[int]] = field(default_factory=list)
 
 
-class LoudnessAnalyzer(Analyzer):
+class LoudnessAnalyzer(StreamAnalyzer):
     name = "loudness"
     version = "1"
     needs = Needs(audio=AudioNeeds(native=True), filters=(FilterTap("ebur128", "audio"),))

@@ -29,7 +29,6 @@ import numpy as np
 from pydantic import Field
 
 from kinod.analyzers.base import (
-    Analyzer,
     AnalyzerConfig,
     ClipInfo,
     Frame,
@@ -37,6 +36,7 @@ from kinod.analyzers.base import (
     Needs,
     Resources,
     Result,
+    StreamAnalyzer,
 )
 
 #: Width of the copy used for colour, motion and palette (enough for statistics).
@@ -52,7 +52,7 @@ class PictureConfig(AnalyzerConfig):
     colours: int = Field(3, ge=1, le=8)
 
 
-class PictureAnalyzer(Analyzer):
+class PictureAnalyzer(StreamAnalyzer):
     name = "picture"
     version = "1"
     needs = Needs(frames=FrameNeeds(every_frame=False, sample_fps=2.0, scaling="area"), results_of=("shots",))

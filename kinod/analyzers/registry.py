@@ -14,7 +14,7 @@ from importlib.metadata import EntryPoint, entry_points
 
 import structlog
 
-from kinod.analyzers.base import Analyzer
+from kinod.analyzers.base import AnalyzerBase
 
 GROUP = "kinod.analyzers"
 log = structlog.get_logger(__name__)
@@ -35,23 +35,25 @@ def analyzer_names() -> list[str]:
 
 
 @cache
-def analyzer_class(name: str) -> type[Analyzer]:
+def analyzer_class(name: str) -> type[AnalyzerBase]:
     """Import one analyzer by name. Raises KeyError if none is installed under it."""
     ep = _entry_points()[name]
     try:
         cls = ep.load()
     except Exception as e:
         raise AnalyzerLoadError(f"analyzer {name!r} ({ep.value}) failed to import: {e}") from e
-    if not (isinstance(cls, type) and issubclass(cls, Analyzer)):
-        raise AnalyzerLoadError(f"entry point {name!r} ({ep.value}) is not an Analyzer subclass")
+    if not (isinstance(cls, type) and issubclass(cls, AnalyzerBase)):
+        raise AnalyzerLoadError(
+            f"entry point {name!r} ({ep.value}) is not an analyzer (a StreamAnalyzer or ModelAnalyzer subclass)"
+        )
     if cls.name != name:
         log.warning("entry point name differs from Analyzer.name", entry_point=name, name=cls.name)
     return cls
 
 
-def analyzer_classes() -> dict[str, type[Analyzer]]:
+def analyzer_classes() -> dict[str, type[AnalyzerBase]]:
     """Every installed analyzer that imports (for ``kinod doctor``); broken ones are logged."""
-    found: dict[str, type[Analyzer]] = {}
+    found: dict[str, type[AnalyzerBase]] = {}
     for name in analyzer_names():
         try:
             found[name] = analyzer_class(name)

@@ -45,7 +45,6 @@ from scenedetect import (
 )
 
 from kinod.analyzers.base import (
-    Analyzer,
     AnalyzerConfig,
     ClipInfo,
     Frame,
@@ -54,6 +53,7 @@ from kinod.analyzers.base import (
     Needs,
     Resources,
     Result,
+    StreamAnalyzer,
 )
 from kinod.fsutil import atomic_write_bytes
 
@@ -136,7 +136,7 @@ class _Shot:
     stills: list[_Kept] = field(default_factory=list)
 
 
-class ShotsAnalyzer(Analyzer):
+class ShotsAnalyzer(StreamAnalyzer):
     name = "shots"
     version = "2"
     needs = Needs(

@@ -19,7 +19,6 @@ from typing import Any
 from pydantic import Field
 
 from kinod.analyzers.base import (
-    Analyzer,
     AnalyzerConfig,
     ClipInfo,
     FilterEvent,
@@ -28,6 +27,7 @@ from kinod.analyzers.base import (
     Needs,
     Resources,
     Result,
+    StreamAnalyzer,
     StreamEnd,
 )
 from kinod.analyzers.intervals import EventIntervals
@@ -40,7 +40,7 @@ class SilenceConfig(AnalyzerConfig):
     min_duration: float = Field(2.0, gt=0)
 
 
-class SilenceAnalyzer(Analyzer):
+class SilenceAnalyzer(StreamAnalyzer):
     name = "silence"
     version = "1"
     needs = Needs(filters=(FilterTap("silencedetect", "audio"),))

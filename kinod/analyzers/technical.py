@@ -35,7 +35,6 @@ import numpy as np
 from pydantic import Field
 
 from kinod.analyzers.base import (
-    Analyzer,
     AnalyzerConfig,
     ClipInfo,
     FilterEvent,
@@ -46,6 +45,7 @@ from kinod.analyzers.base import (
     Needs,
     Resources,
     Result,
+    StreamAnalyzer,
 )
 from kinod.analyzers.intervals import runs
 
@@ -96,7 +96,7 @@ class TechnicalConfig(AnalyzerConfig):
     shake_min_duration: float = Field(2.0, ge=0)
 
 
-class TechnicalAnalyzer(Analyzer):
+class TechnicalAnalyzer(StreamAnalyzer):
     name = "technical"
     version = "1"
     needs = Needs(

@@ -204,10 +204,16 @@ def _rate(clip: CardClip, probe: Probe | None) -> Fraction | None:
 
 
 def _audio_channels(clip: CardClip, probe: Probe | None) -> int | None:
-    if clip.audio_files and clip.family != "audio":
-        return len(clip.audio_files) + (probe.audio_channels if probe else 0)
+    """Channels of the whole clip: the probed file's own plus one per separate mono essence.
+
+    The probed file is the clip's primary; when that is itself a sound file (a FLAC or
+    WAV alone, the first file of a split-mono take) it must not be counted twice.
+    """
+    essences = [f for f in clip.audio_files if f.path != clip.primary]
     if clip.family == "audio" and len(clip.audio_files) > 1:
         return len(clip.audio_files)
+    if essences:
+        return len(essences) + (probe.audio_channels if probe else 0)
     return probe.audio_channels if probe else None
 
 

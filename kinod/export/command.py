@@ -82,7 +82,7 @@ def _sidecars(config: Any, raw: str) -> Iterator[Path]:
             raise FileNotFoundError(f"{path}: no such sidecar")
         yield path
     elif path.is_file():
-        from kinod.pipeline import output_dir_for
+        from kinod.outputs import output_dir_for
 
         found = sidecar_path(output_dir_for(path, config), path.name)
         if not found.is_file():

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kinod import __version__
-from kinod.analyzers.base import Marker, Result
+from kinod.contracts import Marker, Result
 from kinod.fsutil import atomic_write_json, fit_name
 from kinod.media.probe import Probe
 from kinod.media.timecode import format_rate, frames_to_tc

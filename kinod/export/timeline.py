@@ -24,12 +24,10 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import opentimelineio as otio
 
-from kinod.fsutil import atomic_write_text
 from kinod.media.timecode import (
     STANDARD_RATES,
     format_rate,
@@ -377,8 +375,3 @@ def card_timeline(
         "excluded": excluded,
     }
     return timeline
-
-
-def write_otio(timeline: otio.schema.Timeline, path: Path) -> Path:
-    atomic_write_text(path, otio.adapters.write_to_string(timeline, "otio_json"))
-    return path

@@ -269,7 +269,7 @@ class FrameCacheFeeder:
     name = "analysis-cache"
 
     def __init__(self, writer: AnalysisCacheWriter, spec: FrameCacheSpec) -> None:
-        from kinod.analyzers.base import FrameNeeds, Needs
+        from kinod.contracts import FrameNeeds, Needs
 
         self.writer = writer
         self.needs = Needs(frames=FrameNeeds(every_frame=False, sample_fps=spec.fps, width=spec.width))

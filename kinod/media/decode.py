@@ -2,7 +2,7 @@
 
 Decoding is the expensive part of looking at footage, so it happens once. One ffmpeg
 process reads the original and its filter graph splits the decoded picture and sound
-into every consumer the analyzers declared (:class:`~kinod.analyzers.base.Needs`):
+into every consumer the analyzers declared (:class:`~kinod.contracts.Needs`):
 
 * **frame streams**: BGR frames on a pipe each, one per distinct (width, scaling,
   sampling) any analyzer asked for; every frame is tagged with its exact index.
@@ -27,7 +27,7 @@ of the clip. Variable-frame-rate clips are resampled onto the nominal rate's gri
 (an ``fps`` filter ahead of every analysis leg), so every index is a frame of the
 timeline the NLE will show.
 
-An analyzer whose hook raises is cut off (``Analyzer.failure``) and the pass goes on
+An analyzer whose hook raises is cut off (``StreamConsumer.failure``) and the pass goes on
 for the others: one bad analyzer must not cost the clip its other results.
 """
 
@@ -48,13 +48,13 @@ from typing import Any, BinaryIO, Literal
 import numpy as np
 import structlog
 
-from kinod.analyzers.base import (
-    Analyzer,
+from kinod.contracts import (
     AudioChunk,
     FilterEvent,
     FilterTap,
     Frame,
     FrameNeeds,
+    StreamConsumer,
     StreamEnd,
 )
 from kinod.media.cache import AnalysisCacheWriter
@@ -154,7 +154,7 @@ def sample_step(rate: Fraction, fps: float | None) -> Fraction | None:
     return None if step >= 1 else step
 
 
-def needs_decode(analyzers: Sequence[Analyzer], probe: Probe) -> bool:
+def needs_decode(analyzers: Sequence[StreamConsumer], probe: Probe) -> bool:
     """True when some analyzer has something to take from a decode pass of this clip."""
     for a in analyzers:
         n = a.needs
@@ -185,12 +185,12 @@ class _VideoStream:
     spec: StreamSpec
     pipe: _Pipe
     #: (analyzer, hook) pairs fed by this stream.
-    users: list[tuple[Analyzer, Callable[[Frame], None]]] = field(default_factory=list)
+    users: list[tuple[StreamConsumer, Callable[[Frame], None]]] = field(default_factory=list)
 
 
 @dataclass
 class _Tap:
-    analyzer: Analyzer
+    analyzer: StreamConsumer
     tap: FilterTap
     chain: str
     pipe: _Pipe
@@ -225,8 +225,17 @@ class DecodePass:
         width: int = 480,
         audio_rate: int = 16000,
         threads: int = 0,
+        parts: Sequence[Path] = (),
+        audio_inputs: Sequence[Path] = (),
     ) -> None:
         self.path = path
+        #: Separate audio essences (P2 OP-Atom): further inputs, one channel each, whose
+        #: first audio streams make the clip's sound (``probe.audio`` describes them).
+        self.audio_inputs = tuple(audio_inputs)
+        #: A spanned recording's files in order (chapters): decoded as one input by ffmpeg's
+        #: concat demuxer (no re-encode), so frame numbers run over the whole recording.
+        self.parts = tuple(parts) if len(parts) > 1 else ()
+        self._concat_list: Path | None = None
         self.probe = probe
         self.ffmpeg = ffmpeg
         self.width = width
@@ -260,7 +269,7 @@ class DecodePass:
         w, h = analysis_size(self.probe, width)
         return StreamSpec(w, h, "area", step)
 
-    def _plan(self, analyzers: Sequence[Analyzer], cache: AnalysisCacheWriter | None) -> _Plan:
+    def _plan(self, analyzers: Sequence[StreamConsumer], cache: AnalysisCacheWriter | None) -> _Plan:
         plan = _Plan()
         live = [a for a in analyzers if not a.needs.cache and a.failure is None]
         if self.probe.has_video:
@@ -334,7 +343,12 @@ class DecodePass:
         cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error"]
         if self.threads:
             cmd += ["-threads", str(self.threads)]
-        cmd += ["-i", _input_path(self.path)]
+        if self._concat_list is not None:
+            cmd += ["-f", "concat", "-safe", "0", "-i", _input_path(self._concat_list)]
+        else:
+            cmd += ["-i", _input_path(self.path)]
+        for a in self.audio_inputs:
+            cmd += ["-i", _input_path(a)]
         graph: list[str] = []
         outputs: list[list[str]] = []
         vtaps = [t for t in taps if t[0].media == "video"]
@@ -426,7 +440,11 @@ class DecodePass:
         if not legs:
             return
         n_audio = len(self.probe.audio)
-        ins = "".join(f"[0:a:{i}]" for i in range(n_audio))
+        if self.audio_inputs:
+            n_audio = len(self.audio_inputs)
+            ins = "".join(f"[{i + 1}:a:0]" for i in range(n_audio))
+        else:
+            ins = "".join(f"[0:a:{i}]" for i in range(n_audio))
         merged = f"{ins}amerge=inputs={n_audio}," if n_audio > 1 else ins
         labels = _split(graph, merged, "asplit", "a", legs)
         if pcm_fd is not None:
@@ -458,12 +476,30 @@ class DecodePass:
     # Running ----------------------------------------------------------------------------------
     def run(
         self,
-        analyzers: Sequence[Analyzer],
+        analyzers: Sequence[StreamConsumer],
         cache: AnalysisCacheWriter | None = None,
         video_branches: Sequence[VideoBranch] = (),
         audio_branches: Sequence[AudioBranch] = (),
         progress: Callable[[int], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
+    ) -> PassStats:
+        if not self.parts:
+            return self._run(analyzers, cache, video_branches, audio_branches, progress, cancelled)
+        self._concat_list = _write_concat_list(self.parts)
+        try:
+            return self._run(analyzers, cache, video_branches, audio_branches, progress, cancelled)
+        finally:
+            self._concat_list.unlink(missing_ok=True)
+            self._concat_list = None
+
+    def _run(
+        self,
+        analyzers: Sequence[StreamConsumer],
+        cache: AnalysisCacheWriter | None,
+        video_branches: Sequence[VideoBranch],
+        audio_branches: Sequence[AudioBranch],
+        progress: Callable[[int], None] | None,
+        cancelled: Callable[[], bool] | None,
     ) -> PassStats:
         stats = PassStats()
         plan = self._plan(analyzers, cache)
@@ -637,7 +673,7 @@ class DecodePass:
 
     @staticmethod
     def _tap_event(
-        a: Analyzer,
+        a: StreamConsumer,
         name: str,
         pts: float,
         values: dict[str, str],
@@ -675,7 +711,7 @@ class DecodePass:
         self,
         fd: int,
         rate: int,
-        users: Sequence[Analyzer],
+        users: Sequence[StreamConsumer],
         cache: AnalysisCacheWriter | None,
         stats: PassStats,
         counts: bool,
@@ -719,7 +755,7 @@ class DecodePass:
         samples: np.ndarray,
         position: int,
         rate: int,
-        users: Sequence[Analyzer],
+        users: Sequence[StreamConsumer],
         cache: AnalysisCacheWriter | None,
         stats: PassStats,
     ) -> None:
@@ -732,7 +768,7 @@ class DecodePass:
             cache.write_audio(samples)
 
 
-def _call(a: Analyzer, hook: Callable[[Any], None], arg: Any, stats: PassStats) -> None:
+def _call(a: StreamConsumer, hook: Callable[[Any], None], arg: Any, stats: PassStats) -> None:
     """Call one hook under the analyzer's lock; a hook that raises cuts the analyzer off."""
     try:
         with a.lock:
@@ -799,3 +835,17 @@ def _children_cpu() -> float:
 def _input_path(path: Path) -> str:
     """A path ffmpeg will not mistake for an option or a protocol (leading dash, colon)."""
     return "file:" + str(Path(path).absolute())
+
+
+def _write_concat_list(parts: Sequence[Path]) -> Path:
+    """An ffconcat list of the parts (absolute paths, quotes escaped), in a private temp file."""
+    import tempfile
+
+    lines = ["ffconcat version 1.0"]
+    for p in parts:
+        quoted = str(Path(p).absolute()).replace("'", "'\\''")
+        lines.append(f"file 'file:{quoted}'")
+    fd, name = tempfile.mkstemp(prefix="kinod-span-", suffix=".ffconcat")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return Path(name)

@@ -10,6 +10,7 @@ and a renamed or moved clip keeps its fingerprint and is not analysed again.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import xxhash
@@ -31,3 +32,17 @@ def fingerprint(path: Path) -> str:
             fh.seek(max(BLOCK, size - BLOCK))
             h.update(fh.read(BLOCK))
     return f"{size:x}-{h.hexdigest()}"
+
+
+def clip_fingerprint(parts: Sequence[Path]) -> str:
+    """The content identity of a clip: its file's fingerprint, or for a spanned recording
+    one made of every chapter's in order (cheap: each reads only head and tail blocks)."""
+    if len(parts) == 1:
+        return fingerprint(parts[0])
+    h = xxhash.xxh3_128()
+    total = 0
+    for p in parts:
+        f = fingerprint(p)
+        total += int(f.split("-", 1)[0], 16)
+        h.update(f.encode())
+    return f"{total:x}-{h.hexdigest()}"

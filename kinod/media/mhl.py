@@ -169,7 +169,8 @@ class Failure:
 
 @dataclass
 class Verification:
-    """The verdict on a card. ``status``: ``passed``, ``failed`` or ``none`` (no manifest)."""
+    """The verdict on a card. ``status``: ``passed``, ``failed``, ``none`` (no manifest) or
+    ``skipped`` (``cards.verify_mhl`` off: hashes recorded, manifests not checked)."""
 
     root: Path
     status: str
@@ -187,6 +188,10 @@ class Verification:
         return self.status != "failed"
 
     def summary(self) -> str:
+        if self.status == "skipped":
+            algos = sorted({a for h in self.hashes.values() for a in h})
+            recorded = f"; recorded {'/'.join(algos)} of {len(self.hashes)} files" if algos else ""
+            return f"{self.root}: MHL verification is off (cards.verify_mhl){recorded}"
         if self.status == "none":
             algos = sorted({a for h in self.hashes.values() for a in h})
             if not algos:
@@ -206,7 +211,38 @@ class Verification:
             "failures": [f.__dict__ for f in self.failures],
             "unlisted": self.unlisted,
             "bytes_read": self.bytes_read,
+            # what was hashed, so a reader knows what a later copy can be checked against
+            "hashed": {
+                "algorithms": sorted({a for h in self.hashes.values() for a in h}),
+                "files": len(self.hashes),
+            },
         }
+
+    def to_record(self) -> dict[str, Any]:
+        """Everything, hashes included, for the job store (a restart must not lose it)."""
+        return {
+            "root": str(self.root),
+            "status": self.status,
+            "manifests": self.manifests,
+            "checked": self.checked,
+            "failures": [f.__dict__ for f in self.failures],
+            "unlisted": self.unlisted,
+            "hashes": self.hashes,
+            "bytes_read": self.bytes_read,
+        }
+
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> Verification:
+        return cls(
+            Path(d["root"]),
+            d["status"],
+            manifests=list(d.get("manifests", [])),
+            checked=list(d.get("checked", [])),
+            failures=[Failure(**f) for f in d.get("failures", [])],
+            unlisted=list(d.get("unlisted", [])),
+            hashes=dict(d.get("hashes", {})),
+            bytes_read=int(d.get("bytes_read", 0)),
+        )
 
 
 def find_manifests(root: Path) -> tuple[list[Manifest], list[Failure]]:
@@ -464,9 +500,3 @@ def _ignored(rel: str, base: str, pattern: str) -> bool:
     name = PurePosixPath(sub).name
     pat = pattern.rstrip("/")
     return fnmatch.fnmatch(sub, pat) or fnmatch.fnmatch(name, pat) or sub.startswith(pat + "/")
-
-
-def hash_tree(root: str | os.PathLike[str], algos: Iterable[str] = ("xxh64",)) -> dict[str, dict[str, str]]:
-    """Hashes of every card file (what :func:`verify_card` records when there is no manifest)."""
-    card = Path(root).absolute()
-    return {rel: hash_file(card / rel, algos) for rel in list_card_files(card)}

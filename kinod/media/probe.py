@@ -158,12 +158,15 @@ def probe(
     *,
     timecode_hints: Sequence[tuple[TimecodeSource | str, str]] = (),
     camera_sidecar: bool = True,
+    audio_tc_rate: tuple[Fraction, str] | None = None,
 ) -> Probe:
     """Probe one file. Raises ProbeError (never anything else) when it is not usable media.
 
     ``timecode_hints`` are extra start-TC candidates with their source, e.g. the card
     parser's ``CardClip.timecode_hints()``; with ``camera_sidecar`` the probe also
-    looks for the camera's own sidecar beside the file.
+    looks for the camera's own sidecar beside the file. ``audio_tc_rate`` (rate, source)
+    labels a Broadcast WAV's bext start when no iXML rate says how
+    (:func:`kinod.media.cards.tcrate.audio_tc_rate`).
     """
     p = Path(path)
     try:
@@ -229,7 +232,7 @@ def probe(
         rate = parse_rate(av_info["video_rate"])
 
     side = _camera_sidecar(p, warnings) if camera_sidecar else None
-    bwf = _bwf_facts(p, warnings) if not v and p.suffix.lower() in (".wav", ".bwf") else None
+    bwf = _bwf_facts(p, warnings, audio_tc_rate) if not v and p.suffix.lower() in (".wav", ".bwf") else None
     if rate is None and bwf is not None and bwf.get("tc_rate"):
         # An audio-only take counts frames at its recorder's timecode rate, as NLEs do.
         rate = parse_rate(bwf["tc_rate"])
@@ -358,8 +361,13 @@ def _camera_sidecar(p: Path, warnings: list[str]) -> Any:
     return clip
 
 
-def _bwf_facts(p: Path, warnings: list[str]) -> dict[str, Any] | None:
-    """bext/iXML facts of a WAV, with the start TC at the recorder's rate when it wrote one."""
+def _bwf_facts(p: Path, warnings: list[str], fallback: tuple[Fraction, str] | None = None) -> dict[str, Any] | None:
+    """bext/iXML facts of a WAV, with the start TC from the bext time reference.
+
+    Labelled at the recorder's rate when it wrote one (``tc_rate_source: "ixml"``), else
+    at ``fallback`` (the card's video rate or ``cards.audio_tc_rate``, named in
+    ``tc_rate_source``).
+    """
     from kinod.media.cards.bwf import BwfError, read_bwf
 
     try:
@@ -380,6 +388,14 @@ def _bwf_facts(p: Path, warnings: list[str]) -> dict[str, Any] | None:
     tc = info.start_tc()
     if tc is not None:
         facts["start_tc"] = tc[0]
+        facts["tc_rate_source"] = "ixml" if info.has_ixml else "bext"
+    elif info.time_reference is not None and fallback is not None:
+        rate, source = fallback
+        tc = info.start_tc(rate)
+        if tc is not None:
+            facts["start_tc"] = tc[0]
+            facts["tc_rate"] = f"{rate.numerator}/{rate.denominator}"
+            facts["tc_rate_source"] = source
     elif info.time_reference is not None:
         warnings.append(f"{p}: bext time reference present but no timecode rate in iXML; start TC not set")
     return facts

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -79,6 +79,8 @@ class ProxyConfig(BaseModel):
     burn_in_name: bool = False
     #: Font for burn-in; empty lets fontconfig choose a sans-serif face.
     fontfile: str = ""
+    #: Keys holding a path, resolved against the config file's folder.
+    path_keys: ClassVar[tuple[str, ...]] = ("fontfile",)
 
     @field_validator("root", mode="before")
     @classmethod

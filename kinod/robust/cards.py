@@ -16,9 +16,4 @@ from kinod.jobs.store import JobStore
 
 def clips_coming_back(store: JobStore, card_path: str) -> int:
     """Cancelled clips of the card whose file still exists: they run again once settled."""
-    rows = store.query(
-        """SELECT p.path AS path FROM clip_paths p JOIN clips c ON c.fingerprint=p.fingerprint
-            WHERE p.card_path=? AND c.state='cancelled'""",
-        (card_path,),
-    )
-    return sum(1 for r in rows if os.path.lexists(r["path"]))
+    return sum(1 for p in store.cancelled_paths(card_path) if os.path.lexists(p))

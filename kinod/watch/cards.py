@@ -4,9 +4,9 @@ A new top-level folder in a watch root is a *card* (a camera card offload, a sou
 roll, a day of dailies). Loose files dropped straight into a root are grouped by
 that folder: the root itself acts as one "loose" card made of its top-level files.
 
-Finding the clips of a card is one call, :func:`clips_of`. Today it takes every
-media file (by extension) below the card; per-camera layouts (spanned clips,
-proxies next to originals, sidecar XML) replace that call and nothing else.
+Finding the clips of a card is one call, :func:`card_clips` (:func:`clips_of` for
+their names): the camera layouts of ``kinod.media.cards`` (spanned clips, proxies
+next to originals, sidecar XML), else every media file by extension.
 
 Walking never follows folder symlinks (a link back to the root would loop for
 ever); a file symlink that loops is reported, not fatal.
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from kinod.media.cards import CardError, detect_card
+from kinod.media.cards.model import ClipFiles, analysable_clips
 from kinod.watch.ignore import RootFilter, is_hidden_dir, is_media_name, is_system_name, is_temp_name
 
 #: (size in bytes, mtime in ns): what "unchanged" means for copy-complete.
@@ -153,30 +154,34 @@ def _stat_problem(scan: CardScan, p: Path, e: OSError) -> None:
 
 
 def clips_of(card: CardRef, scan: CardScan) -> list[Path]:
-    """The files to analyse of a card, in a stable order. The one place camera layouts plug in.
+    """The clips to analyse of a card, in a stable order, each named by its first file.
 
-    A known camera layout (``kinod.media.cards``) names the picture files of each
-    logical clip (a P2 clip's audio essences, XML sidecars, .LRV/.THM and the camera's
-    own proxies are not analysed on their own; RED/BRAW/ARRIRAW clips are recorded by
-    the card report but cannot be decoded). Spanned recordings are analysed file by
-    file, as NLEs relink them. An unknown layout falls back to every media file.
+    The one place camera layouts plug in, for the daemon and ``kinod scan`` alike: see
+    :func:`card_clips`, which also gives each clip's files.
+    """
+    return [c.first for c in card_clips(card, scan)]
+
+
+def card_clips(card: CardRef, scan: CardScan) -> list[ClipFiles]:
+    """The clips to analyse of a card with the files each is made of, in a stable order.
+
+    A known camera layout (:func:`kinod.media.cards.model.analysable_clips`) names the
+    files of each logical clip: a spanned recording (GoPro chapters) is one clip read
+    as one input; a P2 clip's audio essences are inputs of its pass; XML sidecars,
+    .LRV/.THM and the camera's own proxies are not analysed; RED/BRAW/ARRIRAW clips are
+    recorded by the card report but cannot be decoded. An unknown layout, or a loose
+    file, falls back to every media file on its own.
     """
     generic = [card.path / rel for rel in sorted(scan.files) if is_media_name(Path(rel))]
+    alone = [ClipFiles.alone(p) for p in generic]
     if card.loose:
-        return generic
+        return alone
     try:
         layout = detect_card(card.path)
     except (CardError, OSError):
-        return generic
-    picked: list[Path] = []
-    for clip in layout.clips:
-        # issue 13: an empty clip is still handed on, so it gets an error sidecar like a loose one
-        if not clip.analysable and clip.not_analysed_reason != "empty file":
-            continue
-        pictures = [f.path for f in clip.files if f.role in ("av", "video", "part")]
-        picked.extend(pictures or [f.path for f in clip.files])
-    known = set(generic)
-    return sorted({p for p in picked if p in known})
+        return alone
+    found, _left = analysable_clips(layout, set(generic))
+    return sorted(found, key=lambda c: c.first)
 
 
 def marker_wait(card: CardRef, ready_marker: str) -> str | None:

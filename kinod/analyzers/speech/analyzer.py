@@ -12,12 +12,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from kinod.analyzers.base import (
-    Analyzer,
     AnalyzerConfig,
     AnalyzerError,
     AudioNeeds,
     ClipInfo,
     Marker,
+    ModelAnalyzer,
     ModelInfo,
     ModelMissingError,
     Needs,
@@ -55,7 +55,7 @@ def gpu_mem_estimate_mb(model_bytes: int, batch_size: int) -> int:
     return math.ceil(weights + 600 + per_item * max(batch_size, 1))
 
 
-class SpeechAnalyzer(Analyzer):
+class SpeechAnalyzer(ModelAnalyzer):
     """Transcribes the clip's speech offline (faster-whisper / CTranslate2) and finds who speaks when.
 
     A *model* analyzer: it reads 16 kHz PCM from the analysis cache, never the media.
@@ -64,7 +64,7 @@ class SpeechAnalyzer(Analyzer):
 
     name: ClassVar[str] = "speech"
     version: ClassVar[str] = "1.0.0"
-    needs: ClassVar[Needs] = Needs(cache=True, audio=AudioNeeds(RATE))
+    needs: ClassVar[Needs] = Needs(cache=True, audio=AudioNeeds())
     # gpu=1: it uses a GPU when the job's device is cuda/auto and one is free; the estimate is
     # for the default model ("base", 145 MB) at the CUDA default batch of 8 (see resources_for()).
     resources: ClassVar[Resources] = Resources(
@@ -128,7 +128,9 @@ class SpeechAnalyzer(Analyzer):
             raise AnalyzerError(f"speech: the analysis cache's audio is corrupt or truncated ({exc})") from exc
         except OSError as exc:
             raise AnalyzerError(f"speech: cannot read the analysis cache's audio ({exc})") from exc
-        duration = choice.mono.shape[0] / RATE
+        # Whisper and the speaker models hear 16 kHz; the cache holds ``media.audio_rate``.
+        mono = to_model_rate(choice.mono, int(cache.audio_rate))
+        duration = mono.shape[0] / RATE
         channels = {
             "available": int(samples.shape[1]),
             "used": choice.used,
@@ -162,7 +164,7 @@ class SpeechAnalyzer(Analyzer):
             backend = WhisperXBackend(resolved, device, compute_type, cfg.whisperx_align_model)
         else:
             backend = FasterWhisperBackend(resolved, device, compute_type, threads)
-        transcript = backend.transcribe(choice.mono, cfg, batch)
+        transcript = backend.transcribe(mono, cfg, batch)
         model_info = ModelInfo(resolved.name, resolved.sha256, resolved.source)
 
         segments = _clean_segments(transcript.segments, duration)
@@ -175,7 +177,7 @@ class SpeechAnalyzer(Analyzer):
             result.summary.update({k: guess[k] for k in ("detected_language", "top_languages")})
             return result
 
-        speakers = self._speakers(choice.mono, segments, warnings)
+        speakers = self._speakers(mono, segments, warnings)
         return self._result(clip, transcript, segments, speakers, channels, duration, model_info, warnings)
 
     def _check_speaker_backend(self) -> None:
@@ -510,3 +512,26 @@ def _sentence(speaker: str | None, words: list[dict[str, Any]]) -> tuple[str | N
     text = " ".join(w["word"] for w in words)
     conf = float(np.mean([w["probability"] for w in words])) if words else 0.0
     return speaker, words, text, conf
+
+
+def to_model_rate(mono: np.ndarray, rate: int) -> np.ndarray:
+    """The cache's mono PCM at the 16 kHz the speech models were trained on.
+
+    Why here: the analysis cache is at ``media.audio_rate`` (16 kHz by default, when this
+    is a no-op), which a user may raise for other analyzers. Downsampling first low-passes
+    with a windowed sinc below the new Nyquist (so nothing above 8 kHz folds into the
+    voice band), then interpolates; upsampling only interpolates.
+    """
+    if rate == RATE or mono.shape[0] == 0:
+        return mono
+    if rate <= 0:
+        raise AnalyzerError(f"speech: the analysis cache says its audio rate is {rate} Hz")
+    x = mono.astype(np.float32, copy=False)
+    if rate > RATE:
+        cutoff = 0.95 * (RATE / 2) / rate  # cycles per input sample
+        n = np.arange(-32, 33)
+        taps = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hamming(n.size)
+        x = np.convolve(x, (taps / taps.sum()).astype(np.float32), mode="same")
+    out_len = round(x.shape[0] * RATE / rate)
+    t = np.arange(out_len, dtype=np.float64) * (rate / RATE)
+    return np.interp(t, np.arange(x.shape[0], dtype=np.float64), x).astype(np.float32)

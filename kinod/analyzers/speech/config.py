@@ -6,7 +6,7 @@ installed package ships, so an empty section is a valid one.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -18,6 +18,9 @@ ChannelMode = Literal["loudest", "mix"]
 
 class SpeechConfig(AnalyzerConfig):
     """Keys of ``[analyzers.speech]``; see the package docstring for what each one is for."""
+
+    #: A local model folder or pipeline file is resolved against the config file's folder.
+    path_keys: ClassVar[tuple[str, ...]] = ("model", "pyannote_pipeline", "whisperx_align_model")
 
     #: "faster-whisper" (default, CTranslate2) or "whisperx" (needs whisperx and local alignment models).
     backend: Literal["faster-whisper", "whisperx"] = "faster-whisper"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from kinod.analyzers.base import AnalyzerError
+from kinod.analyzers.base import OutOfMemoryError
 
 
-class GpuOutOfMemory(AnalyzerError):
+class GpuOutOfMemory(OutOfMemoryError):
     """CUDA ran out of memory; the scheduler may retry with ``retry_batch_size``, then on CPU.
 
     Why a class of its own: a scheduler must tell "the GPU was too full" (retry smaller,
@@ -21,16 +21,10 @@ class GpuOutOfMemory(AnalyzerError):
     """
 
     def __init__(self, batch_size: int, detail: str = "") -> None:
-        self.batch_size = batch_size
-        self.retry_batch_size: int | None = batch_size // 2 if batch_size > 1 else None
-        self.retry_on_cpu = self.retry_batch_size is None
-        advice = (
-            f"retry with batch_size={self.retry_batch_size}"
-            if self.retry_batch_size is not None
-            else "retry on CPU (device='cpu')"
-        )
+        retry = batch_size // 2 if batch_size > 1 else None
+        advice = f"retry with batch_size={retry}" if retry is not None else "retry on CPU (device='cpu')"
         message = f"CUDA out of memory in speech analyzer at batch_size={batch_size}: {advice}. {detail}"
-        super().__init__(message.strip())
+        super().__init__(batch_size, message.strip())
 
 
 def is_cuda_oom(exc: BaseException) -> bool:

@@ -5,8 +5,8 @@ files. Split files of one take are grouped by the iXML ``FILE_SET/FAMILY_UID`` w
 the recorder wrote one, else by a common name with a track suffix (``T01_1.WAV``,
 ``220101_001_Tr1.WAV``, ``SC1-T3_2.WAV``) *and* the same ``bext`` time reference, so
 two takes that merely look alike are never merged. The start timecode comes from the
-time reference at the recorder's iXML timecode rate; without a rate it is left to
-the project rate and said so.
+time reference at the recorder's iXML timecode rate; without one, at the card's
+video rate or ``cards.audio_tc_rate`` (:mod:`kinod.media.cards.tcrate`), and said so.
 """
 
 from __future__ import annotations
@@ -105,4 +105,7 @@ def _apply(clip: CardClip, info: BwfInfo, split: bool) -> None:
         clip.rate = rate_str(info.tc_rate)
         clip.tc_source = TimecodeSource.CONTAINER.value
     elif info.time_reference is not None:
-        clip.metadata["timecode_note"] = "bext time reference present but no timecode rate; uses the project rate"
+        clip.metadata["timecode_note"] = (
+            "bext time reference present but no iXML timecode rate; the start is labelled at the card's "
+            "video rate, else cards.audio_tc_rate (the sidecar's probe.bwf.tc_rate_source says which)"
+        )

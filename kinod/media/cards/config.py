@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 
 class CardsConfig(BaseModel):
@@ -21,3 +21,17 @@ class CardsConfig(BaseModel):
     integrity_check: bool = True
     #: Write card.kino.json and card.html for each card.
     report: bool = True
+    #: Frame rate that labels a Broadcast WAV's bext start when its iXML names none and
+    #: its card holds no video clip to take the rate from ("25", "24000/1001", "29.97").
+    audio_tc_rate: str = "25"
+
+    @field_validator("audio_tc_rate")
+    @classmethod
+    def _a_rate(cls, v: str) -> str:
+        from kinod.media.timecode import parse_rate
+
+        try:
+            parse_rate(v)
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"{v!r} is not a frame rate (e.g. \"25\", \"24000/1001\")") from None
+        return v

@@ -1,0 +1,67 @@
+"""Where a clip's outputs go: one rule shared by the daemon, ``kinod scan`` and ``kinod export``.
+
+Why a module of its own: the exporters and the commands need the rule without the
+pipeline, and the pipeline's rooms all agree on it by importing it from here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kinod.config import Config
+
+
+def output_dir_for(path: Path, config: Config, base: Path | None = None) -> Path:
+    """Where a clip's outputs go: the output root mirrors the clip's place in its watch root.
+
+    A clip outside every watch root mirrors its place below ``base`` (the folder
+    given to ``kinod scan``), or lands directly in the output root.
+    """
+    src = path.absolute()
+    for root in config.watch.roots:
+        r = root.path.absolute()
+        if src.is_relative_to(r):
+            return config.output.root / src.parent.relative_to(r)
+    if base is not None:
+        b = base.absolute()
+        if src.is_relative_to(b):
+            return config.output.root / b.name / src.parent.relative_to(b)
+    return config.output.root
+
+
+def clip_outputs(path: Path, out_dir: Path, config: Config) -> list[Path]:
+    """Every output kinod may have written for the clip at ``path``: sidecar, format files,
+    keyframes folder, proxy. What a renamed clip leaves behind under its old name."""
+    from kinod.export.sidecar import sidecar_path
+    from kinod.export.writers import writer_classes
+    from kinod.media.proxy import proxy_path
+
+    writers = writer_classes()
+    out = [sidecar_path(out_dir, path.name)]
+    out += [out_dir / (path.name + writers[f].suffix) for f in config.output.formats if f in writers]
+    out.append(out_dir / "keyframes" / path.name)
+    out.append(proxy_path(path, out_dir, config.proxy))
+    return out
+
+
+def remove_outputs(paths: list[Path]) -> list[Path]:
+    """Delete these outputs (files or folders) where they exist; returns what was removed.
+
+    Only ever called with paths from :func:`clip_outputs`, which all lie in the output
+    tree: originals are never touched.
+    """
+    import shutil
+
+    removed = []
+    for p in paths:
+        try:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            elif p.exists() or p.is_symlink():
+                p.unlink()
+            else:
+                continue
+        except OSError:
+            continue
+        removed.append(p)
+    return removed

@@ -1,0 +1,202 @@
+"""The import structure of the house, read from the source (ast), not from a running import.
+
+Why: the layering (contracts ← media/export/jobs/watch ← analyzers ← run/pipeline ←
+daemon/commands/cli) is what lets a worker on another machine import only what it
+needs and a newcomer find each concern in one room. A lazy import inside a function
+breaks it as surely as one at the top, so every import counts here, except those under
+``if TYPE_CHECKING:`` (never executed).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1] / "kinod"
+
+#: Packages that must stay below the pipeline: they may import contracts, media, fsutil...
+LOW = ("kinod.media", "kinod.export", "kinod.jobs", "kinod.watch")
+#: ... but never these (the analyzers package, the pipeline's rooms, the daemon, commands).
+HIGH = ("kinod.pipeline", "kinod.daemon", "kinod.analyzers", "kinod.run", "kinod.cli", "kinod.commands")
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    t = node.test
+    return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
+        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(path: Path, top_level_only: bool) -> set[str]:
+    """kinod modules imported by one file (resolved: ``from kinod.a import b`` may mean kinod.a.b)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    me = _module_name(path)
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child):
+                for n in child.orelse:
+                    visit_one(n)
+                continue
+            visit_one(child)
+
+    def visit_one(node: ast.AST) -> None:
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("kinod"))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                anchor = parts[: len(parts) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            if base.startswith("kinod"):
+                found.add(base)
+                found.update(f"{base}.{a.name}" for a in node.names if _exists(f"{base}.{a.name}"))
+        elif top_level_only and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            return  # runs later, when called: not part of importing the module
+        else:
+            visit(node)
+
+    visit(tree)
+    found.discard(me)
+    return found
+
+
+def _exists(module: str) -> bool:
+    p = ROOT.parent.joinpath(*module.split("."))
+    return p.with_suffix(".py").is_file() or (p / "__init__.py").is_file()
+
+
+def _sources() -> list[Path]:
+    return sorted(p for p in ROOT.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _under(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def test_low_packages_never_import_the_pipeline_the_daemon_or_the_analyzers() -> None:
+    bad = []
+    for path in _sources():
+        me = _module_name(path)
+        if not _under(me, LOW):
+            continue
+        bad += [f"{me} imports {m}" for m in sorted(_imports(path, top_level_only=False)) if _under(m, HIGH)]
+    assert bad == []
+
+
+def test_contracts_is_a_leaf() -> None:
+    assert _imports(ROOT / "contracts.py", top_level_only=False) == set()
+
+
+def test_no_import_cycles_at_module_level() -> None:
+    """Module-level imports form no cycle (a cycle makes import order matter, and breaks)."""
+    graph = {_module_name(p): _imports(p, top_level_only=True) for p in _sources()}
+
+    def parents(m: str) -> set[str]:
+        # importing a.b.c runs a/__init__ and a/b/__init__ first
+        parts = m.split(".")
+        return {".".join(parts[:i]) for i in range(1, len(parts))} & graph.keys()
+
+    edges = {
+        m: {d for dep in deps for d in ({dep} | parents(dep)) if d in graph and d != m} for m, deps in graph.items()
+    }
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def dfs(m: str) -> None:
+        state[m] = 1
+        stack.append(m)
+        for d in sorted(edges[m]):
+            if state.get(d) == 1:
+                # a package importing its own submodule (kinod.x -> kinod.x.y -> kinod.x) is normal
+                cyc = [*stack[stack.index(d) :], d]
+                if not all(c == cyc[0] or c.startswith(cyc[0] + ".") for c in cyc):
+                    cycles.append(cyc)
+            elif d not in state:
+                dfs(d)
+        stack.pop()
+        state[m] = 2
+
+    for m in sorted(edges):
+        if m not in state:
+            dfs(m)
+    assert cycles == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Analyzer",
+        "AnalyzerConfig",
+        "AnalyzerError",
+        "AudioChunk",
+        "AudioNeeds",
+        "ClipInfo",
+        "FilterEvent",
+        "FilterTap",
+        "Frame",
+        "FrameNeeds",
+        "Marker",
+        "ModelAnalyzer",
+        "ModelInfo",
+        "ModelMissingError",
+        "Needs",
+        "OutOfMemoryError",
+        "Resources",
+        "Result",
+        "RuntimeContext",
+        "StreamAnalyzer",
+        "StreamEnd",
+        "finish_order",
+    ],
+)
+def test_the_analyzer_contract_is_importable_from_base(name: str) -> None:
+    import kinod.analyzers.base as base
+
+    assert hasattr(base, name)
+
+
+def test_stream_and_model_analyzers_are_separate_classes() -> None:
+    from kinod.analyzers.base import Analyzer, ModelAnalyzer, Needs, StreamAnalyzer
+
+    assert not issubclass(StreamAnalyzer, ModelAnalyzer) and not issubclass(ModelAnalyzer, StreamAnalyzer)
+    assert not hasattr(ModelAnalyzer, "on_frame") and not hasattr(StreamAnalyzer, "run")
+
+    class Old(Analyzer):  # the combined class, as speech and third-party analyzers use it
+        name = "old"
+        version = "1"
+        needs = Needs(cache=True)
+
+    assert Old().kind == "model" and isinstance(Old(), ModelAnalyzer)
+
+
+def test_only_the_job_store_speaks_sql() -> None:
+    """Named store methods, not SQL strings, everywhere else: the schema can change in one place."""
+    import re
+
+    sql = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER)\s", re.MULTILINE)
+    store = {"store.py", "queue_store.py", "card_store.py", "schema.py"}
+    bad = []
+    for path in _sources():
+        if path.parent.name == "jobs" and path.name in store:
+            continue
+        if path.parent.name == "index":
+            continue  # the search index is a database of its own (search.sqlite): FTS5 queries are its job
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and sql.search(node.value):
+                bad.append(f"{_module_name(path)}:{node.lineno}")
+    assert bad == []
