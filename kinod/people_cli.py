@@ -23,7 +23,6 @@ def _faces_config(config: Config) -> Any:
 
 def cmd_find_person(config: Config, args: argparse.Namespace) -> int:
     from kinod.analyzers.base import AnalyzerError
-    from kinod.cli import _iter_media
     from kinod.find_person import FindPersonError, find_person
 
     photo = Path(args.photo)
@@ -45,7 +44,10 @@ def cmd_find_person(config: Config, args: argparse.Namespace) -> int:
     missing = [p for p in args.paths if not Path(p).exists()]
     for m in missing:
         print(f"kinod find-person: {m}: no such file or folder", file=sys.stderr)
-    clips = [p for p, _ in _iter_media([p for p in args.paths if p not in missing])]
+    from kinod.run.scan import scan_cards
+
+    # The same clips kinod scan and the daemon see (camera layouts, ignore rules), each once.
+    clips = [c for sc in scan_cards(config, [Path(p) for p in args.paths if p not in missing]) for c in sc.clips]
     out = Path(args.out) if args.out else Path.cwd() / f"{photo.stem}-matches"
     try:
         meta = find_person(
