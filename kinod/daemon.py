@@ -150,14 +150,19 @@ class Daemon:
             self.server = MetricsServer(cfg.metrics.listen, self.metrics, self.health)
             self.server.start()
             log.info("metrics listening", address=self.server.address)
+        adopted = self._dist_start()  # issue 17: before _recover, which would requeue them
         self._recover()
         limits, why = limits_for(cfg.jobs.cpu_workers, cfg.jobs.gpu_workers, cfg.jobs.device, cfg.jobs.gpu_memory_mb)
+        if self._dist is not None:  # issue 17: remote workers, not local slots, bound the work
+            limits, why = self._dist_limits()
         log.info(
             "scheduler slots", cpu=limits.cpu_slots, gpu=limits.gpu_slots, gpu_memory_mb=limits.gpu_memory_mb, why=why
         )
         self.metrics.set_limits(limits.cpu_slots, limits.gpu_slots)
         self.executor = self._make_executor()
         self.scheduler = self._make_scheduler(limits)
+        if adopted:  # issue 17
+            self.scheduler.adopt(adopted)
         self.watcher = Watcher(cfg.watch, self._on_watch_event, known=self.store.card_files)
         self.watcher.seed(self.store.card_files())
         self._install_signals()
@@ -175,11 +180,36 @@ class Daemon:
             self._shutdown()
         return 0
 
-    def _make_executor(self) -> LocalExecutor | ProcessExecutor:
-        """Threads (default) or worker processes (``jobs.executor = "process"``)."""
+    def _make_executor(self) -> Any:
+        """Threads (default), worker processes (``jobs.executor = "process"``) or Dramatiq workers."""
+        if self._dist is not None:  # issue 17
+            return self._dist
         if self.config.jobs.executor == "process":
             return ProcessExecutor(functools.partial(make_runner, self.config))
         return LocalExecutor(self._run_task)
+
+    # --- issue 17: jobs.executor = "dramatiq" ------------------------------------------------------
+    _dist: Any = None
+
+    def _dist_start(self) -> list[Task]:
+        """Connect to the broker, and adopt what a killed coordinator still had in flight."""
+        if self.config.jobs.executor != "dramatiq":
+            return []
+        from kinod.jobs.dramatiq_executor import DistCollector, DramatiqExecutor
+        from kinod.jobs.worker import model_hashes
+
+        self._dist = DramatiqExecutor(self.config, model_hashes(self.processor))
+        self.metrics.registry.register(DistCollector(self._dist))
+        outbox = self._dist.outbox_tasks()
+        moved = self.store.adopt_leases([t.key for t, _q, _e in outbox], self.owner, self.config.jobs.lease_seconds)
+        return self._dist.adopt(outbox, moved)
+
+    def _dist_limits(self) -> tuple[Limits, str]:
+        n = self.config.broker.max_in_flight
+        gpu = n if self.config.jobs.device != "cpu" and self.config.jobs.gpu_workers else 0
+        return Limits(n, gpu, 0), f"dramatiq executor: up to {n} tasks in flight on workers"
+
+    # --- end issue 17 ---
 
     def _make_scheduler(self, limits: Limits) -> Scheduler:
         j = self.config.jobs

