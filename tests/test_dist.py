@@ -33,11 +33,12 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
     r.stop()
 
 
-def make_card(d: Daemon, media: dict[str, Path], name: str = "A001", shorts: int = 19) -> Path:
+def make_card(d: Daemon, media: dict[str, Path], name: str = "A001", shorts: int = 19, long: bool = True) -> Path:
     """A card of ``shorts`` short clips (distinct content) and LONG.mp4."""
     staging = d.base / "staging" / name
     staging.mkdir(parents=True)
-    shutil.copy(media["long"], staging / "LONG.mp4")
+    if long:
+        shutil.copy(media["long"], staging / "LONG.mp4")
     for i in range(shorts):
         shutil.copy(media[f"s{i}"], staging / f"C{i:03d}.mp4")
     staging.rename(d.root / name)
@@ -102,4 +103,83 @@ def test_two_workers_and_one_killed_mid_job(tmp_path: Path, media: dict[str, Pat
         assert not list((d.state / "dist" / "outbox").iterdir())  # every result was recorded and cleared
     finally:
         for w in workers.values():
+            w.stop()
+
+
+def executions(*workers: Worker) -> Counter[str]:
+    """How many times each task ran to the end, over the workers' logs."""
+    n: Counter[str] = Counter()
+    for w in workers:
+        for line in w.log_text().splitlines():
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if ev.get("event") == "task finished":
+                n[ev["key"]] += 1
+    return n
+
+
+def test_redis_restarted_mid_run_loses_nothing(tmp_path: Path, media: dict[str, Path], redis: RedisServer) -> None:
+    d = Daemon(tmp_path, extra=SLOW)
+    dist_config(d, redis)
+    workers = [Worker(d, "w1"), Worker(d, "w2")]
+    try:
+        workers[0].start()  # one worker, one thread: the short clips wait in Redis behind the long one
+        with d:
+            d.start()
+            d.wait_for(lambda: live_workers(d) == {"w1"}, 60, "the worker to register")
+            long = make_card(d, media, "A001", shorts=0) / "LONG.mp4"
+            d.wait_for(lambda: (t := pass_token(d, long)) and claim_holder(d, t), 90, "the long pass to start")
+            make_card(d, media, "A002", shorts=6, long=False)  # these wait in Redis behind the long pass
+            d.wait_for(lambda: len(d.query("SELECT 1 FROM passes WHERE state='running'")) == 7, 60, "all sent")
+            redis.shutdown_nosave()  # every queued message is gone
+            d.wait_for(lambda: d.metric("kinod_dist_broker_up") == 0, 30, "the coordinator to notice")
+            redis.start()
+            workers[1].start()
+            d.wait_metric("kinod_cards_done_total", 2, timeout=180, outcome="done")
+            d.stop()
+        assert_exactly_once(d, 7)
+        ran = executions(*workers)
+        assert ran and all(n == 1 for n in ran.values()), ran  # nothing done twice
+        passes = d.query("SELECT fingerprint FROM passes")
+        assert {f"pass:{p['fingerprint']}" for p in passes} == set(ran)
+        started = Counter(e["key"] for e in d.events("started") if e["key"].startswith("pass:"))
+        assert all(n == 1 for n in started.values()), started
+        assert "the broker lost its messages" in d.log_text()
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def test_coordinator_kill_9_and_restart_picks_up_finished_results(
+    tmp_path: Path, media: dict[str, Path], redis: RedisServer
+) -> None:
+    d = Daemon(tmp_path, extra=SLOW)
+    dist_config(d, redis)
+    workers = [Worker(d, "w1"), Worker(d, "w2")]
+    try:
+        for w in workers:
+            w.start()
+        with d:
+            d.start()
+            d.wait_for(lambda: live_workers(d) == {"w1", "w2"}, 60, "both workers to register")
+            card = make_card(d, media, shorts=4)
+            long = card / "LONG.mp4"
+            token = d.wait_for(lambda: (t := pass_token(d, long)) and claim_holder(d, t) and t, 90, "the long pass")
+            d.kill9()
+            result = d.state / "dist" / "results" / f"{token}.json"
+            d.wait_for(result.exists, 120, "the worker to finish the long pass while no coordinator runs")
+            d.start()
+            d.wait_metric("kinod_cards_done_total", 1, timeout=180, outcome="done")
+            d.stop()
+        assert_exactly_once(d, 5)
+        ran = executions(*workers)
+        assert ran and all(n == 1 for n in ran.values()), ran
+        long_key = token.rsplit(".", 1)[0]
+        assert len([e for e in d.events("started") if e["key"] == long_key]) == 1  # adopted, not run again
+        assert not [e for e in d.events("requeued") if e["key"] == long_key]
+        assert "adopted tasks in flight" in d.log_text()
+    finally:
+        for w in workers:
             w.stop()
