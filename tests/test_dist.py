@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_harness import Daemon, make_clip
+from daemon_harness import Daemon, kinod_command, make_clip
 from dist_harness import RedisServer, Worker, dist_config
 
 #: One decoder thread, wide analysis frames: the long clip's pass takes seconds (kill needs a job in flight).
@@ -183,3 +183,44 @@ def test_coordinator_kill_9_and_restart_picks_up_finished_results(
     finally:
         for w in workers:
             w.stop()
+
+
+def test_path_map_and_a_worker_with_another_speech_model_is_refused(
+    tmp_path: Path, media: dict[str, Path], redis: RedisServer
+) -> None:
+    """A worker seeing the storage at another mount point maps paths; one with another model is refused."""
+    d = Daemon(tmp_path)
+    d.config.write_text(d.config.read_text().replace('enabled = ["shots"]', 'enabled = ["shots", "speech"]'))
+    dist_config(d, redis)
+    nas = tmp_path.parent / f"{tmp_path.name}-nas"  # the same storage, mounted elsewhere on the worker
+    nas.symlink_to(tmp_path, target_is_directory=True)
+    mapped = Worker(
+        d,
+        "mapped",
+        replace={str(tmp_path): str(nas)},
+        extra=f'[[paths.map]]\ncoordinator = "{tmp_path}"\nworker = "{nas}"\n',
+    )
+    other_model = Worker(d, "tinymodel", extra='[analyzers.speech]\nmodel = "tiny.en"\n')
+    try:
+        mapped.start("--queues", "pass")
+        other_model.start("--queues", "cpu,gpu")
+        with d:
+            d.start()
+            d.wait_for(lambda: live_workers(d) == {"mapped", "tinymodel"}, 60, "both workers to register")
+            make_clip(d.root / "A001" / "TALK.mp4", 1, audio=True)
+            d.wait_metric("kinod_dist_jobs_held", 1, timeout=90, queue="cpu")
+            assert d.metric("kinod_dist_workers", queue="cpu", state="refused") == 1
+            rc, out = kinod_command(d.config, "status")
+            assert rc == 0 and "REFUSED" in out and "model hash" in out and "held (1 task" in out, out
+            shots = d.query("SELECT state FROM jobs WHERE analyzer='shots'")
+            assert shots == [{"state": "done"}]
+            d.stop()
+        assert "model differs" not in other_model.log_text()  # never sent to it: held by the coordinator
+        started = [json.loads(x) for x in mapped.log_text().splitlines() if '"task started"' in x]
+        assert started and all(s["path"].startswith(str(nas)) for s in started)
+        assert str(nas) not in json.dumps(
+            d.query("SELECT record, probe, decode FROM jobs JOIN clips USING (fingerprint)")
+        )
+    finally:
+        mapped.stop()
+        other_model.stop()

@@ -144,7 +144,7 @@ class DramatiqExecutor:
     def shutdown(self, grace_s: float) -> list[TaskOutcome]:
         out: list[TaskOutcome] = []
         deadline = time.monotonic() + grace_s
-        while self.flights and time.monotonic() < deadline:
+        while self._sent() and time.monotonic() < deadline:  # held tasks are not waited for
             out += self.poll(min(0.2, max(0.01, deadline - time.monotonic())))
         for f in self.flights.values():
             if f.sent_at is None:  # never left: nothing to wait for
@@ -161,6 +161,9 @@ class DramatiqExecutor:
         self._write_held()
         self.broker.close()
         return out
+
+    def _sent(self) -> bool:
+        return any(f.sent_at is not None for f in self.flights.values())
 
     # Results ------------------------------------------------------------------------------------
     def _drop(self, f: Flight) -> None:

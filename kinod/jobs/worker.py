@@ -219,6 +219,7 @@ class WorkerProcess:
         self.metrics.current.labels(self.id).inc()
         self.metrics.info.labels(self.id, task.key, task.analyzer).set(1)
         local = replace(task, path=self.pmap.to_worker(task.path))
+        log.info("task started", key=task.key, analyzer=task.analyzer, path=local.path)
         t0 = time.monotonic()
         try:
             outcome = self.processor.run_task(local, lambda: self.dist.cancelled(token))
