@@ -189,7 +189,7 @@ def test_path_map_and_a_worker_with_another_speech_model_is_refused(
     tmp_path: Path, media: dict[str, Path], redis: RedisServer
 ) -> None:
     """A worker seeing the storage at another mount point maps paths; one with another model is refused."""
-    d = Daemon(tmp_path)
+    d = Daemon(tmp_path, grace=2.0)  # the held task counts as running: do not wait 30 s for it at stop
     d.config.write_text(d.config.read_text().replace('enabled = ["shots"]', 'enabled = ["shots", "speech"]'))
     dist_config(d, redis)
     nas = tmp_path.parent / f"{tmp_path.name}-nas"  # the same storage, mounted elsewhere on the worker
