@@ -125,6 +125,9 @@ class WorkerConfig(Strict):
     metrics_listen: str = "127.0.0.1:9465"
     #: Shown in status and metrics; "" = host name and pid.
     name: str = ""
+    #: An idle worker asks the broker for work this often (ms): the latency before a
+    #: queued task starts, against broker load (each idle worker: 1000/poll_ms x queues fetches/s).
+    idle_poll_ms: int = Field(20, ge=1, le=5000)
 
 
 class PathMapEntry(Strict):

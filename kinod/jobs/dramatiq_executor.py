@@ -189,7 +189,7 @@ class DramatiqExecutor:
         while time.monotonic() < deadline:
             try:
                 if self._consumer is None:
-                    self._consumer = self.broker.consume(RESULTS_QUEUE, prefetch=256, timeout=50)
+                    self._consumer = self.broker.consume(RESULTS_QUEUE, prefetch=256, timeout=10)
                 msg = next(self._consumer)
             except Exception as e:
                 if self.broker_up:

@@ -262,7 +262,12 @@ class WorkerProcess:
         self._beat()
         hb = threading.Thread(target=self._heartbeat_loop, name="kinod-worker-heartbeat", daemon=True)
         hb.start()
-        worker = dramatiq.Worker(self.broker, queues=set(self.queues), worker_threads=self.threads, worker_timeout=200)
+        worker = dramatiq.Worker(
+            self.broker,
+            queues=set(self.queues),
+            worker_threads=self.threads,
+            worker_timeout=self.config.worker.idle_poll_ms,
+        )
         worker.queue_prefetch = 1
         worker.start()
         log.info(
