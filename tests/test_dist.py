@@ -224,3 +224,34 @@ def test_path_map_and_a_worker_with_another_speech_model_is_refused(
     finally:
         mapped.stop()
         other_model.stop()
+
+
+def test_rabbitmq_broker(tmp_path: Path, media: dict[str, Path]) -> None:
+    """The same flow through RabbitMQ (``amqp://``), Dramatiq's recommended production broker."""
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
+    except OSError:
+        pytest.skip("no RabbitMQ on 127.0.0.1:5672 (the Redis tests cover the same flow)")
+    pytest.importorskip("pika")
+    from kinod.jobs.broker import make_broker
+
+    url = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    make_broker(url, "kinod", 3.0).flush_all()  # leftovers of an earlier run on this shared server
+    d = Daemon(tmp_path)
+    text = d.config.read_text().replace("[jobs]\n", '[jobs]\nexecutor = "dramatiq"\n', 1)
+    d.config.write_text(text + f'[broker]\nurl = "{url}"\nheartbeat_timeout_seconds = 3\n')
+    w = Worker(d, "rabbit")
+    try:
+        w.start()
+        with d:
+            d.start()
+            d.wait_for(lambda: live_workers(d) == {"rabbit"}, 60, "the worker to register")
+            make_card(d, media, "R001", shorts=3, long=False)
+            d.wait_metric("kinod_cards_done_total", 1, timeout=120, outcome="done")
+            d.stop()
+        assert_exactly_once(d, 3)
+        assert all(n == 1 for n in executions(w).values())
+    finally:
+        w.stop()
