@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--processes", type=int, default=0, help="worker processes (default: [worker] processes)")
     w.add_argument("--threads", type=int, default=0, help="threads per process (default: [worker] threads)")
     w.add_argument("--metrics-listen", default=None, help="host:port for this worker's /metrics")
+    w.add_argument("--name", default=None, help="this worker's name in status and metrics (default: [worker] name)")
     w.set_defaults(func=cmd_worker)
     from kinod.commands import jobs as job_commands
     from kinod.export.command import register as register_export

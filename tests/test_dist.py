@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,13 +93,15 @@ def test_two_workers_and_one_killed_mid_job(tmp_path: Path, media: dict[str, Pat
             token = pass_token(d, long)
             workers[victim].kill9()
             d.wait_metric("kinod_cards_done_total", 1, timeout=180, outcome="done")
+            survivor = workers[({"w1", "w2"} - {victim}).pop()]
+            with urllib.request.urlopen(f"http://127.0.0.1:{survivor.port}/metrics", timeout=5) as r:
+                text = r.read().decode()  # the worker's own /metrics (worker.metrics_listen)
+            assert f'kinod_worker_jobs_total{{kind="pass",status="done",worker="{survivor.name}"}}' in text
             d.stop()
         assert_exactly_once(d, 20)
         long_fp = token.split(":")[1].rsplit(".", 1)[0] if token else ""
         started = d.query("SELECT count(*) AS n FROM job_events WHERE key=? AND event='started'", ("pass:" + long_fp,))
         assert started[0]["n"] == 1  # the store saw one attempt; the message ran once more on the other worker
-        survivor = ({"w1", "w2"} - {victim}).pop()
-        assert "another worker runs this task" not in workers[survivor].log_text() or True
         assert d.sidecar("A001/LONG.mp4")["analyses"]["shots"]["items"]
         assert not list((d.state / "dist" / "outbox").iterdir())  # every result was recorded and cleared
     finally:
@@ -255,3 +258,18 @@ def test_rabbitmq_broker(tmp_path: Path, media: dict[str, Path]) -> None:
         assert all(n == 1 for n in executions(w).values())
     finally:
         w.stop()
+
+
+def test_worker_processes_register_each_under_its_own_name(tmp_path: Path, redis: RedisServer) -> None:
+    d = Daemon(tmp_path)
+    dist_config(d, redis)
+    w = Worker(d, "node")
+    try:
+        w.start("--processes", "2", "--queues", "pass")
+        with d:
+            d.start()
+            d.wait_for(lambda: live_workers(d) == {"node-1", "node-2"}, 60, "two worker processes to register")
+            d.stop()
+    finally:
+        w.stop()
+    assert not live_workers(d)  # a stopped worker removes its record

@@ -327,6 +327,7 @@ def run_worker(config: Config, queues: list[str], processes: int, threads: int, 
         if config_path:
             argv += ["--config", config_path]
         argv += ["worker", "--queues", ",".join(queues), "--processes", "1", "--threads", str(threads)]
+        argv += ["--name", f"{config.worker.name or socket.gethostname()}-{i + 1}"]
         if listen:
             host, _, port = listen.rpartition(":")
             argv += ["--metrics-listen", f"{host}:{int(port) + i}"]
@@ -350,6 +351,8 @@ def worker_command(config: Config, args: Any) -> int:
         return 2
     processes = args.processes or config.worker.processes
     threads = args.threads or config.worker.threads
+    if args.name:
+        config = config.model_copy(update={"worker": config.worker.model_copy(update={"name": args.name})})
     if args.metrics_listen is not None:
         config = config.model_copy(
             update={"worker": config.worker.model_copy(update={"metrics_listen": args.metrics_listen})}
