@@ -96,7 +96,7 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(config: Config, args: argparse.Namespace) -> int:
-    from kinod.jobs.worker import worker_command
+    from kinod.worker import worker_command
 
     return worker_command(config, args)
 

@@ -185,6 +185,9 @@ class Resources:
     cpu: int = 1
     gpu: int = 0
     gpu_mem_mb: int = 0
+    #: Informational only: the scheduler does not reserve RAM. Kept so analyzers that
+    #: declare it (speech, and those being written against this contract) keep working;
+    #: drop it once none does, or make the scheduler honour it.
     ram_mb: int = 256
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import structlog
 
 from kinod import logs
-from kinod.card_outputs import finish_card, verify_before_analysis
+from kinod.cards_service import CardService
 from kinod.config import Config, ConfigError, load_config
 from kinod.jobs.executor import LocalExecutor, ProcessExecutor
 from kinod.jobs.lease import is_local_and_dead, make_owner
@@ -40,7 +40,7 @@ from kinod.jobs.scheduler import Limits, Scheduler, limits_for
 from kinod.jobs.store import JobStore
 from kinod.jobs.tasks import Task, TaskOutcome
 from kinod.metrics import Metrics, MetricsServer
-from kinod.pipeline import ClipError, ClipProcessor, make_runner, output_dir_for
+from kinod.pipeline import ClipProcessor, make_runner
 from kinod.sdnotify import Notifier
 from kinod.watch.events import CardChanged, CardReady, CardSeen, RootState, ScanDone, WatchEvent, WatchProblem
 from kinod.watch.watcher import Watcher
@@ -117,8 +117,6 @@ class Daemon:
         self.owner = make_owner("daemon")
         self._intake_busy = threading.Event()
         self._threads: list[threading.Thread] = []
-        #: MHL verification of cards being analysed, for their report when the last clip is done.
-        self.verifications: dict[str, Any] = {}
 
     # Start-up --------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -144,6 +142,7 @@ class Daemon:
         # scheduler then waits up to 5 ms per call for busy worker threads to hand it back.
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.processor = ClipProcessor(cfg, self.store)
+        self.cards = CardService(self)
         self.metrics = Metrics(self.store, self.processor.classes, [str(r.path.absolute()) for r in cfg.watch.roots])
         self.server: MetricsServer | None = None
         if cfg.metrics.enabled and not self.once:
@@ -196,7 +195,7 @@ class Daemon:
         if self.config.jobs.executor != "dramatiq":
             return []
         from kinod.jobs.dramatiq_executor import DistCollector, DramatiqExecutor
-        from kinod.jobs.worker import model_hashes
+        from kinod.worker import model_hashes
 
         self._dist = DramatiqExecutor(self.config, model_hashes(self.processor))
         self.metrics.registry.register(DistCollector(self._dist))
@@ -246,14 +245,8 @@ class Daemon:
             self.store.set_meta("plan", plan)
         elif self.store.meta("plan") != plan:
             self.intake.put(("replan", plan))  # the new plan is recorded once every clip was planned again
-        rows = self.store.query(
-            "SELECT fingerprint FROM clips WHERE state IN ('new','queued','running')"
-            " AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.fingerprint=clips.fingerprint AND j.state IN"
-            " ('queued','running')) AND NOT EXISTS (SELECT 1 FROM passes p WHERE p.fingerprint=clips.fingerprint"
-            " AND p.state IN ('queued','running'))"
-        )
-        for r in rows:  # their work ended but the sidecar was never written
-            self.intake.put(("finalize", r["fingerprint"]))
+        for fp in self.store.unfinished_clips():  # their work ended but the sidecar was never written
+            self.intake.put(("finalize", fp))
 
     def _start_thread(self, target: Any, name: str) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)
@@ -292,11 +285,13 @@ class Daemon:
             self._intake_busy.set()
             try:
                 if kind == "ready":
-                    self._take_card(arg)
+                    self.cards.ready(arg)
+                elif kind == "verified":
+                    self.cards.plan(*arg)
                 elif kind == "seen":
-                    self._card_seen(arg)
+                    self.cards.seen(arg)
                 elif kind == "finalize":
-                    self._finalize(arg)
+                    self.cards.finalize(arg)
                 elif kind == "replan":
                     n = self.processor.replan_known(owner=self.owner)
                     self.store.set_meta("plan", arg)
@@ -319,7 +314,7 @@ class Daemon:
             self.metrics.cards_ready.inc()
             self.intake.put(("ready", ev))
         elif isinstance(ev, CardChanged):
-            self._card_changed(ev)
+            self.cards.changed(ev)
         elif isinstance(ev, WatchProblem):
             self.metrics.errors.labels(ev.kind).inc()
         elif isinstance(ev, RootState):
@@ -327,141 +322,6 @@ class Daemon:
             self.metrics.root_polling.labels(str(ev.root)).set(1 if ev.mode == "poll" else 0)
         elif isinstance(ev, ScanDone) and not ev.roots_down:
             self.metrics.last_scan.set(ev.at)
-
-    def _card_changed(self, ev: CardChanged) -> None:
-        fps: dict[str, str] = {}
-        changed = "changed (still being copied?) while it was processed; cancelled, it runs again once settled"
-        deleted = "was deleted (or moved away) while it was processed; cancelled"
-        for p, why in [(p, changed) for p in ev.changed] + [(p, deleted) for p in ev.removed]:
-            row = self.store.clip_by_path(str(p))
-            if row is None:
-                continue
-            if self.store.is_settled(row["fingerprint"]):
-                # Moved or deleted after it was done: results stay by content, and the path's
-                # record stays until the content is finalized at a new path (a rename), which
-                # then removes the old outputs (ClipProcessor._remove_renamed).
-                continue
-            fps[row["fingerprint"]] = f"{p}: the file {why}"
-        for fp, reason in fps.items():
-            log.warning("cancelling work on a changed file", reason=reason)
-            self.store.set_clip_state(fp, "cancelled", reason)
-            self.metrics.errors.labels("vanished" if "deleted" in reason else "changed_while_processing").inc()
-        for fp, reason in fps.items():
-            self.scheduler.cancel_fingerprints([fp], reason)
-
-    def _card_seen(self, ev: CardSeen) -> None:
-        c = ev.card
-        row = self.store.query("SELECT state FROM cards WHERE key=?", (c.key,))
-        if not row or row[0]["state"] in ("done", "failed"):
-            self.store.upsert_card(
-                c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="settling"
-            )
-
-    def _take_card(self, ev: CardReady) -> None:
-        c = ev.card
-        self.store.upsert_card(
-            c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="ready", clips=len(ev.clips)
-        )
-        rank = self.store.card_rank(c.key)
-        problems: list[str] = []
-        if not c.loose:
-            verification = verify_before_analysis(self.config, c.path)
-            if verification is not None and not verification.ok:
-                why = verification.summary()
-                log.error("card failed verification: not analysed", card=str(c.path), error=why)
-                self.metrics.errors.labels("verification").inc()
-                self.store.upsert_card(
-                    c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="failed",
-                    files=ev.files, clips=len(ev.clips), error=why,
-                )
-                self.store.set_card_state(c.key, "failed")
-                self.metrics.cards_done.labels("failed").inc()
-                finish_card(self.config, c.path, [], verification)
-                return
-            self.verifications[str(c.path)] = verification
-        for clip in ev.clips:
-            if self.stop_event.is_set() and not self.once:
-                return  # not recorded as handled: the next start plans it again
-            rel = clip.relative_to(c.path).as_posix()
-            sig = ev.files.get(rel)
-            known = self.store.clip_by_path(str(clip))
-            if (
-                known is not None
-                and sig is not None
-                and (known["path_size"], known["path_mtime_ns"]) == sig
-                and known["state"] in ("done", "failed", "queued", "running")
-            ):
-                continue
-            try:
-                plan = self.processor.enqueue_clip(
-                    clip,
-                    output_dir_for(clip, self.config),
-                    card=c.name,
-                    card_path=str(c.path),
-                    card_rank=rank,
-                    owner=self.owner,
-                    parts=ev.parts.get(clip),
-                )
-            except ClipError as e:
-                problems.append(str(e))
-                kind = "vanished" if not clip.exists() else "unreadable"
-                self.metrics.errors.labels(kind).inc()
-                log.error("cannot read clip", error=str(e))
-                self.processor.write_error_sidecar(clip, output_dir_for(clip, self.config), str(e), c.name, None)
-                continue
-            if plan.queued or plan.pass_queued:
-                self.metrics.clips_queued.inc()
-            if plan.needs_finalize:
-                self._finalize(plan.fingerprint, only=str(clip))
-        self.store.upsert_card(
-            c.key,
-            root=str(c.root),
-            path=str(c.path),
-            name=c.name,
-            loose=c.loose,
-            state="queued",
-            files=ev.files,
-            clips=len(ev.clips),
-            error="; ".join(problems) or None,
-        )
-        self.scheduler.notify()
-        self._check_card(str(c.path), c.key, failed_reads=len(problems))
-
-    def _finalize(self, fp: str, only: str | None = None) -> None:
-        try:
-            out = self.processor.finalize(fp, only=only)
-        except (ClipError, OSError, ValueError) as e:
-            self.metrics.errors.labels("finalize").inc()
-            log.error("cannot write the clip's outputs", fingerprint=fp, error=str(e))
-            return
-        if out.error and "file is gone" in out.error:
-            self.metrics.errors.labels("vanished").inc()
-        for row in self.store.paths_of(fp):
-            if row["card_path"] and (only is None or row["path"] == only):
-                keys = self.store.query(
-                    "SELECT key FROM cards WHERE path=? ORDER BY updated DESC LIMIT 1", (row["card_path"],)
-                )
-                if keys:
-                    self._check_card(row["card_path"], keys[0]["key"])
-
-    def _check_card(self, card_path: str, key: str, failed_reads: int = 0) -> None:
-        progress = self.store.card_progress(card_path)
-        if any(progress.get(s) for s in ("new", "queued", "running")):
-            return
-        rows = self.store.query("SELECT state, last_error FROM cards WHERE key=?", (key,))
-        if not rows or rows[0]["state"] not in ("queued", "ready"):
-            return
-        failed = failed_reads or rows[0]["last_error"] or any(progress.get(s) for s in ("failed", "missing"))
-        state = "failed" if failed else "done"
-        self.store.set_card_state(key, state)
-        self.metrics.cards_done.labels(state).inc()
-        log.info("card finished", card=card_path, state=state, clips=progress)
-        loose = self.store.query("SELECT loose FROM cards WHERE key=?", (key,))
-        if loose and not loose[0]["loose"]:
-            rows = self.store.query("SELECT sidecar FROM clip_paths WHERE card_path=? AND sidecar IS NOT NULL",
-                                    (card_path,))
-            finish_card(self.config, Path(card_path), [Path(r["sidecar"]) for r in rows],
-                        self.verifications.pop(card_path, None))
 
     # Main thread ------------------------------------------------------------------------------
     def health(self) -> tuple[bool, dict[str, Any]]:
@@ -503,19 +363,28 @@ class Daemon:
         try:
             while not self.stop_event.is_set():
                 time.sleep(0.2)
-                if self.intake.empty() and not self._intake_busy.is_set() and self.scheduler.idle():
+                if self._quiet() and self.scheduler.idle():
                     time.sleep(0.3)  # let a last finalize land
-                    if self.intake.empty() and not self._intake_busy.is_set():
+                    if self._quiet():
                         break
         finally:
             self._shutdown()
         return 0
+
+    def _quiet(self) -> bool:
+        """Nothing waiting for the intake thread, nothing on it, no card being verified."""
+        return self.intake.empty() and not self._intake_busy.is_set() and not self.cards.busy()
+
+    def submit(self, kind: str, arg: Any) -> None:
+        """Hand work to the intake thread (the card lifecycle's verification thread uses it)."""
+        self.intake.put((kind, arg))
 
     def _shutdown(self) -> None:
         self.notifier.stopping(f"stopping: {len(self.scheduler.running)} task(s) get {self.grace:.0f} s to finish")
         log.info("shutting down", running=len(self.scheduler.running), grace_s=self.grace)
         self.watcher.stop()
         self.stop_event.set()
+        self.cards.close()
         sched = next((t for t in self._threads if t.name == "kinod-scheduler"), None)
         if sched is not None:
             sched.join(timeout=self.grace + 30)

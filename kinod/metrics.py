@@ -93,9 +93,7 @@ class StoreCollector(Collector):
             clips.add_metric([s], cstates.get(s, 0))
         yield clips
         cards = GaugeMetricFamily("kinod_cards", "Cards in the state file by state", labels=["state"])
-        kstates = {
-            r["state"]: r["n"] for r in self.store.query("SELECT state, count(*) AS n FROM cards GROUP BY state")
-        }
+        kstates = self.store.card_states()
         for s in sorted(set(CARD_STATES) | set(kstates)):
             cards.add_metric([s], kstates.get(s, 0))
         yield cards

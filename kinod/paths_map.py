@@ -43,12 +43,19 @@ class PathMap:
 
     def deep_to_coordinator(self, value: Any) -> Any:
         """Every string in a JSON-like value that starts with a worker prefix, mapped back."""
+        return self._deep(value, self.to_coordinator)
+
+    def deep_to_worker(self, value: Any) -> Any:
+        """Every absolute path string in a JSON-like value, mapped to the worker's mounts."""
+        return self._deep(value, self.to_worker)
+
+    def _deep(self, value: Any, swap: Any) -> Any:
         if not self:
             return value
         if isinstance(value, str):
-            return self.to_coordinator(value) if value.startswith("/") else value
+            return swap(value) if value.startswith("/") else value
         if isinstance(value, dict):
-            return {k: self.deep_to_coordinator(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.deep_to_coordinator(v) for v in value]
+            return {k: self._deep(v, swap) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._deep(v, swap) for v in value]
         return value

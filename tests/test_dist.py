@@ -213,8 +213,10 @@ def test_path_map_and_a_worker_with_another_speech_model_is_refused(
             make_clip(d.root / "A001" / "TALK.mp4", 1, audio=True)
             d.wait_metric("kinod_dist_jobs_held", 1, timeout=90, queue="cpu")
             assert d.metric("kinod_dist_workers", queue="cpu", state="refused") == 1
-            rc, out = kinod_command(d.config, "status")
-            assert rc == 0 and "REFUSED" in out and "model hash" in out and "held (1 task" in out, out
+            status = d.wait_for(
+                lambda: (o := kinod_command(d.config, "status")[1]) and "held (1 task" in o and o, 30, ""
+            )
+            assert "REFUSED" in status and "model hash" in status and "speech" in status, status
             shots = d.query("SELECT state FROM jobs WHERE analyzer='shots'")
             assert shots == [{"state": "done"}]
             d.stop()

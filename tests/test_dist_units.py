@@ -95,7 +95,7 @@ def test_config_keys_and_errors(tmp_path: Path) -> None:
 
 def test_dashboard_dist_metrics_are_exported_by_coordinator_and_worker(tmp_path: Path) -> None:
     from kinod.jobs.dramatiq_executor import DistCollector, DramatiqExecutor
-    from kinod.jobs.worker import WorkerMetrics
+    from kinod.worker import WorkerMetrics
 
     def executor(url: str) -> DramatiqExecutor:
         cfg = Config().model_copy(

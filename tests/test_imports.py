@@ -182,3 +182,19 @@ def test_stream_and_model_analyzers_are_separate_classes() -> None:
         needs = Needs(cache=True)
 
     assert Old().kind == "model" and isinstance(Old(), ModelAnalyzer)
+
+
+def test_only_the_job_store_speaks_sql() -> None:
+    """Named store methods, not SQL strings, everywhere else: the schema can change in one place."""
+    import re
+
+    sql = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER)\s", re.MULTILINE)
+    store = {"store.py", "queue_store.py", "card_store.py", "schema.py"}
+    bad = []
+    for path in _sources():
+        if path.parent.name == "jobs" and path.name in store:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and sql.search(node.value):
+                bad.append(f"{_module_name(path)}:{node.lineno}")
+    assert bad == []

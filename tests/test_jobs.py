@@ -22,7 +22,7 @@ from kinod.jobs.executor import LocalExecutor
 from kinod.jobs.lease import is_local_and_dead, make_owner
 from kinod.jobs.scheduler import Decision, Limits, Scheduler, decide
 from kinod.jobs.store import JobSpec, JobStore, job_key
-from kinod.jobs.tasks import OutOfMemory, Task, TaskOutcome
+from kinod.jobs.tasks import Need, OutOfMemory, Task, TaskOutcome
 from kinod.pipeline import ClipProcessor, InlineExecutor
 
 V1_SCHEMA = """
@@ -346,3 +346,15 @@ def test_process_executor_runs_the_real_pipeline(tmp_path: Path) -> None:
     finally:
         executor.shutdown(5)
         store.close()
+
+
+def test_a_task_is_complete_in_its_fields_and_survives_json() -> None:
+    """A later executor on another machine gets the task as JSON and runs it from its fields."""
+    import json as _json
+
+    t = Task(
+        "k", "model", "fp", "/card/a.mp4", "speech", Need(2, 1, 900), priority=5, attempts=1, card="A001",
+        device="cuda", options={"batch_size": 4}, version="3", config_hash="abc", model_sha256="f00",
+        files={"parts": ["/card/a.mp4"], "audio": ["/card/a01.mxf"]},
+    )  # fmt: skip
+    assert Task.from_json(_json.loads(_json.dumps(t.to_json()))) == t

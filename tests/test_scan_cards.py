@@ -117,3 +117,80 @@ def test_a_gopro_recording_in_two_chapters_is_one_clip(tmp_path: Path) -> None:
     assert (by_frame[75]["file"], by_frame[75]["file_frame"]) == ("GX020042.MP4", 0)
     assert (by_frame[100]["file"], by_frame[100]["file_frame"]) == ("GX020042.MP4", 25)
     assert side["source"]["path"] == str(folder / "GX010042.MP4")
+
+
+def test_p2_audio_essences_are_inputs_of_the_pass_and_speech_hears_them(tmp_path: Path) -> None:
+    from cardkit import ff, p2_card
+    from media import FIXTURE_MEDIA
+
+    card = p2_card(tmp_path / "P2CARD", name="0001AB", channels=2, seconds=4.0)
+    # channel 2 of the clip: JFK's speech (the first 4 s), as a P2 OP-Atom audio essence
+    ff(
+        "-i", str(FIXTURE_MEDIA / "jfk.flac"), "-t", "4", "-ar", "48000", "-ac", "1",
+        "-c:a", "pcm_s24le", "-f", "mxf_opatom", "-mxf_audio_edit_rate", "30000/1001",
+        str(card / "CONTENTS" / "AUDIO" / "0001AB01.MXF"),
+    )  # fmt: skip
+    cfg = tmp_path / "kinod.toml"
+    cfg.write_text(
+        '[output]\nroot = "out"\nformats = ["json"]\n[state]\ndir = "var"\n'
+        '[analyzers]\nenabled = ["silence", "speech"]\n'
+        '[analyzers.speech]\nmodel = "tiny.en"\nlanguage = "en"\nchannel = 2\n'
+    )
+    assert main(["--config", str(cfg), "scan", str(card)]) == 0
+    out = tmp_path / "out" / "P2CARD" / "CONTENTS"
+    assert not list(out.glob("AUDIO/*.kino.json"))  # the essences are part of the clip, not clips
+    side = _sidecar(out / "VIDEO" / "0001AB.MXF.kino.json")
+    assert len(side["probe"]["audio"]) == 2
+    assert [Path(p).name for p in side["decode"]["audio_inputs"]] == ["0001AB00.MXF", "0001AB01.MXF"]
+    assert side["decode"]["audio_samples"] > 0
+    speech = side["analyses"]["speech"]
+    assert speech["summary"]["channels"]["available"] == 2
+    text = " ".join(i.get("text", "") for i in speech["items"]).lower()
+    assert "fellow" in text or "americans" in text, text
+
+
+_TIMES = {"generated", "generated_at", "elapsed_s", "wall_s", "cpu_s", "updated", "verified_at", "bytes_read"}
+
+
+def _timeless(node: object, out_dir: Path) -> object:
+    """The JSON without wall-clock facts, and with the output root as a placeholder."""
+    if isinstance(node, dict):
+        return {k: _timeless(v, out_dir) for k, v in node.items() if k not in _TIMES}
+    if isinstance(node, list):
+        return [_timeless(v, out_dir) for v in node]
+    if isinstance(node, str):
+        return node.replace(str(out_dir), "<out>")
+    return node
+
+
+def test_scan_and_run_once_give_the_same_sidecars_and_card_report(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    footage = tmp_path / "footage"
+    card = footage / "GOPRO01"
+    _gopro_card(card)
+    bwf(card / "SOUND" / "T001.WAV", channels=2, seconds=0.5, time_reference=TEN_HOURS_48K, ixml=None)
+    outs = {}
+    for how in ("run", "scan"):
+        cfg = tmp_path / f"{how}.toml"
+        cfg.write_text(
+            f'[[watch.roots]]\npath = "footage"\n[output]\nroot = "out-{how}"\nformats = ["json", "otio"]\n'
+            f'[state]\ndir = "var-{how}"\n[metrics]\nenabled = false\n'
+            '[analyzers]\nenabled = ["shots", "silence", "loudness"]\n'
+        )
+        args = ["run", "--once"] if how == "run" else ["scan", str(card)]
+        r = subprocess.run(
+            [sys.executable, "-m", "kinod.cli", "--config", str(cfg), *args],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr[-3000:]
+        outs[how] = tmp_path / f"out-{how}"
+    names = {h: sorted(p.relative_to(o).as_posix() for p in o.rglob("*") if p.is_file()) for h, o in outs.items()}
+    assert names["run"] == names["scan"]
+    assert "GOPRO01/card.kino.json" in names["run"]
+    assert "GOPRO01/DCIM/100GOPRO/GX010042.MP4.kino.json" in names["run"]
+    for rel in names["run"]:
+        if rel.endswith(".json"):
+            run, scan = (json.loads((outs[h] / rel).read_text()) for h in ("run", "scan"))
+            assert _timeless(run, outs["run"]) == _timeless(scan, outs["scan"]), rel

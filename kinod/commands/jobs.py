@@ -79,12 +79,7 @@ def status_data(store: JobStore, state_dir: Path, failed_limit: int = 10) -> dic
         cards.append(
             {"card": c["path"], "name": c["name"], "state": c["state"], "clips": progress, "error": c["last_error"]}
         )
-    failed = store.query(
-        """SELECT j.analyzer, j.path, j.last_error, j.attempts FROM jobs j WHERE j.state='failed'
-           UNION ALL SELECT 'pass', p.path, p.last_error, p.attempts FROM passes p WHERE p.state='failed'
-           LIMIT ?""",
-        (failed_limit,),
-    )
+    failed = store.failed_tasks(failed_limit)
     pid = daemon_pid(state_dir)
     return {
         "state_file": str(store.path),
@@ -180,13 +175,10 @@ def cmd_retry(config: Config, args: argparse.Namespace) -> int:
                 continue
             queued += len(plan.queued) + int(plan.pass_queued)
             clips += 1
-            for card in store.query("SELECT key FROM cards WHERE path=?", (row["card_path"],)):
-                store.set_card_state(card["key"], "queued")  # finished again when its clips are
+            for key in store.card_keys_at(row["card_path"]):
+                store.set_card_state(key, "queued")  # finished again when its clips are
         # cards with files that could not even be read: let the watcher look at them again
-        with store.tx() as db:
-            reread = db.execute(
-                "UPDATE cards SET files=NULL, state='settling' WHERE last_error IS NOT NULL AND state='failed'"
-            ).rowcount
+        reread = store.reread_unreadable_cards()
     finally:
         store.close()
     pid = daemon_pid(config.state.dir)
@@ -207,13 +199,7 @@ def cmd_forget(config: Config, args: argparse.Namespace) -> int:
     target = str(Path(args.path).absolute()).rstrip("/")
     store = JobStore(_db(config))
     try:
-        fps = [
-            r["fingerprint"]
-            for r in store.query(
-                "SELECT DISTINCT fingerprint FROM clip_paths WHERE path=? OR path LIKE ? OR card_path=?",
-                (target, target + "/%", target),
-            )
-        ]
+        fps = store.fingerprints_under(target)
         n = store.forget(target)
         for fp in fps:
             if store.clip(fp) is None:

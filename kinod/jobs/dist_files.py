@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kinod.fsutil import atomic_write_json
-from kinod.jobs.tasks import Need, OutOfMemory, Task, TaskOutcome
+from kinod.jobs.tasks import OutOfMemory, Task, TaskOutcome
 
 
 def token_of(task: Task) -> str:
@@ -36,9 +36,7 @@ def token_of(task: Task) -> str:
 
 
 def task_from_json(d: dict[str, Any]) -> Task:
-    d = dict(d)
-    d["need"] = Need(**d.get("need") or {})
-    return Task(**d)
+    return Task.from_json(d)
 
 
 def outcome_to_json(o: TaskOutcome) -> dict[str, Any]:

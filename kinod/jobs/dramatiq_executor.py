@@ -100,6 +100,8 @@ class DramatiqExecutor:
         self.dist.put_outbox(token, task, queue, f.expect)
         self.flights[token] = f
         self._send(f)
+        if f.held:
+            self._write_held()  # `kinod status` says so at once
 
     def _send(self, f: Flight) -> None:
         why = self.fleet.route(f.queue, list(f.expect))

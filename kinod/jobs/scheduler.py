@@ -332,6 +332,11 @@ class Scheduler:
             attempts=int(row["attempts"]),
             device="cuda" if on_gpu else "cpu",
             options=options,
+            card=row["card"],
+            version=row["version"] or "",
+            config_hash=row["config_hash"] or "",
+            model_sha256=row["model_sha256"],
+            files=json.loads(row["parts"]) if row["parts"] else None,
         )
 
     def _full(self) -> bool:

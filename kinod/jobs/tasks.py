@@ -31,6 +31,14 @@ class Need:
 
 @dataclass(frozen=True)
 class Task:
+    """One unit of work, complete in its fields: an executor on another machine that shares
+    the storage runs it from these alone (``to_json`` / ``from_json``), with no access to
+    the job store. The clip is referred to by content (``fingerprint``), place (``path``)
+    and, for a clip of several files, ``files`` (``{"parts": [...], "audio": [...]}``);
+    the analyzer by name, ``version``, ``config_hash`` and ``model_sha256`` (the job key's
+    ingredients, so the executor can refuse a task its own analyzer set would not make).
+    """
+
     key: str
     kind: TaskKind
     fingerprint: str
@@ -45,6 +53,10 @@ class Task:
     #: pass: {"stream": {analyzer: job key}, "cache": bool};
     #: model: {"batch_size": n, "device": "cpu"} overrides after an out-of-memory.
     options: dict[str, Any] = field(default_factory=dict)
+    version: str = ""
+    config_hash: str = ""
+    model_sha256: str | None = None
+    files: dict[str, list[str]] | None = None
 
     @property
     def on_gpu(self) -> bool:
@@ -52,6 +64,12 @@ class Task:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Task:
+        d = dict(data)
+        d["need"] = Need(**d.get("need", {}))
+        return cls(**d)
 
 
 @dataclass(frozen=True)

@@ -226,8 +226,12 @@ class DecodePass:
         audio_rate: int = 16000,
         threads: int = 0,
         parts: Sequence[Path] = (),
+        audio_inputs: Sequence[Path] = (),
     ) -> None:
         self.path = path
+        #: Separate audio essences (P2 OP-Atom): further inputs, one channel each, whose
+        #: first audio streams make the clip's sound (``probe.audio`` describes them).
+        self.audio_inputs = tuple(audio_inputs)
         #: A spanned recording's files in order (chapters): decoded as one input by ffmpeg's
         #: concat demuxer (no re-encode), so frame numbers run over the whole recording.
         self.parts = tuple(parts) if len(parts) > 1 else ()
@@ -343,6 +347,8 @@ class DecodePass:
             cmd += ["-f", "concat", "-safe", "0", "-i", _input_path(self._concat_list)]
         else:
             cmd += ["-i", _input_path(self.path)]
+        for a in self.audio_inputs:
+            cmd += ["-i", _input_path(a)]
         graph: list[str] = []
         outputs: list[list[str]] = []
         vtaps = [t for t in taps if t[0].media == "video"]
@@ -434,7 +440,11 @@ class DecodePass:
         if not legs:
             return
         n_audio = len(self.probe.audio)
-        ins = "".join(f"[0:a:{i}]" for i in range(n_audio))
+        if self.audio_inputs:
+            n_audio = len(self.audio_inputs)
+            ins = "".join(f"[{i + 1}:a:0]" for i in range(n_audio))
+        else:
+            ins = "".join(f"[0:a:{i}]" for i in range(n_audio))
         merged = f"{ins}amerge=inputs={n_audio}," if n_audio > 1 else ins
         labels = _split(graph, merged, "asplit", "a", legs)
         if pcm_fd is not None:

@@ -218,6 +218,32 @@ class Verification:
             },
         }
 
+    def to_record(self) -> dict[str, Any]:
+        """Everything, hashes included, for the job store (a restart must not lose it)."""
+        return {
+            "root": str(self.root),
+            "status": self.status,
+            "manifests": self.manifests,
+            "checked": self.checked,
+            "failures": [f.__dict__ for f in self.failures],
+            "unlisted": self.unlisted,
+            "hashes": self.hashes,
+            "bytes_read": self.bytes_read,
+        }
+
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> Verification:
+        return cls(
+            Path(d["root"]),
+            d["status"],
+            manifests=list(d.get("manifests", [])),
+            checked=list(d.get("checked", [])),
+            failures=[Failure(**f) for f in d.get("failures", [])],
+            unlisted=list(d.get("unlisted", [])),
+            hashes=dict(d.get("hashes", {})),
+            bytes_read=int(d.get("bytes_read", 0)),
+        )
+
 
 def find_manifests(root: Path) -> tuple[list[Manifest], list[Failure]]:
     """Every ASC MHL history and legacy ``.mhl`` on the card, parsed; unreadable ones as failures."""

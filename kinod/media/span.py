@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from kinod.media.probe import Probe, probe
+from kinod.media.probe import Probe, ProbeError, probe
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,22 @@ class Part:
         }
 
 
-def probe_span(parts: Sequence[Path], **kwargs: Any) -> tuple[Probe, list[Part]]:
+def probe_span(parts: Sequence[Path], audio: Sequence[Path] = (), **kwargs: Any) -> tuple[Probe, list[Part]]:
     """The recording's probe (the first file's facts, frames and duration over every file)
-    and its parts. A single file is its own one part."""
+    and its parts. A single file is its own one part.
+
+    ``audio``: separate audio essences (P2 OP-Atom); the clip's sound is theirs, one
+    stream each in order, as the decode pass merges them.
+    """
     first = probe(parts[0], **kwargs)
+    if audio:
+        streams = []
+        for a in audio:
+            pa = probe(a, camera_sidecar=False)
+            if not pa.audio:
+                raise ProbeError(f"{a}: audio essence of {parts[0].name} has no audio stream")
+            streams.append(pa.audio[0])
+        first = replace(first, audio=streams)
     out = [Part(Path(parts[0]), 0, first.frames, first.duration_s, first.size)]
     for p in parts[1:]:
         pr = probe(p, camera_sidecar=False)

@@ -26,6 +26,7 @@ import structlog
 from kinod.card_outputs import finish_card, verify_before_analysis
 from kinod.config import Config
 from kinod.export.sidecar import sidecar_path
+from kinod.media.cards.model import ClipFiles
 from kinod.outputs import output_dir_for
 from kinod.watch.cards import CardRef, card_clips, card_of, list_cards, scan_card
 from kinod.watch.ignore import RootFilter
@@ -39,8 +40,8 @@ class ScanCard:
 
     card: CardRef
     clips: list[Path] = field(default_factory=list)
-    #: Spanned recordings: first file -> every file in order.
-    parts: dict[Path, tuple[Path, ...]] = field(default_factory=dict)
+    #: Clips made of several files (spanned recordings, audio essences), by first file.
+    parts: dict[Path, ClipFiles] = field(default_factory=dict)
     #: Output base for clips outside every watch root (the card folder; None: loose).
     base: Path | None = None
 
@@ -54,9 +55,11 @@ def scan_cards(config: Config, paths: list[Path]) -> Iterator[ScanCard]:
             if sc is None:
                 sc = seen[card.key] = ScanCard(card, base=base)
             found = card_clips(card, scan_card(card, root_filter))
-            chosen = [(c, ps) for c, ps in found if any(_below(p, under) for p in ps)]
-            sc.clips.extend(c for c, _ in chosen if c not in sc.clips)
-            sc.parts.update((c, ps) for c, ps in chosen if len(ps) > 1)
+            chosen = [c for c in found if any(_below(p, under) for p in c.files)]
+            if not chosen and under.is_file():  # named explicitly: scanned even if no layout claims it
+                chosen = [ClipFiles.alone(under)]
+            sc.clips.extend(c.first for c in chosen if c.first not in sc.clips)
+            sc.parts.update((c.first, c) for c in chosen if not c.single)
     yield from seen.values()
 
 
@@ -95,7 +98,7 @@ class ClipRunner(Protocol):
         progress: Callable[[int, int], None] | None = ...,
         card: str | None = ...,
         card_path: str | None = ...,
-        parts: tuple[Path, ...] | None = ...,
+        files: ClipFiles | None = ...,
     ) -> Any: ...
 
 
@@ -141,7 +144,7 @@ def run_scan(
                 progress=progress_for(path) if progress_for else None,
                 card=c.name,
                 card_path=None if c.loose else str(c.path),
-                parts=sc.parts.get(path),
+                files=sc.parts.get(path),
             )
             if on_clip is not None:
                 on_clip(path, outcome)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from kinod.media.cards import CardError, detect_card
+from kinod.media.cards.model import ClipFiles, analysable_clips
 from kinod.watch.ignore import RootFilter, is_hidden_dir, is_media_name, is_system_name, is_temp_name
 
 #: (size in bytes, mtime in ns): what "unchanged" means for copy-complete.
@@ -158,41 +159,29 @@ def clips_of(card: CardRef, scan: CardScan) -> list[Path]:
     The one place camera layouts plug in, for the daemon and ``kinod scan`` alike: see
     :func:`card_clips`, which also gives each clip's files.
     """
-    return [first for first, _ in card_clips(card, scan)]
+    return [c.first for c in card_clips(card, scan)]
 
 
-def card_clips(card: CardRef, scan: CardScan) -> list[tuple[Path, tuple[Path, ...]]]:
-    """(first file, every picture file in order) of each clip to analyse, in a stable order.
+def card_clips(card: CardRef, scan: CardScan) -> list[ClipFiles]:
+    """The clips to analyse of a card with the files each is made of, in a stable order.
 
-    A known camera layout (``kinod.media.cards``) names the picture files of each
-    logical clip (a P2 clip's audio essences, XML sidecars, .LRV/.THM and the camera's
-    own proxies are not analysed on their own; RED/BRAW/ARRIRAW clips are recorded by
-    the card report but cannot be decoded). A spanned recording (GoPro chapters, spans)
-    is one clip named by its first chapter: the decode pass reads its chapters in order
-    as one recording. An unknown layout falls back to every media file on its own.
+    A known camera layout (:func:`kinod.media.cards.model.analysable_clips`) names the
+    files of each logical clip: a spanned recording (GoPro chapters) is one clip read
+    as one input; a P2 clip's audio essences are inputs of its pass; XML sidecars,
+    .LRV/.THM and the camera's own proxies are not analysed; RED/BRAW/ARRIRAW clips are
+    recorded by the card report but cannot be decoded. An unknown layout, or a loose
+    file, falls back to every media file on its own.
     """
     generic = [card.path / rel for rel in sorted(scan.files) if is_media_name(Path(rel))]
-    alone = [(p, (p,)) for p in generic]
+    alone = [ClipFiles.alone(p) for p in generic]
     if card.loose:
         return alone
     try:
         layout = detect_card(card.path)
     except (CardError, OSError):
         return alone
-    known = set(generic)
-    picked: dict[Path, tuple[Path, ...]] = {}
-    for clip in layout.clips:
-        if not clip.analysable:
-            continue
-        pictures = [f.path for f in clip.files if f.role in ("av", "video", "part")]
-        files = [p for p in (pictures or [f.path for f in clip.files]) if p in known]
-        if not files:
-            continue
-        if clip.spanned and len(files) == len(pictures):
-            picked[files[0]] = tuple(files)
-        else:  # a chapter is missing or unsettled: each file that is there on its own
-            picked.update((p, (p,)) for p in files)
-    return sorted(picked.items())
+    found, _left = analysable_clips(layout, set(generic))
+    return sorted(found, key=lambda c: c.first)
 
 
 def marker_wait(card: CardRef, ready_marker: str) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kinod.media.cards.model import ClipFiles
 from kinod.watch.cards import CardRef, FileSig
 
 
@@ -27,8 +28,8 @@ class CardReady:
     card: CardRef
     files: dict[str, FileSig]
     clips: tuple[Path, ...]
-    #: Clips made of several files (spanned recordings): first file -> every file in order.
-    parts: dict[Path, tuple[Path, ...]] = field(default_factory=dict)
+    #: Clips made of several files (spanned recordings, audio essences), by first file.
+    parts: dict[Path, ClipFiles] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

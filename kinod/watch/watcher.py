@@ -398,7 +398,7 @@ class Watcher:
 
     def _hand_on(self, card: CardRef, scan: CardScan) -> None:
         found = card_clips(card, scan)
-        clips = [first for first, _ in found]
+        clips = [c.first for c in found]
         with self._lock:
             self._handled[card.key] = dict(scan.files)
             self._handed_at[card.key] = self.clock()
@@ -408,7 +408,7 @@ class Watcher:
             log.info("card has no media files", card=card.key, files=len(scan.files))
             return
         log.info("card ready", card=card.key, clips=len(clips))
-        self.sink(CardReady(card, dict(scan.files), tuple(clips), {f: ps for f, ps in found if len(ps) > 1}))
+        self.sink(CardReady(card, dict(scan.files), tuple(clips), {c.first: c for c in found if not c.single}))
 
     def ready_now(self) -> list[CardReady]:
         """Every card with media that differs from what was handed on, without settling (``run --once``)."""
@@ -425,8 +425,8 @@ class Watcher:
                     self._handled[card.key] = dict(scan.files)
                 found = card_clips(card, scan)
                 if found:
-                    spans = {f: ps for f, ps in found if len(ps) > 1}
-                    out.append(CardReady(card, dict(scan.files), tuple(f for f, _ in found), spans))
+                    spans = {c.first: c for c in found if not c.single}
+                    out.append(CardReady(card, dict(scan.files), tuple(c.first for c in found), spans))
         return out
 
     def _problem(self, path: Path, kind: str, message: str) -> None:

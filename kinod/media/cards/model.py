@@ -206,3 +206,72 @@ class Card:
 
 def rate_text(rate: Fraction | None) -> str | None:
     return format_rate(rate) if rate else None
+
+
+@dataclass(frozen=True)
+class ClipFiles:
+    """The files one decode pass reads for a clip, as the card layout grouped them.
+
+    ``parts``: the picture files in recording order (one file, or a spanned recording's
+    chapters, read as one input); ``audio``: separate audio essences in channel order
+    (P2 OP-Atom), inputs of the same pass, merged into the clip's channels.
+    """
+
+    first: Path
+    parts: tuple[Path, ...]
+    audio: tuple[Path, ...] = ()
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return (*self.parts, *self.audio)
+
+    @property
+    def single(self) -> bool:
+        return len(self.parts) == 1 and not self.audio
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {"parts": [str(p) for p in self.parts], "audio": [str(p) for p in self.audio]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, list[str]]) -> ClipFiles:
+        parts = tuple(Path(p) for p in data.get("parts", []))
+        return cls(parts[0], parts, tuple(Path(p) for p in data.get("audio", [])))
+
+    @classmethod
+    def alone(cls, path: Path) -> ClipFiles:
+        return cls(path, (path,))
+
+
+def analysable_clips(card: Card, present: set[Path]) -> tuple[list[ClipFiles], list[SkippedFile]]:
+    """The clips of a card the decode pass can read, with the files each is made of.
+
+    Only files in ``present`` (settled, accepted by the watch filters) count. A spanned
+    recording is one clip when every chapter is present; a P2 clip takes its audio
+    essences along. What is left out is returned with the reason (a clip that cannot
+    be decoded, a chapter missing, audio essences of a spanned P2 shot).
+    """
+    out: list[ClipFiles] = []
+    left: list[SkippedFile] = []
+    for clip in card.clips:
+        if not clip.analysable:
+            left += [SkippedFile(f.rel, clip.not_analysed_reason or "not decodable", clip.name) for f in clip.files]
+            continue
+        pictures = [f.path for f in clip.files if f.role in ("av", "video", "part")]
+        if not pictures:  # a sound take: its first file (a split-mono take's others on their own)
+            files = [f.path for f in clip.files if f.path in present]
+            out += [ClipFiles.alone(p) for p in files]
+            continue
+        here = [p for p in pictures if p in present]
+        if len(here) != len(pictures):
+            missing = [f.rel for f in clip.files if f.path in pictures and f.path not in present]
+            left += [SkippedFile(m, "chapter not present (yet); the others are analysed on their own", clip.name)
+                     for m in missing]
+            out += [ClipFiles.alone(p) for p in here]
+            continue
+        audio = [f.path for f in sorted(clip.audio_files, key=lambda f: f.channel or 0) if f.path in present]
+        if audio and len(here) > 1:
+            left += [SkippedFile(f.rel, "audio essence of a spanned shot: not analysed", clip.name)
+                     for f in clip.audio_files]
+            audio = []
+        out.append(ClipFiles(here[0], tuple(here), tuple(audio)))
+    return out, left

@@ -14,6 +14,7 @@ worker could take), no time limit and no retries (see :mod:`kinod.jobs.broker`).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -60,8 +61,6 @@ class MappedStore:
         self._pmap = pmap
 
     def clip(self, fingerprint: str) -> dict[str, Any] | None:
-        import json
-
         row = self._store.clip(fingerprint)
         if row is None:
             return None
@@ -69,8 +68,8 @@ class MappedStore:
         for col in _PATH_COLUMNS:
             if d.get(col):
                 d[col] = self._pmap.to_worker(d[col])
-        if d.get("parts"):
-            d["parts"] = json.dumps([self._pmap.to_worker(p) for p in json.loads(d["parts"])])
+        if d.get("parts"):  # JSON of the clip's files (chapters, audio essences)
+            d["parts"] = json.dumps(self._pmap.deep_to_worker(json.loads(d["parts"])))
         return d
 
     def __getattr__(self, name: str) -> Any:
@@ -218,7 +217,7 @@ class WorkerProcess:
         self.dist.beat(token)
         self.metrics.current.labels(self.id).inc()
         self.metrics.info.labels(self.id, task.key, task.analyzer).set(1)
-        local = replace(task, path=self.pmap.to_worker(task.path))
+        local = replace(task, path=self.pmap.to_worker(task.path), files=self.pmap.deep_to_worker(task.files))
         log.info("task started", key=task.key, analyzer=task.analyzer, path=local.path)
         t0 = time.monotonic()
         try:

@@ -1,0 +1,212 @@
+"""The card lifecycle in the daemon: settle -> verify -> plan -> done | failed, with the report.
+
+    seen (settling) ──ready──▶ verify (MHL, record_hashes; own thread) ──▶ plan clips (queued)
+                                   └─ failed: report, nothing analysed      └─▶ last clip done: report
+
+Why its own room: the daemon only wires threads; what a card goes through, and when
+its report is written, reads here in one place. MHL verification reads every byte of
+the card, so it runs on a thread of its own, not on the intake thread that plans
+other cards' clips and writes sidecars; its result (hashes included) is stored with
+the card, so a restart between planning and the last clip still reports it.
+The states are :class:`kinod.jobs.schema.CardState`.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from kinod.card_outputs import finish_card, verify_before_analysis
+from kinod.config import Config
+from kinod.jobs.store import JobStore
+from kinod.media.mhl import Verification
+from kinod.outputs import output_dir_for
+from kinod.pipeline import ClipError, ClipProcessor
+from kinod.watch.events import CardChanged, CardReady, CardSeen
+
+log = structlog.get_logger("kinod.daemon")
+
+
+class CardHost(Protocol):
+    """What the card lifecycle reads from the daemon (its current config and parts)."""
+
+    config: Config
+    store: JobStore
+    processor: ClipProcessor
+    metrics: Any
+    scheduler: Any
+    owner: str
+    once: bool
+    stop_event: threading.Event
+
+    def submit(self, kind: str, arg: Any) -> None: ...
+
+
+class CardService:
+    def __init__(self, host: CardHost) -> None:
+        self.host = host
+        self.store = host.store
+        self._verify = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kinod-verify")
+        self._lock = threading.Lock()
+        self._verifying: set[str] = set()
+
+    def busy(self) -> bool:
+        """True while a card is being verified (its clips are not planned yet)."""
+        with self._lock:
+            return bool(self._verifying)
+
+    def close(self) -> None:
+        self._verify.shutdown(wait=False, cancel_futures=True)
+
+    # Watcher thread -----------------------------------------------------------------------------
+    def changed(self, ev: CardChanged) -> None:
+        """Runs on a watcher thread: work on files that changed or went away is cancelled."""
+        fps: dict[str, str] = {}
+        changed = "changed (still being copied?) while it was processed; cancelled, it runs again once settled"
+        deleted = "was deleted (or moved away) while it was processed; cancelled"
+        for p, why in [(p, changed) for p in ev.changed] + [(p, deleted) for p in ev.removed]:
+            row = self.store.clip_by_path(str(p))
+            if row is None:
+                continue
+            if self.store.is_settled(row["fingerprint"]):
+                # Moved or deleted after it was done: results stay by content, and the path's
+                # record stays until the content is finalized at a new path (a rename), which
+                # then removes the old outputs (Finalizer._remove_renamed).
+                continue
+            fps[row["fingerprint"]] = f"{p}: the file {why}"
+        for fp, reason in fps.items():
+            log.warning("cancelling work on a changed file", reason=reason)
+            self.store.set_clip_state(fp, "cancelled", reason)
+            self.host.metrics.errors.labels("vanished" if "deleted" in reason else "changed_while_processing").inc()
+        for fp, reason in fps.items():
+            self.host.scheduler.cancel_fingerprints([fp], reason)
+
+    # Intake thread ------------------------------------------------------------------------------
+    def seen(self, ev: CardSeen) -> None:
+        """A card is settling: recorded so status shows it."""
+        c = ev.card
+        known = self.store.card(c.key)
+        if known is None or known.state in ("done", "failed"):
+            self.store.upsert_card(
+                c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="settling"
+            )
+
+    def ready(self, ev: CardReady) -> None:
+        """A card is copy-complete: verify it off this thread (cards with a folder), then plan."""
+        c = ev.card
+        self.store.upsert_card(
+            c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="ready", clips=len(ev.clips)
+        )
+        if c.loose:
+            self.plan(ev, None)
+            return
+        with self._lock:
+            self._verifying.add(c.key)
+        self._verify.submit(self._verify_card, ev)
+
+    def _verify_card(self, ev: CardReady) -> None:
+        c = ev.card
+        try:
+            verification = verify_before_analysis(self.host.config, c.path)
+        except Exception as e:  # a broken manifest must fail the card, not the thread
+            log.exception("card verification crashed", card=str(c.path), error=str(e))
+            verification = Verification(c.path, "failed")
+        try:
+            self.host.submit("verified", (ev, verification))
+        finally:
+            with self._lock:
+                self._verifying.discard(c.key)
+
+    def plan(self, ev: CardReady, verification: Verification | None) -> None:
+        """Plan a (verified) card's clips; a card that failed verification is reported and left."""
+        c = ev.card
+        rank = self.store.card_rank(c.key)
+        if verification is not None and not verification.ok:
+            why = verification.summary()
+            log.error("card failed verification: not analysed", card=str(c.path), error=why)
+            self.host.metrics.errors.labels("verification").inc()
+            self.store.upsert_card(
+                c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="failed",
+                files=ev.files, clips=len(ev.clips), error=why,
+            )  # fmt: skip
+            self.store.set_card_state(c.key, "failed")
+            self.host.metrics.cards_done.labels("failed").inc()
+            finish_card(self.host.config, c.path, [], verification)
+            return
+        self.store.set_card_verification(c.key, verification.to_record() if verification is not None else None)
+        problems: list[str] = []
+        for clip in ev.clips:
+            if self.host.stop_event.is_set() and not self.host.once:
+                return  # not recorded as handled: the next start plans it again
+            if self._unchanged(ev, clip):
+                continue
+            out_dir = output_dir_for(clip, self.host.config)
+            try:
+                plan = self.host.processor.enqueue_clip(
+                    clip, out_dir, card=c.name, card_path=str(c.path), card_rank=rank, owner=self.host.owner,
+                    files=ev.parts.get(clip),
+                )  # fmt: skip
+            except ClipError as e:
+                problems.append(str(e))
+                self.host.metrics.errors.labels("vanished" if not clip.exists() else "unreadable").inc()
+                log.error("cannot read clip", error=str(e))
+                self.host.processor.write_error_sidecar(clip, out_dir, str(e), c.name, None)
+                continue
+            if plan.queued or plan.pass_queued:
+                self.host.metrics.clips_queued.inc()
+            if plan.needs_finalize:
+                self.finalize(plan.fingerprint, only=str(clip))
+        self.store.upsert_card(
+            c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="queued",
+            files=ev.files, clips=len(ev.clips), error="; ".join(problems) or None,
+        )  # fmt: skip
+        self.host.scheduler.notify()
+        self.check(str(c.path), c.key, failed_reads=len(problems))
+
+    def _unchanged(self, ev: CardReady, clip: Path) -> bool:
+        """Known at this path with the same size and mtime, and planned or finished: nothing to do."""
+        sig = ev.files.get(clip.relative_to(ev.card.path).as_posix())
+        known = self.store.clip_by_path(str(clip))
+        return (
+            known is not None
+            and sig is not None
+            and (known["path_size"], known["path_mtime_ns"]) == sig
+            and known["state"] in ("done", "failed", "queued", "running")
+        )
+
+    def finalize(self, fp: str, only: str | None = None) -> None:
+        """A clip's work is over: its sidecar and outputs, then its card if that was the last clip."""
+        try:
+            out = self.host.processor.finalize(fp, only=only)
+        except (ClipError, OSError, ValueError) as e:
+            self.host.metrics.errors.labels("finalize").inc()
+            log.error("cannot write the clip's outputs", fingerprint=fp, error=str(e))
+            return
+        if out.error and "file is gone" in out.error:
+            self.host.metrics.errors.labels("vanished").inc()
+        for row in self.store.paths_of(fp):
+            if row["card_path"] and (only is None or row["path"] == only):
+                key = self.store.card_key_at(row["card_path"])
+                if key is not None:
+                    self.check(row["card_path"], key)
+
+    def check(self, card_path: str, key: str, failed_reads: int = 0) -> None:
+        """When none of a card's clips is waiting any more: its state, report and timelines."""
+        progress = self.store.card_progress(card_path)
+        if any(progress.get(s) for s in ("new", "queued", "running")):
+            return
+        card = self.store.card(key)
+        if card is None or card.state not in ("queued", "ready"):
+            return
+        failed = failed_reads or card.last_error or any(progress.get(s) for s in ("failed", "missing"))
+        state = "failed" if failed else "done"
+        self.store.set_card_state(key, state)
+        self.host.metrics.cards_done.labels(state).inc()
+        log.info("card finished", card=card_path, state=state, clips=progress)
+        if not card.loose:
+            verification = Verification.from_record(card.verification) if card.verification else None
+            finish_card(self.host.config, Path(card_path), self.store.card_sidecars(card_path), verification)

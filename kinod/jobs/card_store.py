@@ -1,0 +1,149 @@
+"""The job store's cards: what the watcher handed on and how far each card got.
+
+A mixin of :class:`kinod.jobs.store.JobStore`; card states are :class:`kinod.jobs.schema.CardState`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kinod.jobs.queue_store import _Db
+
+
+@dataclass(frozen=True)
+class CardRecord:
+    """A card as the card lifecycle (:mod:`kinod.cards_service`) reads it."""
+
+    key: str
+    path: str
+    state: str
+    last_error: str | None
+    loose: bool
+    #: The stored MHL verification (``Verification.to_record``), if it ran.
+    verification: dict[str, Any] | None
+
+
+class CardStore(_Db):
+    # Cards ------------------------------------------------------------------------------
+    def upsert_card(
+        self,
+        key: str,
+        *,
+        root: str,
+        path: str,
+        name: str | None,
+        loose: bool,
+        state: str,
+        files: dict[str, Any] | None = None,
+        clips: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        now = time.time()
+        ready = now if state == "ready" else None
+        done = now if state in ("done", "failed") else None
+        with self.tx() as db:
+            db.execute(
+                """INSERT INTO cards(key, root, path, name, loose, state, seen, ready, done, clips, files, last_error,
+                                     updated)
+                   VALUES (?,?,?,?,?,?,?,?,?,coalesce(?,0),?,?,?)
+                   ON CONFLICT(key) DO UPDATE SET state=excluded.state,
+                     ready=coalesce(excluded.ready, cards.ready), done=excluded.done,
+                     clips=coalesce(?, cards.clips), files=coalesce(excluded.files, cards.files),
+                     last_error=excluded.last_error, updated=excluded.updated""",
+                (
+                    key,
+                    root,
+                    path,
+                    name,
+                    int(loose),
+                    state,
+                    now,
+                    ready,
+                    done,
+                    clips,
+                    json.dumps(files) if files is not None else None,
+                    error,
+                    now,
+                    clips,
+                ),
+            )
+
+    def set_card_state(self, key: str, state: str) -> None:
+        now = time.time()
+        with self.tx() as db:
+            db.execute(
+                "UPDATE cards SET state=?, done=CASE WHEN ? IN ('done','failed') THEN ? ELSE done END, updated=?"
+                " WHERE key=?",
+                (state, state, now, now, key),
+            )
+
+    def card_files(self) -> dict[str, dict[str, tuple[int, int]]]:
+        """Card key -> the file list handed on last time (seeds the watcher)."""
+        out: dict[str, dict[str, tuple[int, int]]] = {}
+        for r in self.query("SELECT key, files FROM cards WHERE files IS NOT NULL"):
+            out[r["key"]] = {k: (int(v[0]), int(v[1])) for k, v in json.loads(r["files"]).items()}
+        return out
+
+    def card_rank(self, key: str) -> float:
+        rows = self.query("SELECT ready FROM cards WHERE key=?", (key,))
+        return float(rows[0]["ready"] or 0) if rows else 0.0
+
+    def card_progress(self, card_path: str) -> dict[str, int]:
+        rows = self.query(
+            """SELECT c.state AS state, count(*) AS n FROM clip_paths p JOIN clips c ON c.fingerprint=p.fingerprint
+                WHERE p.card_path=? GROUP BY c.state""",
+            (card_path,),
+        )
+        return {r["state"]: r["n"] for r in rows}
+
+    def cards(self) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM cards ORDER BY coalesce(ready, seen) DESC")
+
+    def card(self, key: str) -> CardRecord | None:
+        """A card's state as the lifecycle needs it, or None when it is not known."""
+        rows = self.query("SELECT key, path, state, last_error, loose, verification FROM cards WHERE key=?", (key,))
+        if not rows:
+            return None
+        r = rows[0]
+        ver = json.loads(r["verification"]) if r["verification"] else None
+        return CardRecord(r["key"], r["path"], r["state"], r["last_error"], bool(r["loose"]), ver)
+
+    def card_key_at(self, card_path: str) -> str | None:
+        """The key of the card at a folder (the most recently updated one)."""
+        rows = self.query("SELECT key FROM cards WHERE path=? ORDER BY updated DESC LIMIT 1", (card_path,))
+        return rows[0]["key"] if rows else None
+
+    def card_keys_at(self, card_path: str) -> list[str]:
+        return [r["key"] for r in self.query("SELECT key FROM cards WHERE path=?", (card_path,))]
+
+    def card_sidecars(self, card_path: str) -> list[Path]:
+        """The sidecars written for a card's clips (what its report and timelines are made of)."""
+        rows = self.query(
+            "SELECT sidecar FROM clip_paths WHERE card_path=? AND sidecar IS NOT NULL ORDER BY path", (card_path,)
+        )
+        return [Path(r["sidecar"]) for r in rows]
+
+    def set_card_verification(self, key: str, verification: dict[str, Any] | None) -> None:
+        """Keep a card's MHL verification (and recorded hashes) so a restart still reports it."""
+        with self.tx() as db:
+            db.execute(
+                "UPDATE cards SET verification=?, updated=? WHERE key=?",
+                (json.dumps(verification) if verification is not None else None, time.time(), key),
+            )
+
+    def card_states(self) -> dict[str, int]:
+        return {r["state"]: r["n"] for r in self.query("SELECT state, count(*) AS n FROM cards GROUP BY state")}
+
+    def reread_unreadable_cards(self) -> int:
+        """Cards that failed because files could not be read: settle them again (``kinod retry``)."""
+        with self.tx() as db:
+            return int(
+                db.execute(
+                    "UPDATE cards SET files=NULL, state='settling' WHERE last_error IS NOT NULL AND state='failed'"
+                ).rowcount
+            )

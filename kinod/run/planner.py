@@ -1,0 +1,208 @@
+"""Job planning: a clip's files -> one job per enabled analyzer (keyed by content, analyzer,
+version, model and config) and the pass that feeds its stream analyzers.
+
+Also planning again after a config change (:meth:`Planner.replan_known`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from kinod.analyzers.base import (
+    Analyzer,
+    RuntimeContext,
+)
+from kinod.config import analysis_hash
+from kinod.export.sidecar import (
+    sidecar_path,
+)
+from kinod.jobs.scheduler import MODEL_PRIORITY, PASS_PRIORITY
+from kinod.jobs.store import JobSpec, job_key
+from kinod.media.cache import AnalysisCache, FrameCacheSpec
+from kinod.media.cards.model import ClipFiles
+from kinod.media.fingerprint import clip_fingerprint
+from kinod.outputs import output_dir_for
+from kinod.run.common import (
+    ClipError,
+    ClipPlan,
+    Room,
+    _os_message,
+    _resources,
+)
+
+log = structlog.get_logger("kinod.pipeline")
+
+
+class Planner(Room):
+    # Planning ---------------------------------------------------------------------------
+    def _analyzer(self, name: str, options: dict[str, Any] | None = None) -> Analyzer:
+        cls = self.classes[name]
+        cfg = self.config.analyzer_config(name) or cls.Config()
+        runtime = self.runtime
+        opts = options or {}
+        updates = {k: v for k, v in opts.items() if k in ("batch_size", "device") and k in type(cfg).model_fields}
+        if updates:
+            cfg = cfg.model_copy(update=updates)
+        if opts.get("device"):
+            runtime = RuntimeContext(state_dir=self.runtime.state_dir, device=str(opts["device"]))
+        return cls(cfg, runtime)
+
+    def specs(self, fp: str, path: Path) -> dict[str, JobSpec]:
+        """One job per enabled analyzer for this content."""
+        out: dict[str, JobSpec] = {}
+        for name, cls in self.classes.items():
+            a = self._analyzer(name)
+            model = a.model_info()
+            chash = analysis_hash(a.config, self.config.media)
+            sha = model.sha256 if model else None
+            res = _resources(cls, a.config)
+            out[name] = JobSpec(
+                job_key(fp, name, cls.version, chash, sha),
+                fp,
+                name,
+                cls.version,
+                chash,
+                sha,
+                str(path),
+                kind=a.kind,
+                priority=PASS_PRIORITY if a.kind == "stream" else MODEL_PRIORITY,
+                cpu=res.cpu,
+                gpu=res.gpu,
+                gpu_mem_mb=res.gpu_mem_mb,
+            )
+        return out
+
+    def plan_hash(self) -> str:
+        """Identifies the analyzer set and configs: when it changes, known clips are planned again."""
+        parts = sorted(
+            f"{n}:{c.version}:{analysis_hash(self.config.analyzer_config(n) or c.Config(), self.config.media)}"
+            for n, c in self.classes.items()
+        )
+        return json.dumps(parts)
+
+    def cache_dir(self, fp: str) -> Path:
+        return self.config.state.dir / "cache" / fp
+
+    def cache_frame_spec(self) -> FrameCacheSpec | None:
+        """The sampled frames the enabled model analyzers want kept in the analysis cache."""
+        specs = []
+        for name in self.classes:
+            a = self._analyzer(name)
+            want = a.needs.cache_frames if a.kind == "model" else None
+            if want is not None and want.sample_fps:
+                specs.append(FrameCacheSpec(want.width or self.config.media.analysis_width, float(want.sample_fps)))
+        return FrameCacheSpec.merge(specs)
+
+    def _cache_ready(self, fp: str) -> bool:
+        """A finished cache that also holds the frames today's model analyzers want."""
+        try:
+            return AnalysisCache.open(self.cache_dir(fp)).covers(self.cache_frame_spec())
+        except (OSError, ValueError, KeyError):
+            return False
+
+    def enqueue_clip(
+        self,
+        path: Path,
+        out_dir: Path,
+        *,
+        card: str | None = None,
+        card_path: str | None = None,
+        card_rank: float = 0.0,
+        force: bool = False,
+        retry_failed: bool = False,
+        owner: str | None = None,
+        fp: str | None = None,
+        files: ClipFiles | None = None,
+    ) -> ClipPlan:
+        """Queue what this clip still needs. Raises ClipError for a file that cannot be read.
+
+        ``files``: the clip's files as its card layout grouped them (``path`` is the first):
+        a spanned recording's chapters, a P2 clip's audio essences. The clip is all of
+        them, with one fingerprint, one pass and one sidecar.
+        """
+        path = path.absolute()
+        clip_files = files if files is not None and not files.single else ClipFiles.alone(path)
+        every = list(clip_files.files)
+        try:
+            st = os.stat(path)
+            size = sum(os.stat(p).st_size for p in every)
+            fp = fp or clip_fingerprint(every)
+        except OSError as e:
+            raise ClipError(_os_message(Path(e.filename or path), e)) from None
+        specs = self.specs(fp, path)
+        keys = {n: s.key for n, s in specs.items()}
+        existing = self.store.clip(fp)
+        if existing is not None and existing["cache"] == "ready" and not self._cache_ready(fp):
+            self.store.set_clip_state(fp, existing["state"], existing["last_error"], cache="none")
+            existing = self.store.clip(fp)
+        states = self.store.job_states(keys.values())
+        redo = ("cancelled", "failed") if retry_failed else ("cancelled",)
+        todo = [s for s in specs.values() if force or states.get(s.key) in (None, *redo)]
+        if retry_failed:
+            for s in todo:
+                if states.get(s.key) == "failed":
+                    self.store.reset_failed(fp)
+                    break
+        self.store.upsert_clip(
+            fp,
+            str(path),
+            size,
+            card,
+            existing["state"] if existing is not None else "new",
+            mtime_ns=st.st_mtime_ns,
+            card_path=card_path,
+            out_dir=str(out_dir),
+            card_rank=card_rank,
+            plan=keys,
+            parts=None if clip_files.single else clip_files.to_json(),
+        )
+        queued = self.store.enqueue(todo, card_rank=card_rank, force=force, owner=owner)
+        states = self.store.job_states(keys.values())
+        stream_waiting = any(states.get(s.key) == "queued" and s.kind == "stream" for s in specs.values())
+        model_waiting = any(states.get(s.key) == "queued" and s.kind == "model" for s in specs.values())
+        cache_ready = existing is not None and existing["cache"] == "ready"
+        pass_queued = False
+        if stream_waiting or (model_waiting and not cache_ready):
+            cpu = max([s.cpu for s in specs.values() if s.kind == "stream"] or [1])
+            pass_queued = self.store.enqueue_pass(fp, str(path), priority=PASS_PRIORITY, cpu=cpu, card_rank=card_rank)
+        plan = ClipPlan(path, fp, out_dir, keys, queued, pass_queued)
+        if self.store.is_settled(fp):
+            side = sidecar_path(out_dir, path.name)
+            here = self.store.clip_by_path(str(path))
+            done = here is not None and here["state"] in ("done", "failed")
+            written = self.store.path_sidecar(str(path))
+            plan.up_to_date = done and written == str(side) and side.is_file()
+            plan.needs_finalize = not plan.up_to_date
+        else:
+            self.store.set_clip_state(fp, "queued")
+        return plan
+
+    # Known clips after a config change ------------------------------------------------------------
+    def replan_known(self, owner: str | None = None) -> int:
+        """Queue the jobs a changed analyzer set or config needs for every known clip; returns clips touched."""
+        touched = 0
+        for row in self.store.known_clips():
+            path = Path(row["path"])
+            if not path.exists():
+                continue
+            out_dir = Path(row["out_dir"]) if row["out_dir"] else output_dir_for(path, self.config)
+            try:
+                plan = self.enqueue_clip(
+                    path,
+                    out_dir,
+                    card=row["card"],
+                    card_path=row["card_path"],
+                    card_rank=row["card_rank"] or 0.0,
+                    owner=owner,
+                    fp=row["fingerprint"],
+                )
+            except ClipError as e:
+                log.warning("cannot plan clip again", error=str(e))
+                continue
+            touched += bool(plan.queued or plan.pass_queued)
+        return touched
