@@ -6,6 +6,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from daemon_harness import free_port
 from dist_harness import RedisServer
@@ -18,6 +19,9 @@ from kinod.jobs.dist_files import DistFiles, outcome_from_json, outcome_to_json,
 from kinod.jobs.registry_workers import Fleet, WorkerInfo, write_record
 from kinod.jobs.tasks import Need, OutOfMemory, Task, TaskOutcome
 from kinod.paths_map import PathMap
+
+if TYPE_CHECKING:
+    from kinod.jobs.dramatiq_executor import DramatiqExecutor
 
 
 def test_path_map_longest_prefix_at_component_boundaries() -> None:
@@ -94,22 +98,13 @@ def test_config_keys_and_errors(tmp_path: Path) -> None:
 
 
 def test_dashboard_dist_metrics_are_exported_by_coordinator_and_worker(tmp_path: Path) -> None:
-    from kinod.jobs.dramatiq_executor import DistCollector, DramatiqExecutor
+    from kinod.jobs.dramatiq_executor import DistCollector
     from kinod.worker import WorkerMetrics
 
-    def executor(url: str) -> DramatiqExecutor:
-        cfg = Config().model_copy(
-            update={
-                "state": Config().state.model_copy(update={"dir": tmp_path}),
-                "broker": Config().broker.model_copy(update={"url": url}),
-            }
-        )
-        return DramatiqExecutor(cfg, {"shots": None})
-
-    down = executor(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there: no crash
+    down = _executor(tmp_path, f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there: no crash
     assert "kinod_dist_broker_up 0.0" in generate_latest(_registry(DistCollector(down))).decode()
     redis = RedisServer(tmp_path).start()
-    ex = executor(redis.url)
+    ex = _executor(tmp_path, redis.url)
     reg = CollectorRegistry()
     reg.register(DistCollector(ex))
     wm = WorkerMetrics("w1")
@@ -133,3 +128,32 @@ def _registry(collector: object) -> CollectorRegistry:
     reg = CollectorRegistry()
     reg.register(collector)  # type: ignore[arg-type]
     return reg
+
+
+def _executor(state: Path, url: str) -> DramatiqExecutor:
+    from kinod.jobs.dramatiq_executor import DramatiqExecutor
+
+    base = Config()
+    cfg = base.model_copy(
+        update={
+            "state": base.state.model_copy(update={"dir": state}),
+            "broker": base.broker.model_copy(update={"url": url}),
+        }
+    )
+    return DramatiqExecutor(cfg, {"shots": None})
+
+
+def test_broker_down_holds_tasks_and_says_why(tmp_path: Path) -> None:
+    ex = _executor(tmp_path, f"redis://127.0.0.1:{free_port()}/0")
+    write_record(ex.dist.workers, _worker("w", ["pass"], {"shots": None}))
+    for i in range(5):
+        ex.submit(Task(f"pass:fp{i}", "pass", f"fp{i}", f"/f/{i}.mov", "pass", options={"stream": {"shots": "k"}}))
+    held = ex.held()
+    assert len(held) == 5 and all(h["why"].startswith("broker unreachable") for h in held), held
+    assert ex.poll(0.05) == []  # nothing came back, nothing crashed
+    assert json.loads((ex.dist.root / "held.json").read_text())["broker_up"] is False
+    back = ex.shutdown(0.0)
+    assert sorted(o.key for o in back) == [f"pass:fp{i}" for i in range(5)] and {o.status for o in back} == {
+        "cancelled"
+    }
+    assert not list(ex.dist.outbox.iterdir())  # unsent tasks leave no outbox entry behind

@@ -103,13 +103,17 @@ class DramatiqExecutor:
         if f.held:
             self._write_held()  # `kinod status` says so at once
 
-    def _send(self, f: Flight) -> None:
+    def _send(self, f: Flight, probe: bool = False) -> bool:
+        """Send (or hold) one task; True when the broker took it."""
         why = self.fleet.route(f.queue, list(f.expect))
         if why is not None:
             if f.held != why:
                 log.warning("task held", key=f.task.key, queue=f.queue, why=why)
             f.held = why
-            return
+            return False
+        if not self.broker_up and not probe:  # one connect timeout per check, not one per task
+            f.held = f.held if f.held and f.held.startswith("broker") else "broker unreachable"
+            return False
         t0 = time.perf_counter()
         try:
             body = {**f.task.to_json(), "_queue": f.queue}
@@ -117,11 +121,13 @@ class DramatiqExecutor:
         except Exception as e:  # broker unreachable: keep it, send when it is back
             f.held = f"broker unreachable: {e}"
             self.broker_up = False
-            return
+            return False
         self.send_seconds.append(time.perf_counter() - t0)
         del self.send_seconds[:-1000]
+        self.broker_up = True
         f.held = None
         f.sent_at = time.time()
+        return True
 
     def cancel(self, key: str) -> None:
         for f in self.flights.values():
@@ -193,6 +199,7 @@ class DramatiqExecutor:
                 if self._consumer is None:
                     self._consumer = self.broker.consume(RESULTS_QUEUE, prefetch=256, timeout=10)
                 msg = next(self._consumer)
+                self.broker_up = True
             except Exception as e:
                 if self.broker_up:
                     log.warning("broker connection lost; tasks are kept and re-sent when it is back", error=str(e))
@@ -218,9 +225,11 @@ class DramatiqExecutor:
         self.fleet.refresh(0.0)
         lost = self._epoch_lost()
         now = time.time()
+        probe = not self.broker_up and self.redis is None  # RabbitMQ: the next send tells
         for f in list(self.flights.values()):
             if f.sent_at is None:
-                self._send(f)
+                self._send(f, probe=probe)
+                probe = False
                 continue
             if self.dist.result(f.token) is not None:
                 continue
