@@ -31,7 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from kinod import __version__
 from kinod.config import Config
-from kinod.jobs.broker import RESULT_ACTOR, RESULTS_QUEUE, TASK_ACTOR, make_broker, message
+from kinod.jobs.broker import RESULT_ACTOR, RESULTS_QUEUE, TASK_ACTOR, make_broker, message, safe_url
 from kinod.jobs.dist_files import DistFiles, task_from_json
 from kinod.jobs.registry_workers import WorkerInfo, remove_record, write_record
 from kinod.jobs.store import JobStore
@@ -274,7 +274,7 @@ class WorkerProcess:
             worker=self.id,
             queues=self.queues,
             threads=self.threads,
-            broker=_safe(self.config.broker.url),
+            broker=safe_url(self.config.broker.url),
         )
 
         def stop(signum: int, _frame: object) -> None:
@@ -305,14 +305,6 @@ def _open_store(db: Any) -> JobStore:
                 log.warning("waiting for the coordinator's state file", error=str(e))
                 said = True
             time.sleep(1.0)
-
-
-def _safe(url: str) -> str:
-    """The broker URL without its password, for logs."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return url
 
 
 def run_worker(config: Config, queues: list[str], processes: int, threads: int, config_path: str | None) -> int:

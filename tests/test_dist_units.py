@@ -157,3 +157,16 @@ def test_broker_down_holds_tasks_and_says_why(tmp_path: Path) -> None:
         "cancelled"
     }
     assert not list(ex.dist.outbox.iterdir())  # unsent tasks leave no outbox entry behind
+
+
+def test_broker_ping_for_doctor(tmp_path: Path) -> None:
+    from kinod.jobs.broker import ping, safe_url
+
+    ok, why = ping(f"redis://127.0.0.1:{free_port()}/0", timeout_s=1)
+    assert not ok and "127.0.0.1" in why
+    assert safe_url("amqp://guest:secret@h:5672/%2F") == "amqp://***@h:5672/%2F"
+    redis = RedisServer(tmp_path).start()
+    try:
+        assert ping(redis.url) == (True, f"{redis.url} answers")
+    finally:
+        redis.stop()

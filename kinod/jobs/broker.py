@@ -59,3 +59,29 @@ def epoch_key(namespace: str) -> str:
 def redis_client(broker: dramatiq.Broker) -> Any | None:
     """The Redis client of a Redis broker (for the epoch marker), None for RabbitMQ."""
     return getattr(broker, "client", None)
+
+
+def safe_url(url: str) -> str:
+    """The broker URL without its password, for logs and ``kinod doctor``."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+def ping(url: str, timeout_s: float = 3.0) -> tuple[bool, str]:
+    """Can the broker be reached? (``kinod doctor`` with ``jobs.executor = "dramatiq"``)."""
+    try:
+        if url.startswith(("amqp://", "amqps://")):
+            import pika
+
+            params = pika.URLParameters(url)
+            params.socket_timeout = timeout_s
+            pika.BlockingConnection(params).close()
+        else:
+            import redis
+
+            redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s).ping()
+    except Exception as e:
+        return False, f"{safe_url(url)}: {e}"
+    return True, f"{safe_url(url)} answers"
