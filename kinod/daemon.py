@@ -430,6 +430,11 @@ class Daemon:
             self.executor.replace_factory(functools.partial(make_runner, new))
         self.metrics.add_analyzers(self.processor.classes)
         limits, _why = limits_for(new.jobs.cpu_workers, new.jobs.gpu_workers, new.jobs.device, new.jobs.gpu_memory_mb)
+        if self._dist is not None:  # issue 17: in-flight bound, and the models workers must match
+            from kinod.worker import model_hashes
+
+            limits, _why = self._dist_limits()
+            self._dist.set_models(model_hashes(self.processor))
         self.metrics.set_limits(limits.cpu_slots, limits.gpu_slots)
         self.scheduler.update_limits(limits, new.jobs.max_attempts, new.jobs.newest_card_first, new.jobs.queue_size)
         self.scheduler.cpu_fallback = new.jobs.oom_cpu_fallback

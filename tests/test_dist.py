@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -272,6 +273,11 @@ def test_worker_processes_register_each_under_its_own_name(tmp_path: Path, redis
         with d:
             d.start()
             d.wait_for(lambda: live_workers(d) == {"node-1", "node-2"}, 60, "two worker processes to register")
+            assert d.metric("kinod_cpu_slots") == 64  # broker.max_in_flight, not jobs.cpu_workers
+            assert d.proc is not None
+            d.proc.send_signal(signal.SIGHUP)
+            d.wait_for(lambda: "config reloaded" in d.log_text(), 30, "the reload")
+            assert d.metric("kinod_cpu_slots") == 64  # still, after a reload
             d.stop()
     finally:
         w.stop()

@@ -79,6 +79,11 @@ class DramatiqExecutor:
         self.send_seconds: list[float] = []
         self._epoch_lost()  # take the marker as it is now: only a later loss means lost messages
 
+    def set_models(self, models: dict[str, str | None]) -> None:
+        """A reloaded config: tasks sent from now on expect these model hashes (thread-safe swap)."""
+        self.models = models
+        self.fleet.models = models
+
     # Routing ------------------------------------------------------------------------------------
     def _route(self, task: Task) -> tuple[Task, str, list[str]]:
         """The queue for a task (and the task placed on the CPU when no GPU worker may take it)."""
