@@ -349,8 +349,10 @@ def worker_command(config: Config, args: Any) -> int:
             update={"worker": config.worker.model_copy(update={"metrics_listen": args.metrics_listen})}
         )
     src = str(config.source) if config.source else None
-    return (
-        run_worker(config, queues, processes, threads, src)
-        if processes > 1
-        else WorkerProcess(config, queues, threads).run()
-    )
+    if processes > 1:
+        return run_worker(config, queues, processes, threads, src)
+    try:
+        return WorkerProcess(config, queues, threads).run()
+    except (OSError, ValueError) as e:  # a taken metrics port, a bad listen address, unwritable dist folder
+        print(f"kinod worker: {e}", file=sys.stderr)
+        return 2

@@ -282,3 +282,27 @@ def test_worker_processes_register_each_under_its_own_name(tmp_path: Path, redis
     finally:
         w.stop()
     assert not live_workers(d)  # a stopped worker removes its record
+
+
+def test_worker_bad_arguments_are_clear_errors(tmp_path: Path, redis: RedisServer) -> None:
+    import subprocess
+    import sys
+
+    d = Daemon(tmp_path)
+    dist_config(d, redis)
+    w = Worker(d, "bad", extra="")
+    r = subprocess.run(
+        [sys.executable, "-m", "kinod.cli", "--config", str(w.config), "worker", "--queues", "pass,video"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2 and "unknown queue(s) video" in r.stderr
+    (d.state / "kinod.sqlite").touch()
+    r = subprocess.run(
+        [sys.executable, "-m", "kinod.cli", "--config", str(w.config), "worker", "--metrics-listen", "nohost"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2 and "metrics.listen" in r.stderr and "Traceback" not in r.stderr, r.stderr
