@@ -56,6 +56,13 @@ def test_claims_make_a_second_delivery_do_nothing_until_the_holder_goes_silent(t
     assert files.result("k.1") == TaskOutcome("k", "done")
     files.forget("k.1")
     assert files.result("k.1") is None and files.claim_age("k.1") is None
+    files.put_result("late.1", TaskOutcome("late", "done"), "w3")  # finished after its coordinator gave up on it
+    assert files.try_claim("live.1", "w1", stale_after=5)
+    old_worker = files.workers / "gone.json"
+    old_worker.write_text("{}")
+    os.utime(old_worker, (time.time() - 2 * 86400,) * 2)
+    assert files.prune(keep={"live.1"}) == 2
+    assert files.result("late.1") is None and files.claim_age("live.1") is not None and not old_worker.exists()
 
 
 def _worker(wid: str, queues: list[str], models: dict[str, str | None], age: float = 0.0) -> WorkerInfo:

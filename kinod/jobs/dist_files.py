@@ -110,6 +110,24 @@ class DistFiles:
             with contextlib.suppress(OSError):
                 p.unlink()
 
+    def prune(self, keep: set[str], workers_older_than_s: float = 86400.0) -> int:
+        """At coordinator start: drop files of tokens no longer in flight, and long-dead worker records."""
+        n = 0
+        for folder, suffix in ((self.results, ".json"), (self.claims, ""), (self.cancels, "")):
+            for p in folder.iterdir() if folder.is_dir() else []:
+                token = p.name.removesuffix(suffix) if suffix else p.name
+                if token not in keep and not p.name.startswith("."):
+                    with contextlib.suppress(OSError):
+                        p.unlink()
+                        n += 1
+        cutoff = time.time() - workers_older_than_s
+        for p in self.workers.glob("*.json") if self.workers.is_dir() else []:
+            with contextlib.suppress(OSError):
+                if p.stat().st_mtime < cutoff:
+                    p.unlink()
+                    n += 1
+        return n
+
     def claim_age(self, token: str, now: float | None = None) -> float | None:
         """Seconds since the claim's last heartbeat, None when no worker claimed it."""
         try:

@@ -297,6 +297,9 @@ class DramatiqExecutor:
                 continue
             self.flights[token] = Flight(task, token, queue, expect, sent_at=time.time())
             out.append(task)
+        pruned = self.dist.prune(set(self.flights))
+        if pruned:
+            log.info("removed files of tasks no longer in flight", files=pruned)
         # no claim yet: the message may be in the broker still, or not; re-sending is safe
         for f in self.flights.values():
             if self.dist.claim_age(f.token) is None and self.dist.result(f.token) is None:
