@@ -157,10 +157,16 @@ def test_broker_down_holds_tasks_and_says_why(tmp_path: Path) -> None:
         ex.submit(Task(f"pass:fp{i}", "pass", f"fp{i}", f"/f/{i}.mov", "pass", options={"stream": {"shots": "k"}}))
     held = ex.held()
     assert len(held) == 5 and all(h["why"].startswith("broker unreachable") for h in held), held
+    # a GPU-capable model task with no GPU worker alive goes to the cpu queue, placed on the CPU
+    write_record(ex.dist.workers, _worker("c", ["cpu"], {"shots": None}))
+    ex.fleet.refresh(0)
+    ex.submit(Task("m1", "model", "fp0", "/f/0.mov", "shots", Need(1, 1, 500), device="cuda"))
+    f = next(f for f in ex.flights.values() if f.task.key == "m1")
+    assert f.queue == "cpu" and f.task.device == "cpu"
     assert ex.poll(0.05) == []  # nothing came back, nothing crashed
     assert json.loads((ex.dist.root / "held.json").read_text())["broker_up"] is False
     back = ex.shutdown(0.0)
-    assert sorted(o.key for o in back) == [f"pass:fp{i}" for i in range(5)] and {o.status for o in back} == {
+    assert sorted(o.key for o in back) == ["m1"] + [f"pass:fp{i}" for i in range(5)] and {o.status for o in back} == {
         "cancelled"
     }
     assert not list(ex.dist.outbox.iterdir())  # unsent tasks leave no outbox entry behind
