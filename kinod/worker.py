@@ -202,7 +202,10 @@ class WorkerProcess:
                 log.warning("refusing task: model differs from the coordinator's", analyzers=sorted(wrong))
                 self.metrics.refused.labels(self.id, "model_hash").inc()
                 queue = str(task_json.get("_queue", "cpu"))
-                self.broker.enqueue(message(queue, TASK_ACTOR, task_json, token, expect), delay=2000)
+                try:  # back to its queue for a compatible worker (the coordinator re-sends it otherwise)
+                    self.broker.enqueue(message(queue, TASK_ACTOR, task_json, token, expect), delay=2000)
+                except Exception as e:
+                    log.warning("could not put the refused task back", error=str(e))
                 return
             if not self.dist.try_claim(token, self.id, self.timeout):
                 log.info("another worker runs this task; skipping the duplicate delivery")
@@ -231,7 +234,15 @@ class WorkerProcess:
             outcome.records = self.pmap.deep_to_coordinator(outcome.records)
             outcome.clip = self.pmap.deep_to_coordinator(outcome.clip)
             outcome.error = self.pmap.deep_to_coordinator(outcome.error)
-        self.dist.put_result(token, outcome, self.id)
+        try:
+            self.dist.put_result(token, outcome, self.id)
+        except OSError as e:  # the shared storage went away: the claim goes stale, the task is re-sent
+            log.error("cannot write the result file; the coordinator will send the task again", error=str(e))
+            with self._lock:
+                self.current.pop(token, None)
+            self.metrics.current.labels(self.id).dec()
+            self.metrics.info.remove(self.id, task.key, task.analyzer)
+            return
         with self._lock:
             self.current.pop(token, None)
             self.done += 1
