@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint bench clean browser
+.PHONY: run test install lint bench clean browser redis-server fonts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ run: $(STAMP)
 	mkdir -p footage kino-out var
 	$(BIN)/kinod --config config.toml run
 
-test: $(STAMP) browser
+test: $(STAMP) browser redis-server fonts
 	$(BIN)/python -m pytest -q
 
 # --- browser test of the UI (issue 16) ---
@@ -40,6 +40,21 @@ browser:
 	  && (apt-get update -qq && apt-get install -y -qq chromium) \
 	  || echo "chromium is missing: the UI browser test will skip (apt-get install -y chromium)"; }
 # --- end browser test ---
+
+# issue 17: the distributed-executor tests start their own redis-server on a free loopback
+# port; install Debian's when missing (as root, e.g. CI). Without it those tests skip.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
+		|| echo "redis-server not installed: the dramatiq tests will be skipped"; }
+
+# The on-screen text tests draw with DejaVu Sans and Liberation Serif; as root, install them
+# when missing, otherwise those tests skip and say what to install.
+fonts:
+	@[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ -f /usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf ] \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core fonts-liberation >/dev/null) \
+	  || echo "fonts missing: the OCR tests will skip (apt-get install -y fonts-dejavu-core fonts-liberation)"; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check kinod tests benchmarks exporters

@@ -95,6 +95,12 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
     return run_daemon(config, once=args.once)
 
 
+def cmd_worker(config: Config, args: argparse.Namespace) -> int:
+    from kinod.worker import worker_command
+
+    return worker_command(config, args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kinod", description="Self-indexing footage library for shared storage.")
     p.add_argument("--version", action="version", version=f"kinod {__version__}")
@@ -112,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_probe)
     d = sub.add_parser("doctor", help="check ffmpeg, MediaInfo, models, GPU and folders")
     d.set_defaults(func=cmd_doctor)
+    # issue 17: kinod worker
+    w = sub.add_parser("worker", help="run tasks from the broker's queues (jobs.executor = 'dramatiq')")
+    w.add_argument("--queues", help="comma-separated: pass, cpu, gpu, proxy (default: [worker] queues)")
+    w.add_argument("--processes", type=int, default=0, help="worker processes (default: [worker] processes)")
+    w.add_argument("--threads", type=int, default=0, help="threads per process (default: [worker] threads)")
+    w.add_argument("--metrics-listen", default=None, help="host:port for this worker's /metrics")
+    w.add_argument("--name", default=None, help="this worker's name in status and metrics (default: [worker] name)")
+    w.set_defaults(func=cmd_worker)
     from kinod.commands import jobs as job_commands
     from kinod.export.command import register as register_export
 

@@ -91,8 +91,55 @@ class JobsConfig(Strict):
     shutdown_grace_seconds: float = Field(30.0, ge=0)
     newest_card_first: bool = True
     queue_size: int = Field(64, ge=1)
-    executor: Literal["thread", "process"] = "thread"
+    executor: Literal["thread", "process", "dramatiq"] = "thread"
     oom_cpu_fallback: bool = True
+
+
+# --- distributed workers (issue 17): [broker], [worker], [[paths.map]] -----------------
+class BrokerConfig(Strict):
+    """Where ``jobs.executor = "dramatiq"`` sends tasks (Redis or RabbitMQ)."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+    #: Key prefix in Redis: two coordinators sharing one Redis keep their queues apart.
+    namespace: str = "kinod"
+    #: A worker silent this long is dead: its message is redelivered, its claim taken over.
+    heartbeat_timeout_seconds: float = Field(60.0, gt=0)
+    #: Tasks the coordinator keeps sent at once (the rest wait in SQLite).
+    max_in_flight: int = Field(64, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if not v.startswith(("redis://", "rediss://", "unix://", "amqp://", "amqps://")):
+            raise ValueError(f"{v!r}: expected redis://host:port/db or amqp://user:pass@host:port/vhost")
+        return v
+
+
+class WorkerConfig(Strict):
+    """``kinod worker`` on a machine that mounts the storage."""
+
+    queues: tuple[Literal["pass", "cpu", "gpu", "proxy"], ...] = ("pass", "cpu", "gpu", "proxy")
+    processes: int = Field(1, ge=1)
+    threads: int = Field(1, ge=1)
+    #: The worker's own Prometheus endpoint ("" = off).
+    metrics_listen: str = "127.0.0.1:9465"
+    #: Shown in status and metrics; "" = host name and pid.
+    name: str = ""
+    #: An idle worker asks the broker for work this often (ms): the latency before a
+    #: queued task starts, against broker load (each idle worker: 1000/poll_ms x queues fetches/s).
+    idle_poll_ms: int = Field(20, ge=1, le=5000)
+
+
+class PathMapEntry(Strict):
+    coordinator: str
+    worker: str
+
+
+class PathsConfig(Strict):
+    map: tuple[PathMapEntry, ...] = ()
+
+
+# --- end distributed workers ----------------------------------------------------------
 
 
 class MetricsConfig(Strict):
@@ -148,6 +195,9 @@ class Config(Strict):
     ui: UiConfig = UiConfig()
     search: SearchConfig = SearchConfig()
     storage: StorageConfig = StorageConfig()  # issue 13
+    broker: BrokerConfig = BrokerConfig()  # issue 17
+    worker: WorkerConfig = WorkerConfig()  # issue 17
+    paths: PathsConfig = PathsConfig()  # issue 17
     # The three fields below are filled by :func:`load_config`, never read from the file
     # (see INTERNAL_KEYS).
     #: Names of the analyzers to run, in the ``[analyzers]`` table as ``enabled``.

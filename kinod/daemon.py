@@ -153,15 +153,20 @@ class Daemon:
             self.server.start()
             log.info("metrics listening", address=self.server.address)
         self._start_ui()
+        adopted = self._dist_start()  # issue 17: before _recover, which would requeue them
         self._recover()
         start_sweep(cfg.output.root)  # issue 13: orphaned temp files of a killed daemon
         limits, why = limits_for(cfg.jobs.cpu_workers, cfg.jobs.gpu_workers, cfg.jobs.device, cfg.jobs.gpu_memory_mb)
+        if self._dist is not None:  # issue 17: remote workers, not local slots, bound the work
+            limits, why = self._dist_limits()
         log.info(
             "scheduler slots", cpu=limits.cpu_slots, gpu=limits.gpu_slots, gpu_memory_mb=limits.gpu_memory_mb, why=why
         )
         self.metrics.set_limits(limits.cpu_slots, limits.gpu_slots)
         self.executor = self._make_executor()
         self.scheduler = self._make_scheduler(limits)
+        if adopted:  # issue 17
+            self.scheduler.adopt(adopted)
         self.watcher = Watcher(cfg.watch, self._on_watch_event, known=self.store.card_files)
         self.watcher.seed(self.store.card_files())
         self._install_signals()
@@ -200,11 +205,36 @@ class Daemon:
             self.ui_server = None
     # --- end browse UI ---
 
-    def _make_executor(self) -> LocalExecutor | ProcessExecutor:
-        """Threads (default) or worker processes (``jobs.executor = "process"``)."""
+    def _make_executor(self) -> Any:
+        """Threads (default), worker processes (``jobs.executor = "process"``) or Dramatiq workers."""
+        if self._dist is not None:  # issue 17
+            return self._dist
         if self.config.jobs.executor == "process":
             return ProcessExecutor(functools.partial(make_runner, self.config))
         return LocalExecutor(self._run_task)
+
+    # --- issue 17: jobs.executor = "dramatiq" ------------------------------------------------------
+    _dist: Any = None
+
+    def _dist_start(self) -> list[Task]:
+        """Connect to the broker, and adopt what a killed coordinator still had in flight."""
+        if self.config.jobs.executor != "dramatiq":
+            return []
+        from kinod.jobs.dramatiq_executor import DistCollector, DramatiqExecutor
+        from kinod.worker import model_hashes
+
+        self._dist = DramatiqExecutor(self.config, model_hashes(self.processor))
+        self.metrics.registry.register(DistCollector(self._dist))
+        outbox = self._dist.outbox_tasks()
+        moved = self.store.adopt_leases([t.key for t, _q, _e in outbox], self.owner, self.config.jobs.lease_seconds)
+        return self._dist.adopt(outbox, moved)
+
+    def _dist_limits(self) -> tuple[Limits, str]:
+        n = self.config.broker.max_in_flight
+        gpu = n if self.config.jobs.device != "cpu" and self.config.jobs.gpu_workers else 0
+        return Limits(n, gpu, 0), f"dramatiq executor: up to {n} tasks in flight on workers"
+
+    # --- end issue 17 ---
 
     def _make_scheduler(self, limits: Limits) -> Scheduler:
         j = self.config.jobs
@@ -441,6 +471,11 @@ class Daemon:
             self.executor.replace_factory(functools.partial(make_runner, new))
         self.metrics.add_analyzers(self.processor.classes)
         limits, _why = limits_for(new.jobs.cpu_workers, new.jobs.gpu_workers, new.jobs.device, new.jobs.gpu_memory_mb)
+        if self._dist is not None:  # issue 17: in-flight bound, and the models workers must match
+            from kinod.worker import model_hashes
+
+            limits, _why = self._dist_limits()
+            self._dist.set_models(model_hashes(self.processor))
         self.metrics.set_limits(limits.cpu_slots, limits.gpu_slots)
         self.scheduler.update_limits(limits, new.jobs.max_attempts, new.jobs.newest_card_first, new.jobs.queue_size)
         self.scheduler.cpu_fallback = new.jobs.oom_cpu_fallback

@@ -64,6 +64,10 @@ def run_checks(config: Config) -> list[Check]:
     checks.append(_writable("output root", config.output.root))
     checks.append(_writable("state dir", config.state.dir))
     checks.extend(_gpu_checks())
+    if config.jobs.executor == "dramatiq":  # issue 17: the coordinator and workers need their broker
+        from kinod.jobs.broker import ping
+
+        checks.append(Check("broker", *ping(config.broker.url)))
     from kinod.analyzers.base import RuntimeContext
     from kinod.analyzers.registry import analyzer_class
 

@@ -148,3 +148,29 @@ def test_impossible_timecode_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     meta = parse_nrt(xml)
     assert meta.start_tc is None
     assert any("impossible" in p for p in meta.problems)
+
+
+def test_the_clip_carries_what_the_camera_said_and_the_probe_does_not_parse_it_again(
+    xavcs_card: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The card parser reads the camera XML once; the clip value hands it to the probe (and a task)."""
+    from kinod.media.cards import sidecars
+    from kinod.media.cards.model import ClipFiles, analysable_clips
+
+    card = detect_card(xavcs_card)
+    present = {f.path for c in card.clips for f in c.files}
+    clips, _left = analysable_clips(card, present)
+    first = next(c for c in clips if c.first.name == "C0001.MP4")
+    assert first.camera is not None and not first.plain
+    assert (first.camera.start_tc, first.camera.tc_source, first.camera.make) == ("01:00:00;00", "camera-xml", "Sony")
+    assert first.camera.sidecar == str(xavcs_card / "PRIVATE/M4ROOT/CLIP/C0001M01.XML")
+    assert ClipFiles.from_json(first.to_json()) == first  # what a task carries to a worker
+
+    def no_second_parse(media: Path) -> None:
+        raise AssertionError(f"{media}: camera sidecar parsed again")
+
+    monkeypatch.setattr(sidecars, "sidecar_clip_for", no_second_parse)
+    pr = probe(first.first, camera=first.camera)
+    assert (pr.start_tc, pr.tc_source, pr.drop_frame) == ("01:00:00;00", "camera-xml", True)
+    assert (pr.camera_make, pr.camera_model, pr.clip_name) == ("Sony", "ILME-FX6V", "Wide master")
+    assert pr.sidecar == first.camera.sidecar

@@ -76,7 +76,7 @@ def test_card_report_counts_a_stereo_flac_as_two_channels(tmp_path: Path) -> Non
     assert sum(a["channels"] for a in side["probe"]["audio"]) == 2
     report = json.loads((out / "card.kino.json").read_text())
     assert [c["audio_channels"] for c in report["clips"]] == [2]
-    assert "<td class='n'>2</td>" in (out / "card.html").read_text()
+    assert '<td class="n">2</td>' in (out / "card.html").read_text()
 
 
 def _gopro_card(card: Path) -> Path:

@@ -108,3 +108,15 @@ def test_daemon_sends_ready_watchdog_status_and_stopping(tmp_path: Path) -> None
             assert d.stop() == 0
             drain(time.monotonic() + 0.3)
         assert "STOPPING=1" in got
+
+
+# --- issue 17: the worker unit template ---------------------------------------------------------------
+WORKER_UNIT = REPO / "systemd" / "kinod-worker@.service"
+
+
+def test_worker_unit_template_is_hardened_like_the_daemon() -> None:
+    d, w = _directives(UNIT), _directives(WORKER_UNIT)
+    hardening = [k for k in d if k.startswith(("Protect", "Restrict", "Private", "NoNew", "Capability", "Lock"))]
+    assert hardening and all(w.get(k) == d[k] for k in hardening), {k: (d[k], w.get(k)) for k in hardening}
+    assert "worker --queues %I" in w["ExecStart"][0]
+    assert "PrivateDevices" not in w and int(w["TimeoutStopSec"][0]) > 30

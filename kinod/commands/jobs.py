@@ -105,6 +105,12 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     from kinod.robust.pause import status_lines  # issue 13
 
     data["storage"] = status_lines(config)
+    # issue 17: distributed workers and held jobs
+    from kinod.jobs.dist_status import dist_status, print_dist_status
+
+    dist = dist_status(config.state.dir, config.broker.heartbeat_timeout_seconds)
+    if dist is not None:
+        data["dist"] = dist
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -133,6 +139,8 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
         print("\nfailed (`kinod retry` queues them again):")
         for f in data["failed"]:
             print(f"  {f['analyzer']}: {f['last_error'] or f['path']} ({f['attempts']} attempt(s))")
+    if dist is not None:  # issue 17
+        print_dist_status(dist)
     return 0
 
 

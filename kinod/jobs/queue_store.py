@@ -280,6 +280,39 @@ class QueueStore(_Db):
                     back.append(r["key"])
         return back
 
+    # --- issue 17: a restarted coordinator adopts the tasks its predecessor had in flight ---
+    def adopt_leases(self, keys: Iterable[str], owner: str, lease_seconds: float) -> set[str]:
+        """Move running leases of ``keys`` (job keys or ``pass:<fp>``) to ``owner``; returns those moved.
+
+        Work sent to remote workers keeps running when the coordinator dies; the next
+        coordinator takes it over (and collects its results) instead of running it again.
+        """
+        until = time.time() + lease_seconds
+        moved: set[str] = set()
+        with self.tx() as db:
+            for key in keys:
+                if key.startswith(PASS_PREFIX):
+                    fp = key[len(PASS_PREFIX) :]
+                    n = db.execute(
+                        "UPDATE passes SET lease_owner=?, lease_until=? WHERE fingerprint=? AND state='running'",
+                        (owner, until, fp),
+                    ).rowcount
+                    db.execute(
+                        """UPDATE jobs SET lease_owner=?, lease_until=? WHERE fingerprint=? AND kind='stream'
+                             AND state='running'""",
+                        (owner, until, fp),
+                    )
+                else:
+                    n = db.execute(
+                        "UPDATE jobs SET lease_owner=?, lease_until=? WHERE key=? AND state='running'",
+                        (owner, until, key),
+                    ).rowcount
+                if n:
+                    moved.add(key)
+        return moved
+
+    # --- end issue 17 ---
+
     def running_owners(self) -> set[str]:
         rows = self.query(
             "SELECT DISTINCT lease_owner FROM jobs WHERE state='running' UNION "

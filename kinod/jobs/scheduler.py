@@ -463,3 +463,11 @@ class Scheduler:
             self.store.release_leases(owners=[self.owner], reason="daemon stopped; requeued", count_attempt=False)
             self.running.clear()
         return requeued
+
+    # --- issue 17: tasks adopted from a dead coordinator's outbox ----------------------------
+    def adopt(self, tasks: Iterable[Task]) -> None:
+        """Count tasks already running elsewhere (their leases were moved to us) as ours."""
+        for task in tasks:
+            if task.key not in self.running:
+                self.slots.take(task)
+                self.running[task.key] = task

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kinod.media.timecode import (
     StartTimecode,
@@ -37,6 +37,9 @@ from kinod.media.timecode import (
     pick_start_timecode,
     supports_drop_frame,
 )
+
+if TYPE_CHECKING:
+    from kinod.media.cards.model import CameraFacts
 
 
 class ProbeError(RuntimeError):
@@ -159,6 +162,7 @@ def probe(
     timecode_hints: Sequence[tuple[TimecodeSource | str, str]] = (),
     camera_sidecar: bool = True,
     audio_tc_rate: tuple[Fraction, str] | None = None,
+    camera: CameraFacts | None = None,
 ) -> Probe:
     """Probe one file. Raises ProbeError (never anything else) when it is not usable media.
 
@@ -166,7 +170,9 @@ def probe(
     parser's ``CardClip.timecode_hints()``; with ``camera_sidecar`` the probe also
     looks for the camera's own sidecar beside the file. ``audio_tc_rate`` (rate, source)
     labels a Broadcast WAV's bext start when no iXML rate says how
-    (:func:`kinod.media.cards.tcrate.audio_tc_rate`).
+    (:func:`kinod.media.cards.tcrate.audio_tc_rate`). ``camera``: what the card parser
+    already read from the camera's sidecar for this clip; given, the sidecar is not
+    looked for or parsed again.
     """
     p = Path(path)
     try:
@@ -231,7 +237,10 @@ def probe(
     elif av_info.get("video_rate"):
         rate = parse_rate(av_info["video_rate"])
 
-    side = _camera_sidecar(p, warnings) if camera_sidecar else None
+    if camera is not None:
+        side: Any = camera.as_card_clip()
+    else:
+        side = _camera_sidecar(p, warnings) if camera_sidecar else None
     bwf = _bwf_facts(p, warnings, audio_tc_rate) if not v and p.suffix.lower() in (".wav", ".bwf") else None
     if rate is None and bwf is not None and bwf.get("tc_rate"):
         # An audio-only take counts frames at its recorder's timecode rate, as NLEs do.

@@ -91,6 +91,8 @@ def apply(outcome: TaskOutcome, probe: Probe, integrity: Integrity | None) -> No
     clip = outcome.clip
     decode = clip.get("decode")
     decoded = decode.get("frames") if isinstance(decode, dict) else None
+    if decoded == 0 and isinstance(decode, dict) and decode.get("audio_samples"):
+        decoded = None  # a sound-only pass (no picture analyzer) counts no frames: that is no break
     until = break_frame(probe, integrity, decoded if isinstance(decoded, int) else None)
     if integrity is None and until is None:
         return

@@ -103,7 +103,10 @@ class PassRunner(Room):
         files = list(clip_files.files)
         try:
             pr, parts = probe_span(
-                clip_files.parts, clip_files.audio, audio_tc_rate=self._audio_tc_rate(task.fingerprint, path)
+                clip_files.parts,
+                clip_files.audio,
+                audio_tc_rate=self._audio_tc_rate(task.fingerprint, path),
+                camera=clip_files.camera,
             )
             if clip_fingerprint(files) != task.fingerprint:
                 msg = f"{path}: file changed since it was queued; it is planned again once it has settled"

@@ -133,7 +133,7 @@ class Planner(Room):
         them, with one fingerprint, one pass and one sidecar.
         """
         path = path.absolute()
-        clip_files = files if files is not None and not files.single else ClipFiles.alone(path)
+        clip_files = files if files is not None and not files.plain else ClipFiles.alone(path)
         every = list(clip_files.files)
         try:
             st = os.stat(path)
@@ -166,7 +166,7 @@ class Planner(Room):
             out_dir=str(out_dir),
             card_rank=card_rank,
             plan=keys,
-            parts=None if clip_files.single else clip_files.to_json(),
+            parts=None if clip_files.plain else clip_files.to_json(),
         )
         queued = self.store.enqueue(todo, card_rank=card_rank, force=force, owner=owner)
         states = self.store.job_states(keys.values())

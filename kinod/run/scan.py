@@ -59,7 +59,7 @@ def scan_cards(config: Config, paths: list[Path]) -> Iterator[ScanCard]:
             if not chosen and under.is_file():  # named explicitly: scanned even if no layout claims it
                 chosen = [ClipFiles.alone(under)]
             sc.clips.extend(c.first for c in chosen if c.first not in sc.clips)
-            sc.parts.update((c.first, c) for c in chosen if not c.single)
+            sc.parts.update((c.first, c) for c in chosen if not c.plain)
     yield from seen.values()
 
 

@@ -408,7 +408,7 @@ class Watcher:
             log.info("card has no media files", card=card.key, files=len(scan.files))
             return
         log.info("card ready", card=card.key, clips=len(clips))
-        self.sink(CardReady(card, dict(scan.files), tuple(clips), {c.first: c for c in found if not c.single}))
+        self.sink(CardReady(card, dict(scan.files), tuple(clips), {c.first: c for c in found if not c.plain}))
 
     def ready_now(self) -> list[CardReady]:
         """Every card with media that differs from what was handed on, without settling (``run --once``)."""
@@ -425,7 +425,7 @@ class Watcher:
                     self._handled[card.key] = dict(scan.files)
                 found = card_clips(card, scan)
                 if found:
-                    spans = {c.first: c for c in found if not c.single}
+                    spans = {c.first: c for c in found if not c.plain}
                     out.append(CardReady(card, dict(scan.files), tuple(c.first for c in found), spans))
         return out
 

@@ -209,17 +209,71 @@ def rate_text(rate: Fraction | None) -> str | None:
 
 
 @dataclass(frozen=True)
+class CameraFacts:
+    """What the card parser read from the camera's own files for one clip.
+
+    Handed to the probe with the clip, so the camera XML is parsed once, by the card
+    parser, and a worker on another machine gets the same facts from the task alone.
+    """
+
+    name: str
+    family: str
+    start_tc: str | None = None
+    tc_source: str | None = None
+    reel: str | None = None
+    make: str | None = None
+    model: str | None = None
+    serial: str | None = None
+    user_clip_name: str | None = None
+    sidecar: str | None = None
+
+    @classmethod
+    def of(cls, clip: CardClip) -> CameraFacts | None:
+        """The facts of a clip whose camera wrote a sidecar; None when there is none to hand on."""
+        if not clip.sidecars:
+            return None
+        sidecar = clip.sidecars[0]
+        if clip.files and not Path(sidecar).is_absolute():
+            sidecar = str(clip.files[0].path.parents[len(Path(clip.files[0].rel).parts) - 1] / sidecar)
+        return cls(
+            clip.name, clip.family, clip.start_tc, clip.tc_source, clip.reel, clip.camera.make, clip.camera.model,
+            clip.camera.serial, clip.user_clip_name, sidecar,
+        )  # fmt: skip
+
+    def as_card_clip(self) -> CardClip:
+        """The same facts in the shape the probe reads a camera sidecar in."""
+        return CardClip(
+            name=self.name, family=self.family, start_tc=self.start_tc, tc_source=self.tc_source, reel=self.reel,
+            camera=Camera(self.make, self.model, self.serial), user_clip_name=self.user_clip_name,
+            sidecars=[self.sidecar] if self.sidecar else [],
+        )  # fmt: skip
+
+    def to_json(self) -> dict[str, str | None]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str | None] | None) -> CameraFacts | None:
+        if not data:
+            return None
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
 class ClipFiles:
-    """The files one decode pass reads for a clip, as the card layout grouped them.
+    """One clip of a card as the decode pass reads it: its files as the layout grouped them,
+    and what the camera said about it.
 
     ``parts``: the picture files in recording order (one file, or a spanned recording's
     chapters, read as one input); ``audio``: separate audio essences in channel order
-    (P2 OP-Atom), inputs of the same pass, merged into the clip's channels.
+    (P2 OP-Atom), inputs of the same pass, merged into the clip's channels; ``camera``:
+    start TC with its source, reel, camera and clip name from the camera's sidecar (None:
+    the probe looks beside the file itself, as for a loose file).
     """
 
     first: Path
     parts: tuple[Path, ...]
     audio: tuple[Path, ...] = ()
+    camera: CameraFacts | None = None
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -227,15 +281,25 @@ class ClipFiles:
 
     @property
     def single(self) -> bool:
+        """One file, read alone (no chapters, no audio essences)."""
         return len(self.parts) == 1 and not self.audio
 
-    def to_json(self) -> dict[str, list[str]]:
-        return {"parts": [str(p) for p in self.parts], "audio": [str(p) for p in self.audio]}
+    @property
+    def plain(self) -> bool:
+        """Nothing to hand on beyond the one file's path (no camera facts either)."""
+        return self.single and self.camera is None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"parts": [str(p) for p in self.parts], "audio": [str(p) for p in self.audio]}
+        if self.camera is not None:
+            out["camera"] = self.camera.to_json()
+        return out
 
     @classmethod
-    def from_json(cls, data: dict[str, list[str]]) -> ClipFiles:
+    def from_json(cls, data: dict[str, Any]) -> ClipFiles:
         parts = tuple(Path(p) for p in data.get("parts", []))
-        return cls(parts[0], parts, tuple(Path(p) for p in data.get("audio", [])))
+        audio = tuple(Path(p) for p in data.get("audio", []))
+        return cls(parts[0], parts, audio, CameraFacts.from_json(data.get("camera")))
 
     @classmethod
     def alone(cls, path: Path) -> ClipFiles:
@@ -277,5 +341,5 @@ def analysable_clips(card: Card, present: set[Path]) -> tuple[list[ClipFiles], l
             left += [SkippedFile(f.rel, "audio essence of a spanned shot: not analysed", clip.name)
                      for f in clip.audio_files]
             audio = []
-        out.append(ClipFiles(here[0], tuple(here), tuple(audio)))
+        out.append(ClipFiles(here[0], tuple(here), tuple(audio), CameraFacts.of(clip)))
     return out, left
