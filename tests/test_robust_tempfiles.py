@@ -24,7 +24,7 @@ def test_orphans_removed_at_start_and_on_rewrite(tmp_path: Path) -> None:
     # what a kill -9 during a card left behind, an hour ago
     old = [d.out / "B001" / ".B002.mp4.fcp7.xml.k3j9x_2a.tmp", d.out / ".card.otio.abcdefgh.tmp",
            d.out / "B001" / ".B003.mp4.kinod-partial.mov"]
-    keep = [d.out / "B001" / "notes.tmp", d.out / "B001" / "B002.mp4.kino.json"]
+    keep = [d.out / "B001" / "notes.tmp", d.out / "B001" / "B002.mp4.kino.json.orig"]
     for p in old + keep:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text("x")
