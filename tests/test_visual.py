@@ -24,6 +24,7 @@ from kinod.config import load_config
 from kinod.jobs.store import JobStore
 from kinod.media.cache import AnalysisCacheWriter, FrameCacheSpec
 from kinod.pipeline import ClipProcessor
+from kinod.weights import sha256_file
 
 skimage = pytest.importorskip("skimage")
 SAMPLES = Path(skimage.__file__).parent / "data"
@@ -191,7 +192,7 @@ def test_tampered_onnx_is_rebuilt(tmp_path: Path) -> None:
     path, sha = effnet.ensure_onnx(tmp_path)
     path.write_bytes(b"garbage")
     again, sha2 = effnet.ensure_onnx(tmp_path)
-    assert sha2 == sha and effnet.sha256_of(again) == sha
+    assert sha2 == sha and sha256_file(again) == sha
 
 
 def test_state_dict_reader_refuses_code(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kinod.analyzers.base import ModelMissingError
+from kinod.weights import sha256_file
 
 BACKEND_KEY = "analyzers.faces.backend"
 MODEL_DIR_KEY = "analyzers.faces.model_dir"
@@ -66,14 +67,6 @@ DEFAULT_FILES = (BLAZEFACE, MTCNN_RNET, MTCNN_ONET, FACENET)
 
 _verified: dict[Path, str] = {}
 _lock = threading.Lock()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def locate(f: PackagedFile) -> Path | None:

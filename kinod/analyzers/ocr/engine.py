@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from kinod.analyzers.base import ModelMissingError
+from kinod.weights import sha256_file
 
 MODEL_KEY = "analyzers.ocr.model"
 PACKAGE = "rapidocr_onnxruntime"
@@ -60,13 +61,10 @@ def verify(root: Path | None = None) -> dict[str, Path]:
         if path not in _verified:
             if not path.is_file():
                 raise ModelMissingError(f"{MODEL_KEY}: {path} is missing; reinstall {DISTRIBUTION}")
-            h = hashlib.sha256()
-            with open(path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            if h.hexdigest() != want:
+            got = sha256_file(path)
+            if got != want:
                 raise ModelMissingError(
-                    f"{MODEL_KEY}: {path}: sha256 mismatch (expected {want}, got {h.hexdigest()}); "
+                    f"{MODEL_KEY}: {path}: sha256 mismatch (expected {want}, got {got}); "
                     f"refusing to load; reinstall {DISTRIBUTION}"
                 )
             with _lock:

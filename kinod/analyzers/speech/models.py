@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kinod.analyzers.base import ModelMissingError
+from kinod.weights import cached_sha256, package_dir
 
 MODEL_KEY = "analyzers.speech.model"
 _CHUNK = 1 << 20
@@ -137,39 +138,6 @@ class ResolvedModel:
 
 def bundled_for(name: str) -> BundledModel | None:
     return BUNDLED.get(ALIASES.get(name, name))
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-# sha256 of 150 MB takes ~0.3 s; files are re-hashed only when their size or mtime changes.
-_hash_cache: dict[tuple[str, int, int], str] = {}
-_hash_lock = threading.Lock()
-
-
-def cached_sha256(path: Path) -> str:
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    with _hash_lock:
-        if key in _hash_cache:
-            return _hash_cache[key]
-    value = sha256_file(path)
-    with _hash_lock:
-        _hash_cache[key] = value
-    return value
-
-
-def package_dir(package: str) -> Path | None:
-    """Directory of an installed package, found without importing it."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def installed_version(distribution: str) -> str | None:

