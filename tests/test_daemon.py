@@ -140,7 +140,8 @@ def test_kill_9_mid_job_and_restart_runs_every_job_exactly_once(tmp_path: Path, 
 
 
 def test_sigterm_requeues_after_grace_and_a_file_that_grows_is_redone(tmp_path: Path, clips: dict[str, Path]) -> None:
-    ts = make_clip(tmp_path / "src" / "grow.ts", 20, size="1280x720", src="testsrc2", extra=["-f", "mpegts"])
+    # Long enough that the second pass is far from done when SIGTERM comes (grace 0.5 s).
+    ts = make_clip(tmp_path / "src" / "grow.ts", 60, size="1280x720", src="testsrc2", extra=["-f", "mpegts"])
     data = ts.read_bytes()
     with Daemon(tmp_path, extra=SLOW, grace=0.5) as d:
         d.start()
