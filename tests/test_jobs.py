@@ -164,6 +164,31 @@ def test_slots_and_gpu_memory_are_never_oversubscribed(tmp_path: Path) -> None:
         store.close()
 
 
+def test_a_reader_is_not_backfilled_past_the_job_it_reads(tmp_path: Path) -> None:
+    """Speech wants both CPU slots; categories (a later priority of the same clip) reads its
+    result, so it must not take the one free slot first. Another clip's job still may."""
+    store = JobStore(tmp_path / "s.sqlite")
+    try:
+        for fp in ("a", "b"):
+            _ready_clip(store, fp)
+        specs = [
+            _model_spec("a", "visual", cpu=1, priority=10),
+            _model_spec("a", "speech", cpu=2, priority=10),
+            _model_spec("a", "categories", cpu=1, priority=11),
+            _model_spec("b", "ocr", cpu=1, priority=10),
+        ]
+        store.enqueue(specs)
+        runner = Probe(0.05)
+        sched = Scheduler(store, LocalExecutor(runner), owner="t:h:1:1", limits=Limits(cpu_slots=2), queue_size=8)
+        _drain(sched)
+        label = {s.key: f"{s.analyzer}:{s.fingerprint}" for s in specs}
+        order = [label[k] for k in runner.order]
+        assert order.index("speech:a") < order.index("categories:a")
+        assert order.index("ocr:b") < order.index("speech:a")  # other clips still fill the free slot
+    finally:
+        store.close()
+
+
 def test_passes_first_newest_card_first_and_a_bounded_queue(tmp_path: Path) -> None:
     store = JobStore(tmp_path / "s.sqlite")
     try:

@@ -348,8 +348,16 @@ class Scheduler:
             return 0
         self._refill()
         started = 0
+        # A clip's model job that does not fit holds back that clip's later-priority model
+        # jobs: they may read its result (categories reads speech, which wants both CPU
+        # slots), so backfilling them into a free slot would run them without it.
+        held: dict[str, int] = {}
         for task in list(self.queue):
+            if task.kind != "pass" and task.priority > held.get(task.fingerprint, task.priority):
+                continue
             if not self.slots.fits(task):
+                if task.kind != "pass":
+                    held[task.fingerprint] = min(task.priority, held.get(task.fingerprint, task.priority))
                 continue
             self.queue.remove(task)
             rows = self.store.claim(task.key, self.owner, self.lease_seconds)
