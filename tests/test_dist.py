@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
+import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ SLOW = "[media]\ndecode_threads = 1\nanalysis_width = 960\n"
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("media")
-    out = {"long": make_clip(d / "long.mp4", 20, size="1280x720", src="testsrc2")}
+    out = {"long": make_clip(d / "long.mp4", 60, size="1280x720", src="testsrc2")}
     for i in range(19):
         src = ("testsrc", "testsrc2", "smptebars")[i % 3]
         out[f"s{i}"] = make_clip(d / f"s{i}.mp4", 1, src=src, extra=["-metadata", f"comment=clip {i}"])
@@ -124,6 +126,23 @@ def executions(*workers: Worker) -> Counter[str]:
     return n
 
 
+def decoder_of(path: Path, timeout: float = 90) -> int:
+    """The pid of the ffmpeg decoding ``path`` (waited for: the worker starts it right after its claim)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv and b"ffmpeg" in Path(os.fsdecode(argv[0])).name.encode() and any(
+                os.fsencode(str(path)) in a for a in argv
+            ):
+                return int(pid)
+        time.sleep(0.005)
+    raise AssertionError(f"no ffmpeg decoding {path} within {timeout} s")
+
+
 def test_redis_restarted_mid_run_loses_nothing(tmp_path: Path, media: dict[str, Path], redis: RedisServer) -> None:
     d = Daemon(tmp_path, extra=SLOW)
     dist_config(d, redis)
@@ -135,6 +154,10 @@ def test_redis_restarted_mid_run_loses_nothing(tmp_path: Path, media: dict[str, 
             d.wait_for(lambda: live_workers(d) == {"w1"}, 60, "the worker to register")
             long = make_card(d, media, "A001", shorts=0) / "LONG.mp4"
             d.wait_for(lambda: (t := pass_token(d, long)) and claim_holder(d, t), 90, "the long pass to start")
+            # Hold the long decode where it is (its worker keeps beating), so the short clips
+            # surely wait in Redis behind it, however fast this machine decodes.
+            decoder = decoder_of(long)
+            os.kill(decoder, signal.SIGSTOP)
             make_card(d, media, "A002", shorts=6, long=False)  # these wait in Redis behind the long pass
             sent = "SELECT 1 FROM passes WHERE state='running' AND path LIKE '%/A002/%'"
             d.wait_for(lambda: len(d.query(sent)) == 6, 60, "the short clips to be sent")
@@ -142,6 +165,7 @@ def test_redis_restarted_mid_run_loses_nothing(tmp_path: Path, media: dict[str, 
             d.wait_for(lambda: d.metric("kinod_dist_broker_up") == 0, 30, "the coordinator to notice")
             redis.start()
             workers[1].start()
+            os.kill(decoder, signal.SIGCONT)
             d.wait_metric("kinod_cards_done_total", 2, timeout=180, outcome="done")
             d.stop()
         assert_exactly_once(d, 7)
