@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ def mp4_tmcd(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_mp4_with_tmcd(mp4_tmcd: Path) -> None:
     pr = probe(mp4_tmcd)
     assert (pr.rate, pr.frames, pr.start_tc, pr.tc_source, pr.drop_frame) == (
-        "24000/1001",
+        Fraction(24000, 1001),
         12,
         "12:34:56:07",
         "container",
@@ -50,7 +51,7 @@ def test_prores_drop_frame(tmp_path: Path) -> None:
         seconds=0.2,
     )
     pr = probe(path)
-    assert (pr.rate, pr.start_tc, pr.drop_frame, pr.tc_source) == ("60000/1001", "23:59:59;59", True, "container")
+    assert (pr.rate, pr.start_tc, pr.drop_frame, pr.tc_source) == (Fraction(60000, 1001), "23:59:59;59", True, "container")
 
 
 def test_bwf_without_rate_warns(tmp_path: Path) -> None:
@@ -59,7 +60,7 @@ def test_bwf_without_rate_warns(tmp_path: Path) -> None:
     assert pr.tc_source == "default" and pr.bwf is not None and pr.bwf["time_reference"] == 48000 * 60
     assert any("no timecode rate" in w for w in pr.warnings)
     with_rate = probe(bwf(tmp_path / "rate.wav", time_reference=48000 * 60, ixml=ixml(rate="24/1")))
-    assert (with_rate.start_tc, with_rate.rate, with_rate.frames) == ("00:01:00:00", "24/1", 12)
+    assert (with_rate.start_tc, with_rate.rate, with_rate.frames) == ("00:01:00:00", Fraction(24), 12)
 
 
 @pytest.mark.parametrize(

@@ -193,8 +193,8 @@ def _clip_record(
 
 
 def _rate(clip: CardClip, probe: Probe | None) -> Fraction | None:
-    if probe is not None and probe.rate:
-        return probe.rate_fraction
+    if probe is not None and probe.rate is not None:
+        return probe.rate
     if clip.rate:
         try:
             return parse_rate(clip.rate)

@@ -81,7 +81,7 @@ class PassRunner(Room):
         return ClipInfo(
             path=path,
             probe=pr,
-            rate=pr.rate_fraction,
+            rate=pr.timeline_rate,
             frames=pr.frames,
             artefact_dir=out_dir / "keyframes" / fit_name(path.name, out_dir),
             start_tc_frames=pr.start_tc_frames,
@@ -200,7 +200,7 @@ class PassRunner(Room):
         frame_spec = self.cache_frame_spec() if want_cache and pr.has_video else None
         cache_writer = (
             AnalysisCacheWriter(
-                self.cache_dir(fp), self.config.media.audio_rate, pr.audio_channels, frame_spec, pr.rate_fraction
+                self.cache_dir(fp), self.config.media.audio_rate, pr.audio_channels, frame_spec, pr.timeline_rate
             )
             if (want_cache)
             else None
