@@ -51,7 +51,8 @@ def test_prores_drop_frame(tmp_path: Path) -> None:
         seconds=0.2,
     )
     pr = probe(path)
-    assert (pr.rate, pr.start_tc, pr.drop_frame, pr.tc_source) == (Fraction(60000, 1001), "23:59:59;59", True, "container")
+    got = (pr.rate, pr.start_tc, pr.drop_frame, pr.tc_source)
+    assert got == (Fraction(60000, 1001), "23:59:59;59", True, "container")
 
 
 def test_bwf_without_rate_warns(tmp_path: Path) -> None:
