@@ -269,7 +269,7 @@ def _frames(n: int | None) -> str:
 
 
 def render_html(report: dict[str, Any]) -> str:
-    """The card page of the browse UI rendered to a file (issue 16); the plain page if that fails."""
+    """The card page of the browse UI rendered to a file; the plain page if that fails."""
     try:
         from kinod.ui.render import render_card_report
 

@@ -2,8 +2,10 @@
 
 Every other output (OTIO, EDL, XML, subtitles, the search index) is derived from it,
 so ``kinod export`` can regenerate them without analysing again. Analyzers speak in
-frame indices of the clip's own timeline; this module adds seconds and source
-timecode at the edge, recursively for every record that carries ``start_frame``.
+frame indices of the clip's own timeline; this module adds seconds when a record is
+stored and source timecode only when the sidecar is built (the edge), recursively for
+every record that carries ``start_frame``: a corrected start timecode relabels
+everything on the next write, with no analyzer run again.
 
 The layout is described by ``schema/kinod.clip.schema.json`` (JSON Schema 2020-12),
 and ``schema_version`` follows semver: readers accept any 1.x.
