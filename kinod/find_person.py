@@ -160,7 +160,7 @@ def _analyse(clip: Path, cfg: FacesConfig, stack: FaceStack, ffmpeg: str, crops_
     pr = probe(clip)
     if not pr.has_video or not pr.width or not pr.height:
         raise FindPersonError(f"{clip}: has no picture to search")
-    frames = sample_frames(clip, pr.rate_fraction, pr.width, pr.height, cfg.width, cfg.sample_fps, ffmpeg)
+    frames = sample_frames(clip, pr.timeline_rate, pr.width, pr.height, cfg.width, cfg.sample_fps, ffmpeg)
     return _Clip(clip, pr, analyse(frames, stack, cfg, pr.frames, crops_fps=crops_fps))
 
 
@@ -168,7 +168,7 @@ def _write_clip(
     c: _Clip, ranges: list[Range], out: Path, crops_fps: float, ffmpeg: str, cut_clips: bool
 ) -> dict[str, Any]:
     clip, pr = c.path, c.probe
-    rate = pr.rate_fraction
+    rate = pr.timeline_rate
     tb = TimeBase.from_probe(pr)
     index = stream_index(clip) if ranges and cut_clips else None
     rows = []

@@ -6,9 +6,11 @@ pipeline, and the pipeline's rooms all agree on it by importing it from here.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from kinod.config import Config
+from kinod.fsutil import fit_name
 
 
 def output_dir_for(path: Path, config: Config, base: Path | None = None) -> Path:
@@ -29,17 +31,36 @@ def output_dir_for(path: Path, config: Config, base: Path | None = None) -> Path
     return config.output.root
 
 
+def clip_out_dir(stored: str | os.PathLike[str] | None, path: Path, config: Config) -> Path:
+    """The clip's output folder: the one stored with it (``out_dir`` of its row), else the rule.
+
+    A clip planned from a card or ``kinod scan`` keeps the folder it was planned with;
+    a row without one (older state files, a clip found outside every card) falls back
+    to :func:`output_dir_for`. Takes the stored value, not the row, so it serves any
+    shape of clip row.
+    """
+    return Path(stored) if stored else output_dir_for(path, config)
+
+
 def clip_outputs(path: Path, out_dir: Path, config: Config) -> list[Path]:
-    """Every output kinod may have written for the clip at ``path``: sidecar, format files,
-    keyframes folder, proxy. What a renamed clip leaves behind under its old name."""
+    """Every output kinod may have written for the clip at ``path``: sidecar, its YAML twin,
+    format files, keyframes folder, proxy. What a renamed clip leaves behind under its old name.
+
+    Names are built as the writers build them (:func:`kinod.fsutil.fit_name`), so a clip
+    whose name had to be shortened to fit NAME_MAX is cleaned up too.
+    """
     from kinod.export.sidecar import sidecar_path
     from kinod.export.writers import writer_classes
+    from kinod.export.yaml_out import YAML_FORMAT, sidecar_yaml_path
     from kinod.media.proxy import proxy_path
 
     writers = writer_classes()
+    name = fit_name(path.name, out_dir)
     out = [sidecar_path(out_dir, path.name)]
-    out += [out_dir / (path.name + writers[f].suffix) for f in config.output.formats if f in writers]
-    out.append(out_dir / "keyframes" / path.name)
+    if YAML_FORMAT in config.output.formats:
+        out.append(sidecar_yaml_path(out_dir, path.name))
+    out += [out_dir / (name + writers[f].suffix) for f in config.output.formats if f in writers]
+    out.append(out_dir / "keyframes" / name)
     out.append(proxy_path(path, out_dir, config.proxy))
     return out
 

@@ -62,7 +62,7 @@ def run(
 ) -> tuple[dict[str, Result], PassStats]:
     """One decode pass over ``path`` feeding ``analyzers``; results by analyzer name."""
     pr = probe(path)
-    info = ClipInfo(path, pr, pr.rate_fraction, pr.frames, artefacts, pr.start_tc_frames, pr.drop_frame)
+    info = ClipInfo(path, pr, pr.timeline_rate, pr.frames, artefacts, pr.start_tc_frames, pr.drop_frame)
     for a in analyzers:
         a.start(info)
     # As the pipeline does: no pass when nobody has anything to take from it.

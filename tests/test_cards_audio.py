@@ -33,7 +33,8 @@ def test_bwf_at_29_97_drop_frame(tmp_path: Path) -> None:
     label, frames, df = read_bwf(wav).start_tc()  # type: ignore[misc]
     assert (label, frames, df) == ("01:00:00;00", 107892, True)
     pr = probe(wav)
-    assert (pr.start_tc, pr.tc_source, pr.drop_frame, pr.rate) == ("01:00:00;00", "container", True, "30000/1001")
+    got = (pr.start_tc, pr.tc_source, pr.drop_frame, pr.rate)
+    assert got == ("01:00:00;00", "container", True, Fraction(30000, 1001))
     assert not pr.has_video and pr.audio_channels == 2
     assert pr.bwf is not None and pr.bwf["scene"] == "12A" and pr.bwf["track_names"] == ["Boom", "Lav"]
     assert pr.reel == "DAY01"

@@ -69,7 +69,7 @@ def vfr_sidecar(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     pr = probe(path)
     assert pr.vfr and pr.frames > 10
-    rate = pr.rate_fraction
+    rate = pr.timeline_rate
     case = RateCase("VFR", rate, False, "00:00:00:00", pr.frames, (), vfr=True)
     sc = make_sidecar(
         name=path.name,

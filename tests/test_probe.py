@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from cardkit import bwf, ixml, video
 
-from kinod.media.probe import Probe, ProbeError, probe
+from kinod.media.probe import NO_RATE_TIMELINE, Probe, ProbeError, probe
 from kinod.media.timecode import TimecodeSource
 
 
@@ -20,7 +22,7 @@ def mp4_tmcd(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_mp4_with_tmcd(mp4_tmcd: Path) -> None:
     pr = probe(mp4_tmcd)
     assert (pr.rate, pr.frames, pr.start_tc, pr.tc_source, pr.drop_frame) == (
-        "24000/1001",
+        Fraction(24000, 1001),
         12,
         "12:34:56:07",
         "container",
@@ -50,7 +52,8 @@ def test_prores_drop_frame(tmp_path: Path) -> None:
         seconds=0.2,
     )
     pr = probe(path)
-    assert (pr.rate, pr.start_tc, pr.drop_frame, pr.tc_source) == ("60000/1001", "23:59:59;59", True, "container")
+    got = (pr.rate, pr.start_tc, pr.drop_frame, pr.tc_source)
+    assert got == (Fraction(60000, 1001), "23:59:59;59", True, "container")
 
 
 def test_bwf_without_rate_warns(tmp_path: Path) -> None:
@@ -59,8 +62,23 @@ def test_bwf_without_rate_warns(tmp_path: Path) -> None:
     assert pr.tc_source == "default" and pr.bwf is not None and pr.bwf["time_reference"] == 48000 * 60
     assert any("no timecode rate" in w for w in pr.warnings)
     with_rate = probe(bwf(tmp_path / "rate.wav", time_reference=48000 * 60, ixml=ixml(rate="24/1")))
-    assert (with_rate.start_tc, with_rate.rate, with_rate.frames) == ("00:01:00:00", "24/1", 12)
+    assert (with_rate.start_tc, with_rate.rate, with_rate.frames) == ("00:01:00:00", Fraction(24), 12)
 
+
+
+def test_rate_is_a_fraction_and_a_string_only_in_json(mp4_tmcd: Path, tmp_path: Path) -> None:
+    pr = probe(mp4_tmcd)
+    data = pr.to_json()
+    assert (data["rate"], data["container_rate"], data["start_tc"]) == ("24000/1001", "24000/1001", "12:34:56:07")
+    back = Probe.from_json(json.loads(json.dumps(data)))
+    assert back == pr and isinstance(back.rate, Fraction) and isinstance(back.container_rate, Fraction)
+    # The label is derived from the frame count: a corrected count relabels, a stale label is not read back.
+    assert Probe.from_json({**data, "start_tc": "00:00:00:00"}).start_tc == "12:34:56:07"
+
+    bare = probe(bwf(tmp_path / "no_rate.wav", time_reference=48000 * 60))
+    assert bare.rate is None and bare.to_json()["rate"] is None  # missing, not 25
+    assert Probe.from_json(bare.to_json()).rate is None
+    assert bare.timeline_rate == NO_RATE_TIMELINE  # the stated grid its results are placed on
 
 @pytest.mark.parametrize(
     ("content", "message"),

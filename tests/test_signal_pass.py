@@ -121,7 +121,7 @@ def test_a_failing_analyzer_is_cut_off_and_the_others_finish(numbered: Path, tmp
     bad = Collect(Needs(frames=FrameNeeds()), fail_at=10)
     black = BlackAnalyzer()
     pr = probe(numbered)
-    info = ClipInfo(numbered, pr, pr.rate_fraction, pr.frames, tmp_path)
+    info = ClipInfo(numbered, pr, pr.timeline_rate, pr.frames, tmp_path)
     for a in (bad, black):
         a.start(info)
     stats = DecodePass(numbered, pr, ffmpeg=FF).run([bad, black])
@@ -137,7 +137,7 @@ def test_a_bad_filter_chain_costs_only_its_analyzer(numbered: Path, tmp_path: Pa
     bad = Collect(Needs(filters=(FilterTap("x", "video"),)), chain="raise")
     results_ok = BlackAnalyzer()
     pr = probe(numbered)
-    info = ClipInfo(numbered, pr, pr.rate_fraction, pr.frames, tmp_path)
+    info = ClipInfo(numbered, pr, pr.timeline_rate, pr.frames, tmp_path)
     for a in (bad, results_ok):
         a.start(info)
     stats = DecodePass(numbered, pr, ffmpeg=FF).run([bad, results_ok])
@@ -148,7 +148,7 @@ def test_a_bad_filter_chain_costs_only_its_analyzer(numbered: Path, tmp_path: Pa
 def test_cancel_and_unreadable_input(numbered: Path, tmp_path: Path) -> None:
     pr = probe(numbered)
     a = Collect(Needs(frames=FrameNeeds()))
-    a.start(ClipInfo(numbered, pr, pr.rate_fraction, pr.frames, tmp_path))
+    a.start(ClipInfo(numbered, pr, pr.timeline_rate, pr.frames, tmp_path))
     with pytest.raises(DecodeError, match="cancelled"):
         DecodePass(numbered, pr, ffmpeg=FF).run([a], cancelled=lambda: True)
     broken = tmp_path / "broken.mp4"

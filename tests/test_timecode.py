@@ -24,6 +24,7 @@ from kinod.media.timecode import (
     parse_rate,
     pick_start_timecode,
     seconds_to_frame,
+    snap_rate,
     supports_drop_frame,
     tc_to_frames,
 )
@@ -126,6 +127,28 @@ def test_parse_rate_rejects(value: object) -> None:
 def test_parse_rate_error_names_value() -> None:
     with pytest.raises(ValueError, match="'garbage'"):
         parse_rate("garbage")
+
+
+@pytest.mark.parametrize(
+    ("rate", "expected"),
+    [
+        (Fraction(2997, 100), DF_2997),  # a container's rounded rational
+        (Fraction(23976, 1000), NTSC_2398),
+        (Fraction(5994, 100), DF_5994),
+        (DF_2997, DF_2997),
+        (Fraction(25), Fraction(25)),  # whole rates mean themselves
+        (Fraction(30), Fraction(30)),
+        (Fraction(25, 2), Fraction(25, 2)),  # not near an NTSC rate: kept
+    ],
+)
+def test_snap_rate_is_exact(rate: Fraction, expected: Fraction) -> None:
+    assert snap_rate(rate) == expected
+    assert snap_rate(rate) == parse_rate(float(rate))  # what the float round trip gave, without it
+
+
+def test_snap_rate_rejects_floats() -> None:
+    with pytest.raises(TypeError, match="Fraction"):
+        snap_rate(29.97)  # type: ignore[arg-type]
 
 
 def test_float_limit_denominator() -> None:

@@ -145,7 +145,7 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_retry(config: Config, args: argparse.Namespace) -> int:
-    from kinod.outputs import output_dir_for
+    from kinod.outputs import clip_out_dir
     from kinod.pipeline import ClipError, ClipProcessor
 
     if not _db(config).is_file():
@@ -164,7 +164,7 @@ def cmd_retry(config: Config, args: argparse.Namespace) -> int:
                 gone += 1
                 continue
             store.reset_failed(fp)
-            out_dir = Path(row["out_dir"]) if row["out_dir"] else output_dir_for(path, config)
+            out_dir = clip_out_dir(row["out_dir"], path, config)
             try:
                 plan = processor.enqueue_clip(
                     path,

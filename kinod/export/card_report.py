@@ -193,8 +193,8 @@ def _clip_record(
 
 
 def _rate(clip: CardClip, probe: Probe | None) -> Fraction | None:
-    if probe is not None and probe.rate:
-        return probe.rate_fraction
+    if probe is not None and probe.rate is not None:
+        return probe.rate
     if clip.rate:
         try:
             return parse_rate(clip.rate)
@@ -269,7 +269,7 @@ def _frames(n: int | None) -> str:
 
 
 def render_html(report: dict[str, Any]) -> str:
-    """The card page of the browse UI rendered to a file (issue 16); the plain page if that fails."""
+    """The card page of the browse UI rendered to a file; the plain page if that fails."""
     try:
         from kinod.ui.render import render_card_report
 

@@ -2,8 +2,10 @@
 
 Every other output (OTIO, EDL, XML, subtitles, the search index) is derived from it,
 so ``kinod export`` can regenerate them without analysing again. Analyzers speak in
-frame indices of the clip's own timeline; this module adds seconds and source
-timecode at the edge, recursively for every record that carries ``start_frame``.
+frame indices of the clip's own timeline; this module adds seconds when a record is
+stored and source timecode only when the sidecar is built (the edge), recursively for
+every record that carries ``start_frame``: a corrected start timecode relabels
+everything on the next write, with no analyzer run again.
 
 The layout is described by ``schema/kinod.clip.schema.json`` (JSON Schema 2020-12),
 and ``schema_version`` follows semver: readers accept any 1.x.
@@ -50,11 +52,34 @@ class TimeBase:
 
     @classmethod
     def from_probe(cls, probe: Probe) -> TimeBase:
-        return cls(probe.rate_fraction, probe.start_tc_frames, probe.drop_frame)
+        return cls(probe.timeline_rate, probe.start_tc_frames, probe.drop_frame)
+
+
+def add_seconds(record: Any, tb: TimeBase) -> Any:
+    """Add ``start_s`` (and ``end_s``) beside every ``start_frame``/``end_frame``, recursively.
+
+    What a stored record carries: frames and seconds, never timecode, because the start
+    timecode may still be corrected after the analysis ran (:func:`add_times` labels at
+    the edge).
+    """
+    if isinstance(record, list):
+        return [add_seconds(r, tb) for r in record]
+    if not isinstance(record, dict):
+        return record
+    out = {k: add_seconds(v, tb) for k, v in record.items()}
+    for edge in ("start", "end"):
+        frame = out.get(f"{edge}_frame")
+        if isinstance(frame, int):
+            out.setdefault(f"{edge}_s", tb.seconds(frame))
+    return out
 
 
 def add_times(record: Any, tb: TimeBase) -> Any:
-    """Add ``start_s``/``start_tc`` (and ``end_*``) beside every ``start_frame``, recursively."""
+    """Add ``start_s``/``start_tc`` (and ``end_*``) beside every ``start_frame``, recursively.
+
+    Labels are (re)computed from the frame every time, so a record stored before its
+    clip's start timecode was corrected gets the corrected labels.
+    """
     if isinstance(record, list):
         return [add_times(r, tb) for r in record]
     if not isinstance(record, dict):
@@ -69,10 +94,10 @@ def add_times(record: Any, tb: TimeBase) -> Any:
 
 
 def marker_record(m: Marker, analyzer: str, tb: TimeBase) -> dict[str, Any]:
+    """A marker as stored: its frame and seconds; ``tc`` is added when a sidecar is built."""
     rec = m.to_json()
     rec["analyzer"] = analyzer
     rec["seconds"] = tb.seconds(m.frame)
-    rec["tc"] = tb.tc(m.frame)
     return rec
 
 
@@ -85,6 +110,7 @@ def analysis_record(
     elapsed_s: float,
     tb: TimeBase,
 ) -> dict[str, Any]:
+    """An analysis as stored in the job store: frames and seconds, timecode-free (see :func:`add_seconds`)."""
     return {
         "analyzer": analyzer,
         "version": version,
@@ -96,11 +122,26 @@ def analysis_record(
             else None
         ),
         "elapsed_s": round(elapsed_s, 3),
-        "summary": add_times(result.summary, tb),
-        "items": add_times(result.items, tb),
+        "summary": add_seconds(result.summary, tb),
+        "items": add_seconds(result.items, tb),
         "artefacts": list(result.artefacts),
         "warnings": list(result.warnings),
     }
+
+
+def labelled_analysis(record: dict[str, Any], tb: TimeBase) -> dict[str, Any]:
+    """A stored analysis record with its timecode labels, as the sidecar shows it."""
+    out = dict(record)
+    for key in ("summary", "items"):
+        if key in out:
+            out[key] = add_times(out[key], tb)
+    return out
+
+
+def labelled_marker(marker: dict[str, Any], tb: TimeBase) -> dict[str, Any]:
+    """A stored marker with its ``tc`` label, as the sidecar shows it."""
+    frame = marker.get("frame")
+    return {**marker, "tc": tb.tc(frame)} if isinstance(frame, int) else dict(marker)
 
 
 def build_sidecar(
@@ -115,16 +156,25 @@ def build_sidecar(
     card: str | None = None,
     size: int | None = None,
 ) -> dict[str, Any]:
+    """The sidecar of a clip from its probe and its stored records.
+
+    This is the edge where timecode is derived: every label (``start_tc``, ``end_tc``,
+    a marker's ``tc``) is computed here from the frame, the probe's start timecode and
+    rate, so the stored records never carry a label that could go stale.
+    """
     timeline = None
     if probe is not None:
+        tb = TimeBase.from_probe(probe)
         timeline = {
-            "rate": format_rate(probe.rate_fraction),
+            "rate": format_rate(tb.rate),
             "frames": probe.frames,
-            "start_tc": probe.start_tc,
+            "start_tc": tb.tc(0),
             "start_tc_frames": probe.start_tc_frames,
             "drop_frame": probe.drop_frame,
             "tc_source": probe.tc_source,
         }
+        analyses = {name: labelled_analysis(rec, tb) for name, rec in analyses.items()}
+        markers = [labelled_marker(m, tb) for m in markers]
     return {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
@@ -147,7 +197,7 @@ def build_sidecar(
 
 
 def sidecar_path(out_dir: Path, clip_name: str) -> Path:
-    return out_dir / (fit_name(clip_name, out_dir) + SIDECAR_SUFFIX)  # issue 13: fits NAME_MAX
+    return out_dir / (fit_name(clip_name, out_dir) + SIDECAR_SUFFIX)  # fits NAME_MAX
 
 
 def write_sidecar(path: Path, data: dict[str, Any]) -> Path:

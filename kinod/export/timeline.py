@@ -34,6 +34,7 @@ from kinod.media.timecode import (
     frames_to_tc,
     parse_rate,
     seconds_to_frame,
+    snap_rate,
     supports_drop_frame,
 )
 
@@ -125,7 +126,7 @@ def conform_rate(rate: Fraction) -> Fraction:
     """
     if rate in NLE_RATES:
         return rate
-    snapped = parse_rate(float(rate))
+    snapped = snap_rate(rate)
     if snapped in NLE_RATES:
         return snapped
     return min(NLE_RATES, key=lambda r: (abs(r - rate), r))

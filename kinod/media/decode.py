@@ -242,7 +242,7 @@ class DecodePass:
         self.size = analysis_size(probe, width) if probe.has_video else (0, 0)
         self.audio_rate = audio_rate
         self.threads = threads
-        self.rate = probe.rate_fraction
+        self.rate = probe.timeline_rate
         self.native_rate = max((a.sample_rate for a in probe.audio), default=0) or 48000
 
     def coded_size(self) -> tuple[int, int]:

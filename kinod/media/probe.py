@@ -33,8 +33,10 @@ from kinod.media.timecode import (
     StartTimecode,
     TimecodeSource,
     format_rate,
+    frames_to_tc,
     parse_rate,
     pick_start_timecode,
+    snap_rate,
     supports_drop_frame,
 )
 
@@ -65,8 +67,10 @@ class Probe:
     container: str
     duration_s: float
     has_video: bool
-    rate: str | None = None  # "30000/1001"
-    container_rate: str | None = None
+    #: Exact frame rate (30000/1001); None for audio without a timecode rate. JSON holds "30000/1001".
+    rate: Fraction | None = None
+    #: The container's own rational before NTSC snapping (2997/100), kept for the curious.
+    container_rate: Fraction | None = None
     frames: int = 0
     width: int | None = None
     height: int | None = None
@@ -85,7 +89,8 @@ class Probe:
     vfr: bool = False
     video_start_s: float = 0.0
     audio_start_s: float = 0.0
-    start_tc: str = "00:00:00:00"
+    #: The start timecode as a frame count from 00:00:00:00 at ``timeline_rate``; its label
+    #: (``start_tc``) is derived, so correcting the frames corrects every label.
     start_tc_frames: int = 0
     drop_frame: bool = False
     tc_source: str = TimecodeSource.DEFAULT.value
@@ -107,21 +112,50 @@ class Probe:
     bwf: dict[str, Any] | None = None
 
     @property
-    def rate_fraction(self) -> Fraction:
-        return Fraction(self.rate) if self.rate else Fraction(25)
+    def timeline_rate(self) -> Fraction:
+        """The rate of the clip's frame axis: its own rate, or :data:`NO_RATE_TIMELINE` when it has none.
+
+        Results are frame indices and the writers need a rate, so a clip without one
+        (audio with no timecode rate) is put on a stated grid rather than none. Callers
+        for whom a missing rate means something else (proxy, card report) read ``rate``.
+        """
+        return self.rate if self.rate is not None else NO_RATE_TIMELINE
+
+    @property
+    def start_tc(self) -> str:
+        """The start timecode label (``"01:00:00;00"``), from the frames, rate and counting."""
+        return frames_to_tc(self.start_tc_frames, self.timeline_rate, self.drop_frame)
 
     @property
     def audio_channels(self) -> int:
         return sum(a.channels for a in self.audio)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The probe as JSON: rates become ``"num/den"`` strings, the only place they are written."""
+        d: dict[str, Any] = {}
+        for key, value in asdict(self).items():
+            if key == "start_tc_frames":
+                d["start_tc"] = self.start_tc  # the label, for readers of the JSON; never read back
+            d[key] = format_rate(value) if key in _RATE_FIELDS and value is not None else value
+        return d
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Probe:
+        """The probe from :meth:`to_json` (a stored clip row, a task, a sidecar): rates parsed here, once."""
         d = dict(data)
         d["audio"] = [AudioStreamInfo(**a) for a in d.get("audio", [])]
+        d.pop("start_tc", None)  # derived from start_tc_frames
+        for key in _RATE_FIELDS:
+            d[key] = parse_rate(d[key]) if d.get(key) else None
         return cls(**d)
+
+
+#: Probe fields holding a frame rate (Fractions in memory, "num/den" in JSON).
+_RATE_FIELDS = ("rate", "container_rate")
+
+#: The frame grid of a clip with no rate of its own (audio without a timecode rate):
+#: 25, the rate such clips have always been placed on, so their results keep their frames.
+NO_RATE_TIMELINE = Fraction(25)
 
 
 def _int(v: Any) -> int | None:
@@ -191,7 +225,7 @@ def probe(
     try:
         if _utf8_name(p):
             mi = MediaInfo.parse(str(p))
-        else:  # issue 13: libmediainfo cannot open a name that is not UTF-8; it reads a file object fine
+        else:  # libmediainfo cannot open a name that is not UTF-8; it reads a file object fine
             with open(p, "rb") as fh:
                 mi = MediaInfo.parse(fh)
     except Exception as e:  # libmediainfo raises a variety of things on odd input
@@ -222,7 +256,7 @@ def probe(
         warnings.append(av_info["error"])
 
     rate: Fraction | None = None
-    container_rate: str | None = None
+    container_rate: Fraction | None = None
     if v:
         num, den = _int(v.get("framerate_num")), _int(v.get("framerate_den"))
         raw = Fraction(num, den) if num and den else None
@@ -231,9 +265,9 @@ def probe(
         if raw is None and v.get("frame_rate"):
             raw = parse_rate(str(v["frame_rate"]))
         if raw:
-            container_rate = format_rate(raw)
+            container_rate = raw
             # 2997/100 (short_hamilton_clip.mp4) is what an NLE calls 29.97 NTSC: snap to 30000/1001.
-            rate = raw if raw.denominator == 1 else parse_rate(float(raw))
+            rate = snap_rate(raw)
     elif av_info.get("video_rate"):
         rate = parse_rate(av_info["video_rate"])
 
@@ -272,8 +306,10 @@ def probe(
             candidates.append((TimecodeSource.CONTAINER, str(v[key])))
     for tag in av_info.get("timecodes", []):
         candidates.append((TimecodeSource.FILE_TAGS, tag))
-    tc: StartTimecode = pick_start_timecode(candidates, rate or Fraction(25))
-    _warn_disagreement(candidates, tc, rate or Fraction(25), warnings)
+    # Without a rate the labels are read on the grid the clip's results will use.
+    tc_rate = rate if rate is not None else NO_RATE_TIMELINE
+    tc: StartTimecode = pick_start_timecode(candidates, tc_rate)
+    _warn_disagreement(candidates, tc, tc_rate, warnings)
     reel = reel or av_info.get("reel") or general.get("reel_name") or v.get("title") or None
     if side is not None and side.reel:
         reel = side.reel
@@ -310,7 +346,7 @@ def probe(
         container=str(_first(general.get("format"), av_info.get("format"), "unknown")),
         duration_s=round(duration_s, 6),
         has_video=bool(v),
-        rate=format_rate(rate) if rate else None,
+        rate=rate,
         container_rate=container_rate,
         frames=frames,
         width=_int(v.get("width")),
@@ -330,7 +366,6 @@ def probe(
         vfr=vfr,
         video_start_s=float(av_info.get("video_start_s") or 0.0),
         audio_start_s=float(av_info.get("audio_start_s") or 0.0),
-        start_tc=tc.text,
         start_tc_frames=tc.frames,
         drop_frame=tc.drop_frame and bool(rate and supports_drop_frame(rate)),
         tc_source=tc.source.value,

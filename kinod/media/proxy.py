@@ -341,8 +341,8 @@ def _video_filters(job: ProxyJob, name: str) -> str:
     probe, config = job.probe, job.config
     w, h = proxy_size(probe, config)
     chain: list[str] = []
-    if probe.vfr and probe.rate:
-        r = probe.rate_fraction
+    if probe.vfr and probe.rate is not None:
+        r = probe.rate
         chain.append(f"fps={r.numerator}/{r.denominator}")
     if probe.field_order in ("tff", "bff"):
         chain.append("bwdif=mode=send_frame:deint=all")  # one frame out per frame in: same frame count
@@ -370,7 +370,7 @@ def _burn_in(job: ProxyJob, name: str, height: int) -> list[str]:
         name_file.write_text(name, encoding="utf-8")
         out.append(f"drawtext=textfile='{_quote(str(name_file))}':expansion=none:{style}:x=20:y=h-th-20")
     if job.config.burn_in_timecode:
-        r = job.probe.rate_fraction
+        r = job.probe.timeline_rate  # the rate the start label was counted at
         tc = job.start_tc.replace(":", "\\:").replace(";", "\\;")
         out.append(f"drawtext=timecode='{tc}':rate={r.numerator}/{r.denominator}:{style}:x=w-tw-20:y=h-th-20")
     return out
@@ -388,7 +388,7 @@ def _audio_filters(probe: Probe) -> str:
 
 
 def _video_codec_args(config: ProxyConfig, probe: Probe) -> tuple[str, ...]:
-    r = probe.rate_fraction
+    r = probe.timeline_rate  # the grid the analysis frame indices use, so the proxy frames match them
     rate = ("-r", f"{r.numerator}/{r.denominator}") if probe.vfr else ()
     common = ("-fps_mode", "cfr" if probe.vfr else "passthrough", *rate)
     if config.codec == "prores_proxy":

@@ -52,6 +52,7 @@ __all__ = [
     "parse_rate",
     "pick_start_timecode",
     "seconds_to_frame",
+    "snap_rate",
     "supports_drop_frame",
     "tc_to_frames",
 ]
@@ -137,14 +138,33 @@ def parse_rate(value: str | float | Fraction | Decimal) -> Fraction:
     if rate <= 0:
         raise ValueError(f"invalid frame rate {value!r}: must be positive")
     if approximate and rate.denominator != 1:
-        n = round(rate * Fraction(1001, 1000))
-        if n > 0:
-            ntsc = Fraction(n * 1000, 1001)
-            if abs(rate - ntsc) <= _NTSC_SNAP_TOLERANCE:
-                return ntsc
-        rate = rate.limit_denominator(1001)
-        if rate <= 0:  # a tiny positive value can collapse to 0
-            raise ValueError(f"invalid frame rate {value!r}: too small")
+        return _snap(rate, value)
+    return rate
+
+
+def snap_rate(rate: Fraction) -> Fraction:
+    """A container's exact rational as the rate an NLE means, without going through a float.
+
+    Containers store rounded rationals such as ``2997/100`` or ``23976/1000``; an NLE
+    calls those 29.97 and 23.976 NTSC, i.e. ``30000/1001`` and ``24000/1001``. Whole
+    rates are returned as they are; others within 0.01 fps of an NTSC rate snap to it,
+    anything else is limited to a denominator of 1001 (as :func:`parse_rate` does for
+    decimals).
+    """
+    rate = _check_rate(rate)
+    return rate if rate.denominator == 1 else _snap(rate, rate)
+
+
+def _snap(rate: Fraction, value: object) -> Fraction:
+    """``rate`` (not whole) snapped to ``N*1000/1001`` when within tolerance, else limited to /1001."""
+    n = round(rate * Fraction(1001, 1000))
+    if n > 0:
+        ntsc = Fraction(n * 1000, 1001)
+        if abs(rate - ntsc) <= _NTSC_SNAP_TOLERANCE:
+            return ntsc
+    rate = rate.limit_denominator(1001)
+    if rate <= 0:  # a tiny positive value can collapse to 0
+        raise ValueError(f"invalid frame rate {value!r}: too small")
     return rate
 
 

@@ -16,6 +16,7 @@ running to the end the header claims. Now (``cards.integrity_check``):
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,8 @@ def break_frame(probe: Probe, integrity: Integrity | None, decoded_frames: int |
     candidates: list[int] = []
     if decoded_frames is not None and probe.has_video and decoded_frames + FRAME_SLACK < probe.frames:
         candidates.append(decoded_frames)
-    if integrity is not None and not integrity.ok and integrity.decoded_until_s is not None and probe.rate:
-        frame = int(integrity.decoded_until_s * float(probe.rate_fraction))
+    if integrity is not None and not integrity.ok and integrity.decoded_until_s is not None and probe.rate is not None:
+        frame = int(Fraction(integrity.decoded_until_s) * probe.rate)
         if frame + FRAME_SLACK < probe.frames:
             candidates.append(frame)
     return min(candidates) if candidates else None
@@ -79,7 +80,7 @@ def limit_record(rec: dict[str, Any], until: int, tb: TimeBase, of_frames: int) 
             continue
         end = it.get("end_frame") if isinstance(it, dict) else None
         if isinstance(end, int) and end > until:
-            it = {**it, "end_frame": until, "end_s": until_s, "end_tc": tb.tc(until), "cut_at_break": True}
+            it = {**it, "end_frame": until, "end_s": until_s, "cut_at_break": True}  # end_tc: at the edge
         items.append(it)
     rec["items"] = items
     if "markers" in rec:

@@ -87,7 +87,7 @@ def tick_failed(daemon: Any, error: BaseException) -> None:
 
 def resume(daemon: Any) -> None:
     """On the intake thread, once space is back: plan again what failed, then the held items."""
-    from kinod.pipeline import output_dir_for
+    from kinod.outputs import clip_out_dir
 
     items, hit = daemon.space.take_back()
     store = daemon.store
@@ -101,7 +101,7 @@ def resume(daemon: Any) -> None:
         try:
             daemon.processor.enqueue_clip(
                 path,
-                Path(clip["out_dir"]) if clip["out_dir"] else output_dir_for(path, daemon.config),
+                clip_out_dir(clip["out_dir"], path, daemon.config),
                 card=clip["card"],
                 card_path=clip["card_path"],
                 card_rank=clip["card_rank"] or 0.0,

@@ -22,7 +22,7 @@ from kinod.export.writers import ExportError, write_formats
 from kinod.index.update import forget_clip, index_sidecar
 from kinod.media.probe import Probe
 from kinod.media.span import place
-from kinod.outputs import clip_outputs, output_dir_for, remove_outputs
+from kinod.outputs import clip_out_dir, clip_outputs, remove_outputs
 from kinod.robust.integrity import cut_at_break
 from kinod.robust.pathcodec import printable
 from kinod.robust.space import is_disk_full
@@ -79,7 +79,7 @@ class Finalizer(Room):
         outcome = ClipOutcome(path, ok=False)
         first: ClipOutcome | None = None
         for p, row in present:
-            out_dir = Path(row["out_dir"]) if row is not None and row["out_dir"] else output_dir_for(p, self.config)
+            out_dir = clip_out_dir(row["out_dir"] if row is not None else None, p, self.config)
             card = row["card"] if row is not None else clip["card"]
             side = sidecar_path(out_dir, p.name)
             if pr is None:
@@ -130,7 +130,7 @@ class Finalizer(Room):
         for p, row in places:
             if row is None or not row["sidecar"] or p.exists():
                 continue
-            out_dir = Path(row["out_dir"]) if row["out_dir"] else output_dir_for(p, self.config)
+            out_dir = clip_out_dir(row["out_dir"], p, self.config)
             removed = remove_outputs(clip_outputs(p, out_dir, self.config))
             self.store.drop_path(str(p))
             forget_clip(self.config.state.dir, p)  # the search index follows the rename

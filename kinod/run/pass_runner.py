@@ -37,7 +37,7 @@ from kinod.media.fingerprint import clip_fingerprint
 from kinod.media.probe import Probe, ProbeError
 from kinod.media.span import Part, probe_span
 from kinod.media.timecode import parse_rate
-from kinod.outputs import output_dir_for
+from kinod.outputs import clip_out_dir
 from kinod.robust.clipcheck import pre_decode_problems
 from kinod.robust.integrity import apply as apply_integrity
 from kinod.robust.integrity import check_before_decode as check_integrity
@@ -81,7 +81,7 @@ class PassRunner(Room):
         return ClipInfo(
             path=path,
             probe=pr,
-            rate=pr.rate_fraction,
+            rate=pr.timeline_rate,
             frames=pr.frames,
             artefact_dir=out_dir / "keyframes" / fit_name(path.name, out_dir),
             start_tc_frames=pr.start_tc_frames,
@@ -90,9 +90,7 @@ class PassRunner(Room):
 
     def _out_dir(self, fp: str, path: Path) -> Path:
         clip = self.store.clip(fp)
-        if clip is not None and clip["out_dir"]:
-            return Path(clip["out_dir"])
-        return output_dir_for(path, self.config)
+        return clip_out_dir(clip["out_dir"] if clip is not None else None, path, self.config)
 
     def _run_pass(
         self, task: Task, cancelled: Callable[[], bool], progress: Callable[[int, int], None] | None
@@ -200,7 +198,7 @@ class PassRunner(Room):
         frame_spec = self.cache_frame_spec() if want_cache and pr.has_video else None
         cache_writer = (
             AnalysisCacheWriter(
-                self.cache_dir(fp), self.config.media.audio_rate, pr.audio_channels, frame_spec, pr.rate_fraction
+                self.cache_dir(fp), self.config.media.audio_rate, pr.audio_channels, frame_spec, pr.timeline_rate
             )
             if (want_cache)
             else None

@@ -27,7 +27,7 @@ from kinod.jobs.store import JobSpec, job_key
 from kinod.media.cache import AnalysisCache, FrameCacheSpec
 from kinod.media.cards.model import ClipFiles
 from kinod.media.fingerprint import clip_fingerprint
-from kinod.outputs import output_dir_for
+from kinod.outputs import clip_out_dir
 from kinod.run.common import (
     ClipError,
     ClipPlan,
@@ -197,7 +197,7 @@ class Planner(Room):
             path = Path(row["path"])
             if not path.exists():
                 continue
-            out_dir = Path(row["out_dir"]) if row["out_dir"] else output_dir_for(path, self.config)
+            out_dir = clip_out_dir(row["out_dir"], path, self.config)
             try:
                 plan = self.enqueue_clip(
                     path,
