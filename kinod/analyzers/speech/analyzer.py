@@ -21,7 +21,7 @@ from kinod.analyzers.base import (
     Result,
     RuntimeContext,
 )
-from kinod.analyzers.speech.channels import choose_channels
+from kinod.analyzers.speech.channels import ChannelChoice, choose_channels
 from kinod.analyzers.speech.config import SpeechConfig
 from kinod.analyzers.speech.markers import speech_markers as _markers  # the name tests reach for
 from kinod.analyzers.speech.models import bundled_for, cached_sha256, resolve_model
@@ -116,17 +116,7 @@ class SpeechAnalyzer(ModelAnalyzer):
         model_info = self.model_info()
         if not cache.has_audio:
             return self._empty(clip, "no_audio", "the clip has no audio stream", model_info)
-        try:
-            samples = cache.audio()
-            if samples.ndim != 2 or samples.shape[1] != cache.audio_channels:
-                raise ValueError(f"shape {samples.shape} for {cache.audio_channels} channel(s)")
-            choice = choose_channels(samples, cfg.channel, cfg.empty_channel_dbfs)
-        except ValueError as exc:
-            if "analyzers.speech.channel" in str(exc):
-                raise AnalyzerError(f"speech: {exc}") from exc
-            raise AnalyzerError(f"speech: the analysis cache's audio is corrupt or truncated ({exc})") from exc
-        except OSError as exc:
-            raise AnalyzerError(f"speech: cannot read the analysis cache's audio ({exc})") from exc
+        samples, choice = self._read_audio(cache)
         # Whisper and the speaker models hear 16 kHz; the cache holds ``media.audio_rate``.
         mono = to_model_rate(choice.mono, int(cache.audio_rate))
         duration = mono.shape[0] / RATE
@@ -153,18 +143,7 @@ class SpeechAnalyzer(ModelAnalyzer):
             )
 
         self._check_speaker_backend()  # fail before minutes of transcription, not after
-        resolved = resolve_model(cfg.model, self.runtime.models_dir, cfg.model_sha256)
-        warnings.extend(resolved.warnings)
-        device, compute_type = resolve_device(cfg.device or self.runtime.device, cfg.compute_type)
-        batch = cfg.batch_size or (8 if device == "cuda" else 1)
-        threads = cfg.cpu_threads or self.resources.cpu
-        backend: FasterWhisperBackend | WhisperXBackend
-        if cfg.backend == "whisperx":
-            backend = WhisperXBackend(resolved, device, compute_type, cfg.whisperx_align_model)
-        else:
-            backend = FasterWhisperBackend(resolved, device, compute_type, threads)
-        transcript = backend.transcribe(mono, cfg, batch)
-        model_info = ModelInfo(resolved.name, resolved.sha256, resolved.source)
+        transcript, model_info = self._transcribe(mono, warnings)
 
         segments = clean_segments(transcript.segments, duration)
         if not segments:
@@ -178,6 +157,38 @@ class SpeechAnalyzer(ModelAnalyzer):
 
         speakers = self._speakers(mono, segments, warnings)
         return self._result(clip, transcript, segments, speakers, channels, duration, model_info, warnings)
+
+    def _read_audio(self, cache: Any) -> tuple[np.ndarray, ChannelChoice]:
+        """The cache's PCM and the channel(s) to transcribe; a damaged cache is an error that says so."""
+        cfg = self.cfg
+        try:
+            samples = cache.audio()
+            if samples.ndim != 2 or samples.shape[1] != cache.audio_channels:
+                raise ValueError(f"shape {samples.shape} for {cache.audio_channels} channel(s)")
+            choice = choose_channels(samples, cfg.channel, cfg.empty_channel_dbfs)
+        except ValueError as exc:
+            if "analyzers.speech.channel" in str(exc):
+                raise AnalyzerError(f"speech: {exc}") from exc
+            raise AnalyzerError(f"speech: the analysis cache's audio is corrupt or truncated ({exc})") from exc
+        except OSError as exc:
+            raise AnalyzerError(f"speech: cannot read the analysis cache's audio ({exc})") from exc
+        return samples, choice
+
+    def _transcribe(self, mono: np.ndarray, warnings: list[str]) -> tuple[TranscriptOut, ModelInfo]:
+        """Whisper on the verified model, on the device and with the batch size this job got."""
+        cfg = self.cfg
+        resolved = resolve_model(cfg.model, self.runtime.models_dir, cfg.model_sha256)
+        warnings.extend(resolved.warnings)
+        device, compute_type = resolve_device(cfg.device or self.runtime.device, cfg.compute_type)
+        batch = cfg.batch_size or (8 if device == "cuda" else 1)
+        threads = cfg.cpu_threads or self.resources.cpu
+        backend: FasterWhisperBackend | WhisperXBackend
+        if cfg.backend == "whisperx":
+            backend = WhisperXBackend(resolved, device, compute_type, cfg.whisperx_align_model)
+        else:
+            backend = FasterWhisperBackend(resolved, device, compute_type, threads)
+        transcript = backend.transcribe(mono, cfg, batch)
+        return transcript, ModelInfo(resolved.name, resolved.sha256, resolved.source)
 
     def _check_speaker_backend(self) -> None:
         """An explicitly chosen optional speaker backend that is not installed is an error naming the key."""
