@@ -68,6 +68,42 @@ def verify(root: Path | None = None) -> dict[str, Path]:
     return out
 
 
+class _Graph:
+    """The nodes and initialisers of the ONNX graph being built, and the BERT pieces made of them."""
+
+    def __init__(self, w: dict[str, np.ndarray]) -> None:
+        from onnx import helper, numpy_helper
+
+        self.w = w
+        self.nodes: list[Any] = []
+        self.inits: list[Any] = []
+        self._helper = helper
+        self._numpy_helper = numpy_helper
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        self.inits.append(self._numpy_helper.from_array(value, name))
+        return name
+
+    def node(self, op: str, ins: list[str], out: str, **attrs: Any) -> str:
+        self.nodes.append(self._helper.make_node(op, ins, [out], **attrs))
+        return out
+
+    def linear(self, x: str, name: str, tag: str) -> str:
+        wt = self.const(f"{name}.wt", np.ascontiguousarray(self.w[f"{name}.weight"].T.astype(np.float32)))
+        b = self.const(f"{name}.b", self.w[f"{name}.bias"].astype(np.float32))
+        return self.node("Add", [self.node("MatMul", [x, wt], f"{tag}_mm"), b], tag)
+
+    def norm(self, x: str, name: str, tag: str) -> str:
+        g = self.const(f"{name}.g", self.w[f"{name}.weight"].astype(np.float32))
+        b = self.const(f"{name}.beta", self.w[f"{name}.bias"].astype(np.float32))
+        return self.node("LayerNormalization", [x, g, b], tag, axis=-1, epsilon=EPS)
+
+    def heads(self, t: str, tag: str) -> str:
+        """(1, n, 384) -> (1, 12, n, 32): one slice per attention head."""
+        reshaped = self.node("Reshape", [t, "heads_shape"], f"{tag}_r")
+        return self.node("Transpose", [reshaped], f"{tag}_t", perm=[0, 2, 1, 3])
+
+
 def build_onnx(w: dict[str, np.ndarray]) -> bytes:
     """The encoder + mean pooling + L2 normalisation as one ONNX graph: ``input_ids`` (1, n) -> ``embedding`` (384).
 
@@ -75,84 +111,82 @@ def build_onnx(w: dict[str, np.ndarray]) -> bytes:
     worker on a busy 2-core box (a 20x384x384 product took 5-10 ms); onnxruntime with a
     fixed thread count runs the whole sentence in a few ms.
     """
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
-    nodes: list[Any] = []
-    inits: list[Any] = []
-
-    def const(name: str, value: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(value, name))
-        return name
-
-    def node(op: str, ins: list[str], out: str, **attrs: Any) -> str:
-        nodes.append(helper.make_node(op, ins, [out], **attrs))
-        return out
-
-    def linear(x: str, name: str, tag: str) -> str:
-        wt = const(f"{name}.wt", np.ascontiguousarray(w[f"{name}.weight"].T.astype(np.float32)))
-        b = const(f"{name}.b", w[f"{name}.bias"].astype(np.float32))
-        return node("Add", [node("MatMul", [x, wt], f"{tag}_mm"), b], tag)
-
-    def norm(x: str, name: str, tag: str) -> str:
-        g = const(f"{name}.g", w[f"{name}.weight"].astype(np.float32))
-        b = const(f"{name}.beta", w[f"{name}.bias"].astype(np.float32))
-        return node("LayerNormalization", [x, g, b], tag, axis=-1, epsilon=EPS)
-
-    hd = DIM // HEADS
-    const("heads_shape", np.array([0, -1, HEADS, hd], np.int64))
-    const("merge_shape", np.array([0, -1, DIM], np.int64))
-    const("scale", np.array(1.0 / np.sqrt(hd), np.float32))
-    const("sqrt2", np.array(np.sqrt(2.0), np.float32))
-    const("one", np.array(1.0, np.float32))
-    const("half", np.array(0.5, np.float32))
-    words = const("word_emb", w["embeddings.word_embeddings.weight"].astype(np.float32))
-    pos = const("pos_emb", w["embeddings.position_embeddings.weight"].astype(np.float32))
-    typ = const("type0", w["embeddings.token_type_embeddings.weight"][0].astype(np.float32))
-    node("Shape", ["input_ids"], "ids_shape")
-    const("idx1", np.array([1], np.int64))
-    const("zero_i", np.array(0, np.int64))
-    const("one_i", np.array(1, np.int64))
-    node("Gather", ["ids_shape", "idx1"], "n1", axis=0)
-    node("Squeeze", ["n1"], "n")
-    node("Range", ["zero_i", "n", "one_i"], "positions")
-    x = node("Add", [node("Gather", [words, "input_ids"], "we"), node("Gather", [pos, "positions"], "pe")], "e1")
-    x = node("Add", [x, typ], "e2")
-    x = norm(x, "embeddings.LayerNorm", "h0")
+    g = _Graph(w)
+    _shared_constants(g)
+    x = _embeddings(g)
     for i in range(LAYERS):
-        p = f"encoder.layer.{i}"
-
-        def heads(t: str, tag: str) -> str:
-            return node("Transpose", [node("Reshape", [t, "heads_shape"], f"{tag}_r")], f"{tag}_t", perm=[0, 2, 1, 3])
-
-        q = heads(linear(x, f"{p}.attention.self.query", f"q{i}"), f"q{i}")
-        k = heads(linear(x, f"{p}.attention.self.key", f"k{i}"), f"k{i}")
-        v = heads(linear(x, f"{p}.attention.self.value", f"v{i}"), f"v{i}")
-        kt = node("Transpose", [k], f"kt{i}", perm=[0, 1, 3, 2])
-        sc = node("Mul", [node("MatMul", [q, kt], f"qk{i}"), "scale"], f"sc{i}")
-        pr = node("Softmax", [sc], f"pr{i}", axis=-1)
-        ctx = node("Transpose", [node("MatMul", [pr, v], f"ctx{i}")], f"ctxt{i}", perm=[0, 2, 1, 3])
-        ctx = node("Reshape", [ctx, "merge_shape"], f"ctxm{i}")
-        a = linear(ctx, f"{p}.attention.output.dense", f"ao{i}")
-        x = norm(node("Add", [a, x], f"ar{i}"), f"{p}.attention.output.LayerNorm", f"an{i}")
-        h = linear(x, f"{p}.intermediate.dense", f"in{i}")
-        erf = node("Erf", [node("Div", [h, "sqrt2"], f"hd{i}")], f"erf{i}")
-        gelu = node("Mul", [node("Mul", [h, node("Add", [erf, "one"], f"e1{i}")], f"hm{i}"), "half"], f"gelu{i}")
-        o = linear(gelu, f"{p}.output.dense", f"oo{i}")
-        x = norm(node("Add", [o, x], f"or{i}"), f"{p}.output.LayerNorm", f"on{i}")
-    pooled = node("ReduceMean", [x, "idx1"], "pooled", keepdims=0)
-    node("LpNormalization", [pooled], "embedding_b", axis=-1, p=2)
-    const("flat", np.array([DIM], np.int64))
-    node("Reshape", ["embedding_b", "flat"], "embedding")
+        x = _encoder_layer(g, i, x)
+    _pool(g, x)
     graph = helper.make_graph(
-        nodes,
+        g.nodes,
         "minilm_l6",
         [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, "n"])],
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [DIM])],
-        inits,
+        g.inits,
     )
     model = helper.make_model(graph, producer_name="kinod", opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     return model.SerializeToString()
+
+
+def _shared_constants(g: _Graph) -> None:
+    """Shapes and scalars every layer refers to by name."""
+    hd = DIM // HEADS
+    g.const("heads_shape", np.array([0, -1, HEADS, hd], np.int64))
+    g.const("merge_shape", np.array([0, -1, DIM], np.int64))
+    g.const("scale", np.array(1.0 / np.sqrt(hd), np.float32))
+    g.const("sqrt2", np.array(np.sqrt(2.0), np.float32))
+    g.const("one", np.array(1.0, np.float32))
+    g.const("half", np.array(0.5, np.float32))
+
+
+def _embeddings(g: _Graph) -> str:
+    """Word + position + token type 0 embeddings, layer-normalised: the encoder's input."""
+    w = g.w
+    words = g.const("word_emb", w["embeddings.word_embeddings.weight"].astype(np.float32))
+    pos = g.const("pos_emb", w["embeddings.position_embeddings.weight"].astype(np.float32))
+    typ = g.const("type0", w["embeddings.token_type_embeddings.weight"][0].astype(np.float32))
+    g.node("Shape", ["input_ids"], "ids_shape")
+    g.const("idx1", np.array([1], np.int64))
+    g.const("zero_i", np.array(0, np.int64))
+    g.const("one_i", np.array(1, np.int64))
+    g.node("Gather", ["ids_shape", "idx1"], "n1", axis=0)
+    g.node("Squeeze", ["n1"], "n")
+    g.node("Range", ["zero_i", "n", "one_i"], "positions")
+    we = g.node("Gather", [words, "input_ids"], "we")
+    x = g.node("Add", [we, g.node("Gather", [pos, "positions"], "pe")], "e1")
+    x = g.node("Add", [x, typ], "e2")
+    return g.norm(x, "embeddings.LayerNorm", "h0")
+
+
+def _encoder_layer(g: _Graph, i: int, x: str) -> str:
+    """One BERT layer: self-attention, then the GELU feed-forward, each with a residual and post-LayerNorm."""
+    p = f"encoder.layer.{i}"
+    q = g.heads(g.linear(x, f"{p}.attention.self.query", f"q{i}"), f"q{i}")
+    k = g.heads(g.linear(x, f"{p}.attention.self.key", f"k{i}"), f"k{i}")
+    v = g.heads(g.linear(x, f"{p}.attention.self.value", f"v{i}"), f"v{i}")
+    kt = g.node("Transpose", [k], f"kt{i}", perm=[0, 1, 3, 2])
+    sc = g.node("Mul", [g.node("MatMul", [q, kt], f"qk{i}"), "scale"], f"sc{i}")
+    pr = g.node("Softmax", [sc], f"pr{i}", axis=-1)
+    ctx = g.node("Transpose", [g.node("MatMul", [pr, v], f"ctx{i}")], f"ctxt{i}", perm=[0, 2, 1, 3])
+    ctx = g.node("Reshape", [ctx, "merge_shape"], f"ctxm{i}")
+    a = g.linear(ctx, f"{p}.attention.output.dense", f"ao{i}")
+    x = g.norm(g.node("Add", [a, x], f"ar{i}"), f"{p}.attention.output.LayerNorm", f"an{i}")
+    h = g.linear(x, f"{p}.intermediate.dense", f"in{i}")
+    erf = g.node("Erf", [g.node("Div", [h, "sqrt2"], f"hd{i}")], f"erf{i}")
+    gelu = g.node("Mul", [g.node("Mul", [h, g.node("Add", [erf, "one"], f"e1{i}")], f"hm{i}"), "half"], f"gelu{i}")
+    o = g.linear(gelu, f"{p}.output.dense", f"oo{i}")
+    return g.norm(g.node("Add", [o, x], f"or{i}"), f"{p}.output.LayerNorm", f"on{i}")
+
+
+def _pool(g: _Graph, x: str) -> None:
+    """Mean over the tokens, L2-normalised, flattened to the 384-d ``embedding`` output."""
+    pooled = g.node("ReduceMean", [x, "idx1"], "pooled", keepdims=0)
+    g.node("LpNormalization", [pooled], "embedding_b", axis=-1, p=2)
+    g.const("flat", np.array([DIM], np.int64))
+    g.node("Reshape", ["embedding_b", "flat"], "embedding")
 
 
 class MiniLM:

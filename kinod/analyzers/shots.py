@@ -26,23 +26,14 @@ however long the shot is, and candidates stay spread over the whole shot.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from fractions import Fraction
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import cv2
 import numpy as np
 from pydantic import Field
-from scenedetect import (
-    AdaptiveDetector,
-    ContentDetector,
-    FrameTimecode,
-    HashDetector,
-    HistogramDetector,
-    SceneDetector,
-    ThresholdDetector,
-)
+from scenedetect import FrameTimecode, ThresholdDetector
 
 from kinod.analyzers.base import (
     AnalyzerConfig,
@@ -55,17 +46,23 @@ from kinod.analyzers.base import (
     Result,
     StreamAnalyzer,
 )
-from kinod.fsutil import atomic_write_bytes
+from kinod.analyzers.shots_detect import (
+    RAMP_MAX,
+    RAMP_STEP,
+    Fade,
+    boundary_comment,
+    extend_ramp,
+    fade_record,
+    make_detector,
+    ramp_start,
+    threshold_detector,
+)
+from kinod.analyzers.shots_keyframes import MAX_KEPT, Kept, Shot, save_keyframe, sharpness, shot_items
 
-#: Stills (and fallback frames) kept per open shot before their spacing doubles.
-MAX_KEPT = 32
+__all__ = ["DETECT_WIDTH", "MAX_KEPT", "RAMP_MAX", "RAMP_STEP", "ShotsAnalyzer", "ShotsConfig"]
+
 #: The width PySceneDetect's auto-downscale aims for; the point stream is this wide.
 DETECT_WIDTH = 256
-#: A fade changes the mean 8-bit level by more than this per frame (a 5 s fade from
-#: mid grey at 30 fps moves it ~0.7 per frame; a static picture's noise far less).
-RAMP_STEP = 0.3
-#: Longest fade measured, in frames.
-RAMP_MAX = 240
 
 
 class ShotsConfig(AnalyzerConfig):
@@ -105,37 +102,6 @@ class ShotsConfig(AnalyzerConfig):
     keyframe_window: float = Field(0.5, gt=0, le=1)
 
 
-@dataclass
-class _Kept:
-    index: int
-    image: np.ndarray
-    sharpness: float
-
-
-@dataclass
-class _Fade:
-    """One pass below the fade threshold: the picture went out at out_frame, came back at in_frame."""
-
-    out_frame: int
-    in_frame: int | None = None
-    cut: int | None = None
-    #: First frame of the darkening that crossed at out_frame (== out_frame: a cut to black).
-    out_start: int | None = None
-    #: End (exclusive) of the brightening that crossed at in_frame (in_frame + 1: a cut from black).
-    in_end: int | None = None
-
-
-@dataclass
-class _Shot:
-    start: int
-    end: int
-    transition: str
-    keyframe: int | None = None
-    sharpness: float | None = None
-    thumbnail: str | None = None
-    stills: list[_Kept] = field(default_factory=list)
-
-
 class ShotsAnalyzer(StreamAnalyzer):
     name = "shots"
     version = "2"
@@ -156,28 +122,21 @@ class ShotsAnalyzer(StreamAnalyzer):
         c = self.config
         self.clip = clip
         self.rate: Fraction = clip.rate
-        self.detector = _make_detector(c)
+        self.detector = make_detector(c)
         self.fader: ThresholdDetector | None = None
         if c.fades and c.detector != "threshold":
-            method = ThresholdDetector.Method.CEILING if c.fade_method == "ceiling" else ThresholdDetector.Method.FLOOR
-            self.fader = ThresholdDetector(
-                threshold=c.fade_threshold,
-                min_scene_len=c.min_scene_len,
-                fade_bias=c.fade_bias,
-                method=method,
-                add_final_scene=c.fade_final_cut,
-            )
+            self.fader = threshold_detector(c)
         self.cuts: list[int] = []
         self.fade_cuts: list[int] = []
-        self.fades: list[_Fade] = []
+        self.fades: list[Fade] = []
         self.levels: deque[tuple[int, float]] = deque(maxlen=RAMP_MAX)
         self.last_index = -1
         self.shot_start = 0
         self.transition = "start"
-        self.pending: list[_Shot] = []
-        self.done: list[_Shot] = []
-        self.stills: list[_Kept] = []
-        self.fallback: list[_Kept] = []
+        self.pending: list[Shot] = []
+        self.done: list[Shot] = []
+        self.stills: list[Kept] = []
+        self.fallback: list[Kept] = []
         self.fallback_stride = 1
         self.latest_still = -1
         self.still_every = max(1, round(float(self.rate) / c.keyframe_fps))
@@ -212,15 +171,15 @@ class ShotsAnalyzer(StreamAnalyzer):
         cuts = [c.frame_num for c in detector.process_frame(tc, img)]
         after = detector.last_fade["type"]
         level = sum(cv2.mean(img)[:3]) / 3  # the same as np.mean(img), several times faster
-        self._ramps(tc.frame_num, level)
+        extend_ramp(self.fades[-1] if self.fades else None, self.levels, tc.frame_num, level)
         if before is not None and after != before:
             if after == "out":
-                self.fades.append(_Fade(out_frame=tc.frame_num, out_start=self._ramp_start(tc.frame_num, level)))
+                self.fades.append(Fade(out_frame=tc.frame_num, out_start=ramp_start(self.levels, tc.frame_num, level)))
             elif self.fades and self.fades[-1].in_frame is None:
                 self.fades[-1].in_frame = tc.frame_num
         elif before is None and after == "out":
             # The clip opens dark: only its fade in will follow.
-            self.fades.append(_Fade(out_frame=tc.frame_num, out_start=tc.frame_num))
+            self.fades.append(Fade(out_frame=tc.frame_num, out_start=tc.frame_num))
         self.levels.append((tc.frame_num, level))
         for cut in cuts:
             self.fade_cuts.append(cut)
@@ -233,24 +192,6 @@ class ShotsAnalyzer(StreamAnalyzer):
         if not self._near_primary(self.fades[-1] if self.fades else None):
             self._close_shot(cut, "fade")
 
-    def _ramp_start(self, index: int, level: float) -> int:
-        """Walk back over the frames that kept getting darker towards this one."""
-        start, after = index, level
-        for i, lv in reversed(self.levels):
-            if i != start - 1 or lv <= after + RAMP_STEP:
-                break
-            start, after = i, lv
-        return start
-
-    def _ramps(self, index: int, level: float) -> None:
-        """Extend the brightening after a fade in while it lasts."""
-        fade = self.fades[-1] if self.fades else None
-        if fade is None or fade.in_frame is None or fade.in_end is not None or fade.in_frame == index:
-            return
-        previous = self.levels[-1][1] if self.levels else level
-        if level <= previous + RAMP_STEP or index - fade.in_frame >= RAMP_MAX:
-            fade.in_end = index
-
     def _primary_cut(self, cut: int) -> None:
         fade = self.fades[-1] if self.fades else None
         if fade is not None and self._same_transition(fade, cut):
@@ -260,12 +201,12 @@ class ShotsAnalyzer(StreamAnalyzer):
             return
         self._close_shot(cut, "cut")
 
-    def _same_transition(self, fade: _Fade, cut: int) -> bool:
+    def _same_transition(self, fade: Fade, cut: int) -> bool:
         slack = self.config.min_scene_len
         end = fade.in_frame if fade.in_frame is not None else self.last_index + 1
         return fade.out_frame - slack <= cut <= end + slack
 
-    def _near_primary(self, fade: _Fade | None) -> bool:
+    def _near_primary(self, fade: Fade | None) -> bool:
         """True (and the boundary relabelled) when the main detector already cut at this fade."""
         if fade is None:
             return False
@@ -285,7 +226,7 @@ class ShotsAnalyzer(StreamAnalyzer):
     def _close_shot(self, cut: int, transition: str) -> None:
         if cut <= self.shot_start:
             return
-        shot = _Shot(self.shot_start, cut, self.transition)
+        shot = Shot(self.shot_start, cut, self.transition)
         shot.stills = [k for k in self.stills if k.index < cut]
         self.stills = [k for k in self.stills if k.index >= cut]
         if not shot.stills:
@@ -301,7 +242,7 @@ class ShotsAnalyzer(StreamAnalyzer):
         if not self.config.thumbnails:
             return
         self.latest_still = frame.index
-        kept = _Kept(frame.index, frame.image, _sharpness(frame.image))
+        kept = Kept(frame.index, frame.image, sharpness(frame.image))
         for shot in self.pending:  # a still that arrives after its shot was closed
             if shot.start <= frame.index < shot.end:
                 shot.stills.append(kept)
@@ -317,7 +258,7 @@ class ShotsAnalyzer(StreamAnalyzer):
         """A few detection frames per shot, for shots too short to hold a still."""
         if (frame.index - self.shot_start) % self.fallback_stride:
             return
-        self.fallback.append(_Kept(frame.index, frame.image, -1.0))
+        self.fallback.append(Kept(frame.index, frame.image, -1.0))
         if len(self.fallback) >= MAX_KEPT:
             self.fallback_stride *= 2
             self.fallback = [k for k in self.fallback if (k.index - self.shot_start) % self.fallback_stride == 0]
@@ -330,82 +271,25 @@ class ShotsAnalyzer(StreamAnalyzer):
                 return
             self.pending.pop(0)
             if self.config.thumbnails:
-                self._keyframe(shot)
+                save_keyframe(shot, self.config.keyframe_window, self.config.jpeg_quality, self.clip.artefact_dir)
             shot.stills = []
             self.done.append(shot)
-
-    def _keyframe(self, shot: _Shot) -> None:
-        if not shot.stills:
-            return
-        middle = (shot.start + shot.end - 1) / 2
-        half = max(1.0, (shot.end - shot.start) * self.config.keyframe_window / 2)
-        near = [k for k in shot.stills if abs(k.index - middle) <= half]
-        if near and near[0].sharpness >= 0:
-            best = max(near, key=lambda k: k.sharpness)
-        else:
-            best = min(shot.stills, key=lambda k: abs(k.index - middle))
-        name = f"shot_{shot.start:07d}.jpg"
-        ok, data = cv2.imencode(".jpg", best.image, [cv2.IMWRITE_JPEG_QUALITY, self.config.jpeg_quality])
-        if not ok:
-            return
-        folder: Path = self.clip.artefact_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(folder / name, data.tobytes())
-        shot.keyframe, shot.thumbnail = best.index, name
-        shot.sharpness = round(best.sharpness, 2) if best.sharpness >= 0 else None
 
     # Result -----------------------------------------------------------------------------------
     def finish(self) -> Result:
         self.raise_if_failed()
         c = self.config
         if self.last_index >= 0:
-            last = FrameTimecode(self.last_index, fps=self.rate)
-            final = [c.frame_num for c in self.detector.post_process(last)]
-            self.cuts += final
-            if isinstance(self.detector, ThresholdDetector):
-                self.fade_cuts += final
-                for cut in final:
-                    self._close_shot(cut, "fade")
-            else:
-                for cut in final:
-                    self._primary_cut(cut)
-                if self.fader is not None:
-                    for cut in self.fader.post_process(last):
-                        self.fade_cuts.append(cut.frame_num)
-                        self._fade_cut(cut.frame_num)
+            self._flush_detectors()
         end = self.last_index + 1
         if end > self.shot_start:
-            shot = _Shot(self.shot_start, end, self.transition)
+            shot = Shot(self.shot_start, end, self.transition)
             shot.stills = self.stills or [k for k in self.fallback if k.index >= self.shot_start]
             self.pending.append(shot)
         self._settle(final=True)
-        items: list[dict[str, Any]] = []
-        for n, shot in enumerate(self.done, start=1):
-            item: dict[str, Any] = {
-                "index": n,
-                "start_frame": shot.start,
-                "end_frame": shot.end,
-                "transition": shot.transition,
-            }
-            if shot.thumbnail is not None:
-                item["keyframe"] = shot.keyframe
-                item["thumbnail"] = shot.thumbnail
-                item["keyframe_sharpness"] = shot.sharpness
-            items.append(item)
-        fades = [_fade_record(f, end) for f in self.fades]
-        # One marker per shot boundary (an editor's timeline wants one per cut); a fade's
-        # extent goes in its comment, and in summary.fades.
-        fade_at = {f.cut: f for f in self.fades if f.cut is not None}
-        markers = [
-            Marker(
-                category="shot",
-                frame=shot.start,
-                name=f"{'Fade' if shot.transition == 'fade' else 'Cut'} {n}",
-                comment=_boundary_comment(shot, c, self.fades, fade_at, end),
-            )
-            for n, shot in enumerate(self.done, start=1)
-            if n > 1
-        ]
+        items = shot_items(self.done)
+        fades = [fade_record(f, end) for f in self.fades]
+        markers = self._boundary_markers(end)
         self.stills, self.fallback = [], []
         return Result(
             items=items,
@@ -421,71 +305,34 @@ class ShotsAnalyzer(StreamAnalyzer):
             artefacts=sorted(s.thumbnail for s in self.done if s.thumbnail),
         )
 
+    def _flush_detectors(self) -> None:
+        """The cuts the detectors only report once they know the clip has ended."""
+        last = FrameTimecode(self.last_index, fps=self.rate)
+        final = [c.frame_num for c in self.detector.post_process(last)]
+        self.cuts += final
+        if isinstance(self.detector, ThresholdDetector):
+            self.fade_cuts += final
+            for cut in final:
+                self._close_shot(cut, "fade")
+        else:
+            for cut in final:
+                self._primary_cut(cut)
+            if self.fader is not None:
+                for cut in self.fader.post_process(last):
+                    self.fade_cuts.append(cut.frame_num)
+                    self._fade_cut(cut.frame_num)
 
-def _make_detector(c: ShotsConfig) -> SceneDetector:
-    if c.detector == "adaptive":
-        return AdaptiveDetector(
-            adaptive_threshold=c.adaptive_threshold, min_scene_len=c.min_scene_len, min_content_val=c.min_content_val
-        )
-    if c.detector == "hash":
-        return HashDetector(threshold=c.hash_threshold, min_scene_len=c.min_scene_len)
-    if c.detector == "histogram":
-        return HistogramDetector(threshold=c.histogram_threshold, min_scene_len=c.min_scene_len)
-    if c.detector == "threshold":
-        method = ThresholdDetector.Method.CEILING if c.fade_method == "ceiling" else ThresholdDetector.Method.FLOOR
-        return ThresholdDetector(
-            threshold=c.fade_threshold,
-            min_scene_len=c.min_scene_len,
-            fade_bias=c.fade_bias,
-            method=method,
-            add_final_scene=c.fade_final_cut,
-        )
-    return ContentDetector(threshold=c.threshold, min_scene_len=c.min_scene_len)
-
-
-def _describe(c: ShotsConfig) -> str:
-    return {
-        "content": f"ContentDetector threshold {c.threshold}",
-        "adaptive": f"AdaptiveDetector adaptive_threshold {c.adaptive_threshold}",
-        "hash": f"HashDetector threshold {c.hash_threshold}",
-        "histogram": f"HistogramDetector threshold {c.histogram_threshold}",
-        "threshold": f"ThresholdDetector threshold {c.fade_threshold}",
-    }[c.detector]
-
-
-def _fade_record(f: _Fade, end: int) -> dict[str, Any]:
-    """A fade as frames: the darkening [fade_out_start, fade_out_frame], the brightening
-    [fade_in_frame, fade_in_end), and the cut ThresholdDetector places between them."""
-    rec: dict[str, Any] = {
-        "fade_out_start": f.out_start if f.out_start is not None else f.out_frame,
-        "fade_out_frame": f.out_frame,
-        "fade_in_frame": f.in_frame,
-        "fade_in_end": None,
-        "cut_frame": f.cut,
-    }
-    if f.in_frame is not None:
-        rec["fade_in_end"] = f.in_end if f.in_end is not None else end
-    return rec
-
-
-def _boundary_comment(shot: _Shot, c: ShotsConfig, fades: list[_Fade], fade_at: dict[int, _Fade], end: int) -> str:
-    if shot.transition != "fade":
-        return f"shots: {_describe(c)}"
-    level = "black" if c.fade_method == "floor" else "white"
-    fade = fade_at.get(shot.start) or next(
-        (f for f in fades if f.out_frame - c.min_scene_len <= shot.start <= (f.in_frame or end) + c.min_scene_len),
-        None,
-    )
-    if fade is None:
-        return f"shots: through {level}"
-    rec = _fade_record(fade, end)
-    span = f"out {rec['fade_out_start']}-{rec['fade_out_frame']}"
-    if rec["fade_in_frame"] is not None:
-        span += f", in {rec['fade_in_frame']}-{rec['fade_in_end'] - 1}"
-    return f"shots: through {level} ({span})"
-
-
-def _sharpness(image: np.ndarray) -> float:
-    """Variance of the Laplacian of the luma: higher is sharper (focus, motion blur)."""
-    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    return float(cv2.Laplacian(gray, cv2.CV_32F).var())
+    def _boundary_markers(self, end: int) -> list[Marker]:
+        """One marker per shot boundary (an editor's timeline wants one per cut); a fade's
+        extent goes in its comment, and in summary.fades."""
+        fade_at = {f.cut: f for f in self.fades if f.cut is not None}
+        return [
+            Marker(
+                category="shot",
+                frame=shot.start,
+                name=f"{'Fade' if shot.transition == 'fade' else 'Cut'} {n}",
+                comment=boundary_comment(shot, self.config, self.fades, fade_at, end),
+            )
+            for n, shot in enumerate(self.done, start=1)
+            if n > 1
+        ]

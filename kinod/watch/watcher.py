@@ -32,53 +32,19 @@ from pathlib import Path
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
-from watchdog.events import (
-    DirCreatedEvent,
-    DirDeletedEvent,
-    DirMovedEvent,
-    FileClosedEvent,
-    FileCreatedEvent,
-    FileDeletedEvent,
-    FileModifiedEvent,
-    FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
-from watchdog.observers.api import BaseObserver
-from watchdog.observers.inotify import InotifyObserver
-from watchdog.observers.polling import PollingObserver
 
-from kinod.config import WatchConfig, WatchRoot
+from kinod.config import WatchConfig
 from kinod.watch.cards import CardRef, CardScan, FileSig, card_clips, card_of, list_cards, marker_wait, scan_card
 from kinod.watch.events import CardChanged, CardReady, CardSeen, RootState, ScanDone, WatchEvent, WatchProblem
 from kinod.watch.ignore import RootFilter, is_system_name
-from kinod.watch.mounts import choose_mode
+from kinod.watch.observers import WatchedRoot, start_observer, stop_observer
 from kinod.watch.settle import SettleTracker
 
 log = structlog.get_logger(__name__)
 
+__all__ = ["Sink", "Watcher"]
+
 Sink = Callable[[WatchEvent], None]
-EVENT_TYPES: list[type[FileSystemEvent]] = [
-    FileCreatedEvent,
-    FileModifiedEvent,
-    FileClosedEvent,
-    FileDeletedEvent,
-    FileMovedEvent,
-    DirCreatedEvent,
-    DirDeletedEvent,
-    DirMovedEvent,
-]
-
-
-@dataclass
-class _Root:
-    cfg: WatchRoot
-    path: Path
-    filter: RootFilter
-    mode: str = "poll"
-    why: str = ""
-    up: bool | None = None
-    observer: BaseObserver | None = None
 
 
 @dataclass
@@ -88,18 +54,6 @@ class _Awake:
     waiting: str = ""
     #: Looked at since it woke up (a new card is looked at at once, not at the next tick).
     observed: bool = False
-
-
-class _Handler(FileSystemEventHandler):
-    def __init__(self, watcher: Watcher, root: _Root) -> None:
-        self.watcher = watcher
-        self.root = root
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        for raw in (event.src_path, getattr(event, "dest_path", "")):
-            if raw:
-                p = Path(os.fsdecode(raw))
-                self.watcher.wake_path(self.root, p, event.is_directory)
 
 
 class Watcher:
@@ -117,7 +71,7 @@ class Watcher:
         self.known = known
         self.sink = sink
         self.clock = clock
-        self.roots = [_Root(r, r.path.absolute(), RootFilter.of(r.include, r.exclude)) for r in config.roots]
+        self.roots = [WatchedRoot(r, r.path.absolute(), RootFilter.of(r.include, r.exclude)) for r in config.roots]
         self.tracker = SettleTracker(config.settle_seconds, config.stable_polls)
         self._lock = threading.RLock()
         self._tick_lock = threading.Lock()
@@ -165,7 +119,7 @@ class Watcher:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
         for root in self.roots:
-            self._stop_observer(root)
+            stop_observer(root)
         if self._thread is not None:
             self._thread.join(timeout=10)
 
@@ -173,48 +127,22 @@ class Watcher:
         return {r.path: (r.mode, r.why) for r in self.roots}
 
     # Observers -----------------------------------------------------------------------
-    def _start_observer(self, root: _Root) -> None:
-        mode, why = choose_mode(root.path, self.config.mode)
-        observer: BaseObserver
-        if mode == "inotify":
-            try:
-                observer = InotifyObserver(timeout=min(1.0, self.config.poll_interval_seconds))
-                observer.schedule(_Handler(self, root), str(root.path), recursive=True, event_filter=EVENT_TYPES)
-                observer.start()
-            except OSError as e:
-                # e.g. fs.inotify.max_user_watches reached on a huge library
-                why = f"inotify failed ({e.strerror or e}); polling instead"
-                log.warning("inotify unavailable, polling", root=str(root.path), error=str(e))
-                mode = "poll"
-        if mode == "poll":
-            observer = PollingObserver(timeout=self.config.poll_interval_seconds)
-            observer.schedule(_Handler(self, root), str(root.path), recursive=True, event_filter=EVENT_TYPES)
-            observer.start()
-        root.observer, root.mode, root.why = observer, mode, why
-        log.info("watching", root=str(root.path), mode=mode, why=why)
+    def _start_observer(self, root: WatchedRoot) -> None:
+        start_observer(root, self.config.mode, self.config.poll_interval_seconds, self.wake_path)
 
-    def _stop_observer(self, root: _Root) -> None:
-        if root.observer is not None:
-            try:
-                root.observer.stop()
-                root.observer.join(timeout=5)
-            except (OSError, RuntimeError) as e:
-                log.debug("observer stop failed", root=str(root.path), error=str(e))
-            root.observer = None
-
-    def _check_root(self, root: _Root) -> bool:
+    def _check_root(self, root: WatchedRoot) -> bool:
         """Is the root reachable? Starts/stops its observer on a change and reports it."""
         with self._root_lock:  # the tick and the rescan both look
             return self._check_root_locked(root)
 
-    def _check_root_locked(self, root: _Root) -> bool:
+    def _check_root_locked(self, root: WatchedRoot) -> bool:
         try:
             up = root.path.is_dir() and os.access(root.path, os.R_OK | os.X_OK)
         except OSError:
             up = False
         if up == root.up:
             if up and root.observer is not None and not root.observer.is_alive():
-                self._stop_observer(root)
+                stop_observer(root)
                 self._start_observer(root)
             return up
         was_down = root.up is False
@@ -230,7 +158,7 @@ class Watcher:
             if was_down:  # back from an outage: look at everything (at start the rescan does)
                 self._wake_root(root)
         else:
-            self._stop_observer(root)
+            stop_observer(root)
             msg = f"{root.path}: watch root is not reachable (unmounted share, or removed?); retrying every poll"
             log.error("watch root down", root=str(root.path), error=msg)
             self.sink(WatchProblem(root.path, "root_unreachable", msg))
@@ -238,7 +166,7 @@ class Watcher:
         return up
 
     # Waking cards --------------------------------------------------------------------
-    def wake_path(self, root: _Root, path: Path, is_dir: bool = False) -> None:
+    def wake_path(self, root: WatchedRoot, path: Path, is_dir: bool = False) -> None:
         if is_system_name(path.name):
             return
         card = card_of(root.path, path, is_dir)
@@ -252,7 +180,7 @@ class Watcher:
                 self._awake[card.key] = _Awake(card, set(prev))
                 self._kick.set()
 
-    def _wake_root(self, root: _Root) -> None:
+    def _wake_root(self, root: WatchedRoot) -> None:
         try:
             for card in list_cards(root.path):
                 self._wake(card)
@@ -344,7 +272,7 @@ class Watcher:
                     continue
                 self._tick_card(root, aw, now)
 
-    def _tick_card(self, root: _Root, aw: _Awake, now: float) -> None:
+    def _tick_card(self, root: WatchedRoot, aw: _Awake, now: float) -> None:
         card = aw.card
         scan = scan_card(card, root.filter)
         for p in scan.problems:

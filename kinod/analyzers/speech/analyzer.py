@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
 import math
-import re
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,7 +13,6 @@ from kinod.analyzers.base import (
     AnalyzerError,
     AudioNeeds,
     ClipInfo,
-    Marker,
     ModelAnalyzer,
     ModelInfo,
     ModelMissingError,
@@ -25,9 +21,12 @@ from kinod.analyzers.base import (
     Result,
     RuntimeContext,
 )
-from kinod.analyzers.speech.channels import choose_channels
+from kinod.analyzers.speech.channels import ChannelChoice, choose_channels
 from kinod.analyzers.speech.config import SpeechConfig
+from kinod.analyzers.speech.markers import speech_markers as _markers  # the name tests reach for
 from kinod.analyzers.speech.models import bundled_for, cached_sha256, resolve_model
+from kinod.analyzers.speech.resample import to_model_rate
+from kinod.analyzers.speech.segments import clean_segments, language_summary, segment_items, speaker_table
 from kinod.analyzers.speech.speakers import PyannoteBackend, ResemblyzerBackend, SpeakerResult, make_backend
 from kinod.analyzers.speech.transcribe import (
     RATE,
@@ -37,9 +36,9 @@ from kinod.analyzers.speech.transcribe import (
     WhisperXBackend,
     resolve_device,
 )
+from kinod.analyzers.speech.transcript_text import TRANSCRIPT_FILE, transcript_text, write_transcript
 
-TRANSCRIPT_FILE = "transcript.txt"
-_SENTENCE_END = re.compile(r"[.!?…。！？]['\")\]]*$")
+__all__ = ["TRANSCRIPT_FILE", "SpeechAnalyzer", "gpu_mem_estimate_mb", "to_model_rate"]
 
 
 def gpu_mem_estimate_mb(model_bytes: int, batch_size: int) -> int:
@@ -117,17 +116,7 @@ class SpeechAnalyzer(ModelAnalyzer):
         model_info = self.model_info()
         if not cache.has_audio:
             return self._empty(clip, "no_audio", "the clip has no audio stream", model_info)
-        try:
-            samples = cache.audio()
-            if samples.ndim != 2 or samples.shape[1] != cache.audio_channels:
-                raise ValueError(f"shape {samples.shape} for {cache.audio_channels} channel(s)")
-            choice = choose_channels(samples, cfg.channel, cfg.empty_channel_dbfs)
-        except ValueError as exc:
-            if "analyzers.speech.channel" in str(exc):
-                raise AnalyzerError(f"speech: {exc}") from exc
-            raise AnalyzerError(f"speech: the analysis cache's audio is corrupt or truncated ({exc})") from exc
-        except OSError as exc:
-            raise AnalyzerError(f"speech: cannot read the analysis cache's audio ({exc})") from exc
+        samples, choice = self._read_audio(cache)
         # Whisper and the speaker models hear 16 kHz; the cache holds ``media.audio_rate``.
         mono = to_model_rate(choice.mono, int(cache.audio_rate))
         duration = mono.shape[0] / RATE
@@ -154,6 +143,40 @@ class SpeechAnalyzer(ModelAnalyzer):
             )
 
         self._check_speaker_backend()  # fail before minutes of transcription, not after
+        transcript, model_info = self._transcribe(mono, warnings)
+
+        segments = clean_segments(transcript.segments, duration)
+        if not segments:
+            result = self._empty(
+                clip, "no_speech", "voice activity detection found no speech", model_info, channels, duration, warnings
+            )
+            # No language for a clip without speech, but what Whisper guessed can help a person debugging.
+            guess = language_summary(transcript, [])
+            result.summary.update({k: guess[k] for k in ("detected_language", "top_languages")})
+            return result
+
+        speakers = self._speakers(mono, segments, warnings)
+        return self._result(clip, transcript, segments, speakers, channels, duration, model_info, warnings)
+
+    def _read_audio(self, cache: Any) -> tuple[np.ndarray, ChannelChoice]:
+        """The cache's PCM and the channel(s) to transcribe; a damaged cache is an error that says so."""
+        cfg = self.cfg
+        try:
+            samples = cache.audio()
+            if samples.ndim != 2 or samples.shape[1] != cache.audio_channels:
+                raise ValueError(f"shape {samples.shape} for {cache.audio_channels} channel(s)")
+            choice = choose_channels(samples, cfg.channel, cfg.empty_channel_dbfs)
+        except ValueError as exc:
+            if "analyzers.speech.channel" in str(exc):
+                raise AnalyzerError(f"speech: {exc}") from exc
+            raise AnalyzerError(f"speech: the analysis cache's audio is corrupt or truncated ({exc})") from exc
+        except OSError as exc:
+            raise AnalyzerError(f"speech: cannot read the analysis cache's audio ({exc})") from exc
+        return samples, choice
+
+    def _transcribe(self, mono: np.ndarray, warnings: list[str]) -> tuple[TranscriptOut, ModelInfo]:
+        """Whisper on the verified model, on the device and with the batch size this job got."""
+        cfg = self.cfg
         resolved = resolve_model(cfg.model, self.runtime.models_dir, cfg.model_sha256)
         warnings.extend(resolved.warnings)
         device, compute_type = resolve_device(cfg.device or self.runtime.device, cfg.compute_type)
@@ -165,20 +188,7 @@ class SpeechAnalyzer(ModelAnalyzer):
         else:
             backend = FasterWhisperBackend(resolved, device, compute_type, threads)
         transcript = backend.transcribe(mono, cfg, batch)
-        model_info = ModelInfo(resolved.name, resolved.sha256, resolved.source)
-
-        segments = _clean_segments(transcript.segments, duration)
-        if not segments:
-            result = self._empty(
-                clip, "no_speech", "voice activity detection found no speech", model_info, channels, duration, warnings
-            )
-            # No language for a clip without speech, but what Whisper guessed can help a person debugging.
-            guess = _language_summary(transcript, [])
-            result.summary.update({k: guess[k] for k in ("detected_language", "top_languages")})
-            return result
-
-        speakers = self._speakers(mono, segments, warnings)
-        return self._result(clip, transcript, segments, speakers, channels, duration, model_info, warnings)
+        return transcript, ModelInfo(resolved.name, resolved.sha256, resolved.source)
 
     def _check_speaker_backend(self) -> None:
         """An explicitly chosen optional speaker backend that is not installed is an error naming the key."""
@@ -221,7 +231,7 @@ class SpeechAnalyzer(ModelAnalyzer):
         warnings: list[str] | None = None,
     ) -> Result:
         """An empty but well-formed result: the reason is in the summary and the warnings."""
-        artefacts = [_write_transcript(clip, "")]
+        artefacts = [write_transcript(clip, "")]
         summary: dict[str, Any] = {
             "status": status,
             "reason": reason,
@@ -260,57 +270,17 @@ class SpeechAnalyzer(ModelAnalyzer):
         rate = clip.rate
         labels = speakers.labels if speakers is not None else [None] * len(segments)
         names = [f"Speaker {label + 1}" if label is not None and label >= 0 else None for label in labels]
-        items: list[dict[str, Any]] = []
-        for seg, speaker in zip(segments, names, strict=True):
-            start_f, end_f = _frames(seg.start, seg.end, rate, clip.frames)
-            items.append(
-                {
-                    "start_frame": start_f,
-                    "end_frame": end_f,
-                    "start_s": round(seg.start, 3),
-                    "end_s": round(seg.end, 3),
-                    "text": seg.text,
-                    "language": seg.language,
-                    "confidence": round(_confidence(seg.avg_logprob), 4),
-                    "avg_logprob": round(seg.avg_logprob, 4),
-                    "no_speech_probability": round(seg.no_speech_prob, 4),
-                    "speaker": speaker,
-                    "words": [
-                        {
-                            "word": w.word,
-                            "start_s": round(w.start, 3),
-                            "end_s": round(w.end, 3),
-                            **_frame_keys(w.start, w.end, rate, clip.frames),
-                            "probability": round(w.probability, 4),
-                        }
-                        for w in seg.words
-                    ],
-                }
-            )
+        items = segment_items(segments, names, rate, clip.frames)
         word_count = sum(len(s.words) or len(s.text.split()) for s in segments)
         speech_s = sum(s.end - s.start for s in segments)
         wps = word_count / duration if duration > 0 else 0.0
         wps_speech = word_count / speech_s if speech_s > 0 else 0.0
         text = " ".join(s.text for s in segments).strip()
-        speaker_rows = []
-        profiles: dict[str, Any] = {}
-        if speakers is not None:
-            for label in sorted({lab for lab in speakers.labels if lab >= 0}):
-                mine = [s for s, lab in zip(segments, speakers.labels, strict=True) if lab == label]
-                speaker_rows.append(
-                    {
-                        "name": f"Speaker {label + 1}",
-                        "segments": len(mine),
-                        "speech_s": round(sum(s.end - s.start for s in mine), 3),
-                        "words": sum(len(s.words) for s in mine),
-                    }
-                )
-                if label in speakers.profiles:
-                    profiles[f"Speaker {label + 1}"] = speakers.profiles[label]
+        speaker_rows, profiles = speaker_table(segments, speakers)
         summary: dict[str, Any] = {
             "status": "ok",
             "reason": "",
-            **_language_summary(transcript, segments, rate, clip.frames),
+            **language_summary(transcript, segments, rate, clip.frames),
             "channels": channels,
             "word_count": word_count,
             "segment_count": len(segments),
@@ -332,206 +302,8 @@ class SpeechAnalyzer(ModelAnalyzer):
             "batch_size": transcript.batch_size,
             "beam_size": cfg.beam_size,
         }
-        artefacts = [_write_transcript(clip, _transcript_text(segments, names))]
+        artefacts = [write_transcript(clip, transcript_text(segments, names))]
         markers = _markers(cfg.markers, items, rate, clip.frames)
         return Result(
             items=items, summary=summary, markers=markers, model=model_info, artefacts=artefacts, warnings=warnings
         )
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-def _confidence(avg_logprob: float) -> float:
-    """exp(average token log-probability): the geometric-mean token probability, in 0..1."""
-    return float(min(1.0, max(0.0, math.exp(avg_logprob))))
-
-
-def _frames(start_s: float, end_s: float, rate: Fraction, total: int) -> tuple[int, int]:
-    """[start, end) frame range at the clip's rate; at least one frame; inside the clip when its length is known."""
-    fps = rate.numerator / rate.denominator
-    # The epsilon keeps 1.2 s * 25 fps at frame 30 despite binary floating point.
-    start = math.floor(start_s * fps + 1e-6)
-    end = math.ceil(end_s * fps - 1e-6)
-    if total > 0:
-        start = min(start, total - 1)
-        end = min(end, total)
-    return start, max(end, start + 1)
-
-
-def _frame_keys(start_s: float, end_s: float, rate: Fraction, total: int) -> dict[str, int]:
-    start, end = _frames(start_s, end_s, rate, total)
-    return {"start_frame": start, "end_frame": end}
-
-
-def _clean_segments(segments: list[SegmentOut], duration: float) -> list[SegmentOut]:
-    """Drop empty segments; keep every time inside the audio and word times monotonic."""
-    out = []
-    last = 0.0
-    for seg in segments:
-        if not seg.text.strip():
-            continue
-        seg.start = min(max(seg.start, 0.0), duration)
-        seg.end = min(max(seg.end, seg.start), duration)
-        words = []
-        for w in seg.words:
-            w.word = w.word.strip()
-            if not w.word:
-                continue
-            w.start = min(max(w.start, last, 0.0), duration)
-            w.end = min(max(w.end, w.start), duration)
-            last = w.start
-            words.append(w)
-        seg.words = words
-        if words:
-            seg.start = min(seg.start, words[0].start)
-            seg.end = max(seg.end, words[-1].end)
-        out.append(seg)
-    return out
-
-
-def _language_summary(
-    transcript: TranscriptOut, segments: list[SegmentOut], rate: Fraction | None = None, total: int = 0
-) -> dict[str, Any]:
-    """Clip language (the one with most speech time), per-language time and the switches between segments."""
-    seconds: dict[str, float] = {}
-    for s in segments:
-        seconds[s.language] = seconds.get(s.language, 0.0) + (s.end - s.start)
-    language = max(seconds, key=lambda k: seconds[k]) if seconds else transcript.language
-    total_s = sum(seconds.values())
-    if language == transcript.language:
-        probability = transcript.language_probability
-    else:
-        probability = seconds[language] / total_s if total_s else 0.0
-    switches = []
-    for prev, cur in itertools.pairwise(segments):
-        if cur.language != prev.language:
-            row: dict[str, Any] = {"start_s": round(cur.start, 3), "from": prev.language, "to": cur.language}
-            if rate is not None:
-                row["start_frame"] = _frames(cur.start, cur.end, rate, total)[0]
-            switches.append(row)
-    return {
-        "language": language,
-        "language_probability": round(float(probability), 4),
-        "detected_language": {
-            "language": transcript.language,
-            "probability": round(transcript.language_probability, 4),
-        },
-        "top_languages": [{"language": lang, "probability": round(p, 4)} for lang, p in transcript.top_languages],
-        "languages_s": {k: round(v, 3) for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])},
-        "language_switches": switches,
-    }
-
-
-def _clock(seconds: float) -> str:
-    ms = round(seconds * 1000)
-    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000 // 100}"
-
-
-def _transcript_text(segments: list[SegmentOut], speakers: list[str | None]) -> str:
-    """Plain text, one paragraph per speaker turn (or per segment without speakers), with clip time."""
-    lines: list[str] = []
-    turn: list[str] = []
-    turn_start = 0.0
-    current: str | None = None
-    for i, (seg, speaker) in enumerate(zip(segments, speakers, strict=True)):
-        if i == 0 or speaker != current or speaker is None:
-            if turn:
-                lines.append(_paragraph(turn_start, current, turn))
-            turn, turn_start, current = [], seg.start, speaker
-        turn.append(seg.text)
-    if turn:
-        lines.append(_paragraph(turn_start, current, turn))
-    return "\n\n".join(lines) + ("\n" if lines else "")
-
-
-def _paragraph(start: float, speaker: str | None, texts: list[str]) -> str:
-    who = f"{speaker} " if speaker else ""
-    return f"[{_clock(start)}] {who}\n{' '.join(texts)}".replace(" \n", "\n")
-
-
-def _write_transcript(clip: ClipInfo, text: str) -> str:
-    clip.artefact_dir.mkdir(parents=True, exist_ok=True)
-    tmp = clip.artefact_dir / (TRANSCRIPT_FILE + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(clip.artefact_dir / TRANSCRIPT_FILE)
-    return TRANSCRIPT_FILE
-
-
-def _markers(mode: str, items: list[dict[str, Any]], rate: Fraction, total: int) -> list[Marker]:
-    """Transcript markers: per sentence (split on ., ?, ! or a change of speaker), turn or segment."""
-    if mode == "off" or not items:
-        return []
-    groups: list[tuple[str | None, list[dict[str, Any]], str, float]] = []  # speaker, words, text, confidence
-    if mode == "segment":
-        groups = [(it["speaker"], it["words"], it["text"], it["confidence"]) for it in items]
-    elif mode == "turn":
-        for it in items:
-            if groups and groups[-1][0] == it["speaker"] and it["speaker"] is not None:
-                speaker, words, text, conf = groups[-1]
-                n = len(words) + len(it["words"])
-                merged_conf = (conf * max(len(words), 1) + it["confidence"] * max(len(it["words"]), 1)) / max(n, 1)
-                groups[-1] = (speaker, words + it["words"], f"{text} {it['text']}", merged_conf)
-            else:
-                groups.append((it["speaker"], list(it["words"]), it["text"], it["confidence"]))
-    else:
-        words: list[dict[str, Any]] = []
-        speaker: str | None = None
-        for it in items:
-            for w in it["words"]:
-                if words and it["speaker"] != speaker:
-                    groups.append(_sentence(speaker, words))
-                    words = []
-                speaker = it["speaker"]
-                words.append(w)
-                if _SENTENCE_END.search(w["word"]):
-                    groups.append(_sentence(speaker, words))
-                    words = []
-        if words:
-            groups.append(_sentence(speaker, words))
-    markers = []
-    for speaker, words, text, conf in groups:
-        if not words:
-            continue
-        start, end = _frames(words[0]["start_s"], words[-1]["end_s"], rate, total)
-        name = text if len(text) <= 60 else text[:57].rstrip() + "..."
-        markers.append(
-            Marker(
-                category="speech",
-                frame=start,
-                name=f"{speaker}: {name}" if speaker else name,
-                duration_frames=end - start,
-                comment=text,
-                confidence=round(float(conf), 4),
-            )
-        )
-    return markers
-
-
-def _sentence(speaker: str | None, words: list[dict[str, Any]]) -> tuple[str | None, list[dict[str, Any]], str, float]:
-    text = " ".join(w["word"] for w in words)
-    conf = float(np.mean([w["probability"] for w in words])) if words else 0.0
-    return speaker, words, text, conf
-
-
-def to_model_rate(mono: np.ndarray, rate: int) -> np.ndarray:
-    """The cache's mono PCM at the 16 kHz the speech models were trained on.
-
-    Why here: the analysis cache is at ``media.audio_rate`` (16 kHz by default, when this
-    is a no-op), which a user may raise for other analyzers. Downsampling first low-passes
-    with a windowed sinc below the new Nyquist (so nothing above 8 kHz folds into the
-    voice band), then interpolates; upsampling only interpolates.
-    """
-    if rate == RATE or mono.shape[0] == 0:
-        return mono
-    if rate <= 0:
-        raise AnalyzerError(f"speech: the analysis cache says its audio rate is {rate} Hz")
-    x = mono.astype(np.float32, copy=False)
-    if rate > RATE:
-        cutoff = 0.95 * (RATE / 2) / rate  # cycles per input sample
-        n = np.arange(-32, 33)
-        taps = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hamming(n.size)
-        x = np.convolve(x, (taps / taps.sum()).astype(np.float32), mode="same")
-    out_len = round(x.shape[0] * RATE / rate)
-    t = np.arange(out_len, dtype=np.float64) * (rate / RATE)
-    return np.interp(t, np.arange(x.shape[0], dtype=np.float64), x).astype(np.float32)
