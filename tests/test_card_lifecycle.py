@@ -1,0 +1,94 @@
+"""One card lifecycle: ``kinod scan`` and the daemon agree on where cards begin and what a card says.
+
+The tree is a day's offload: a folder holding three card folders (a Sony card, a GoPro
+card and a sound recorder's folder with one Broadcast WAV without iXML). Both commands
+must make three cards of it, label the WAV's bext start at ``cards.audio_tc_rate`` (the
+sound folder has no video of its own), and write the same sidecars and card reports.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from cardkit import bwf, sony_xml, video
+from media import FIXTURE_MEDIA
+
+TEN_HOURS_48K = 1_728_000_000  # bext time reference: 10:00:00 time of day at 48 kHz
+CARDS = ("A001_SONY", "GOPRO01", "SOUND")
+#: Wall-clock facts, left out of the comparison.
+_TIMES = {"generated", "generated_at", "elapsed_s", "wall_s", "cpu_s", "updated", "verified_at", "bytes_read"}
+
+
+def _day(folder: Path) -> Path:
+    """DAY1/{A001_SONY (XAVC S at 29.97 with its XML), GOPRO01 (DCIM), SOUND (one BWF, no iXML)}."""
+    clip = folder / "A001_SONY" / "PRIVATE" / "M4ROOT" / "CLIP"
+    video(clip / "C0001.MP4", rate="30000/1001", seconds=0.6)
+    sony_xml(clip / "C0001M01.XML", ltc="40000001")
+    gopro = folder / "GOPRO01" / "DCIM" / "100GOPRO"
+    gopro.mkdir(parents=True)
+    shutil.copyfile(FIXTURE_MEDIA / "delayed_start.mp4", gopro / "GX010042.MP4")
+    bwf(folder / "SOUND" / "T001.WAV", channels=2, seconds=0.5, time_reference=TEN_HOURS_48K, ixml=None)
+    return folder
+
+
+def _timeless(node: object, out_dir: Path) -> object:
+    """The JSON without wall-clock facts, and with the output root as a placeholder."""
+    if isinstance(node, dict):
+        return {k: _timeless(v, out_dir) for k, v in node.items() if k not in _TIMES}
+    if isinstance(node, list):
+        return [_timeless(v, out_dir) for v in node]
+    if isinstance(node, str):
+        return node.replace(str(out_dir), "<out>")
+    return node
+
+
+def test_a_folder_of_card_folders_is_several_cards(tmp_path: Path) -> None:
+    from kinod.watch.cards import CardRef, cards_within, open_cards, scan_card
+    from kinod.watch.ignore import RootFilter
+
+    day = _day(tmp_path / "DAY1")
+    assert cards_within(scan_card(CardRef(tmp_path, day), RootFilter()).files) == list(CARDS)
+    opened = open_cards(CardRef(tmp_path, day), scan_card(CardRef(tmp_path, day), RootFilter()))
+    assert [o.ref.path.name for o in opened] == list(CARDS)
+    assert all(o.within == CardRef(tmp_path, day) and o.layout is not None for o in opened)
+    assert [[c.first.name for c in o.clips] for o in opened] == [["C0001.MP4"], ["GX010042.MP4"], ["T001.WAV"]]
+    # a card with a SOUND folder beside its clips, and a GoPro card, each stay one card
+    assert cards_within(["A001C001.mp4", "SOUND/T001.WAV"]) == []
+    assert cards_within(["DCIM/100GOPRO/GX010042.MP4", "SOUND/T001.WAV"]) == []
+    assert cards_within(["A/DCIM/100GOPRO/GX010042.MP4", "B/T001.WAV", "ascmhl/ascmhl_chain.xml"]) == []
+    assert cards_within(["A001.RDM/A001_C001.RDC/A001_C001_001.R3D", "A001.RDM/A001_C002.RDC/A001_C002_001.R3D"]) == []
+
+
+def test_scan_and_run_once_make_the_same_three_cards(tmp_path: Path) -> None:
+    day = _day(tmp_path / "footage" / "DAY1")
+    outs = {}
+    for how in ("run", "scan"):
+        cfg = tmp_path / f"{how}.toml"
+        roots = '[[watch.roots]]\npath = "footage"\n' if how == "run" else ""  # scan: a folder outside every root
+        cfg.write_text(
+            f'{roots}[output]\nroot = "out-{how}"\nformats = ["json"]\n'
+            f'[state]\ndir = "var-{how}"\n[metrics]\nenabled = false\n'
+            '[analyzers]\nenabled = ["shots", "silence"]\n'
+        )
+        args = ["run", "--once"] if how == "run" else ["scan", str(day)]
+        r = subprocess.run(
+            [sys.executable, "-m", "kinod.cli", "--config", str(cfg), *args],
+            capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr[-3000:]
+        outs[how] = tmp_path / f"out-{how}"
+    names = {h: sorted(p.relative_to(o).as_posix() for p in o.rglob("*.json")) for h, o in outs.items()}
+    assert names["run"] == names["scan"]
+    reports = [n for n in names["run"] if n.endswith("card.kino.json")]
+    assert reports == [f"DAY1/{c}/card.kino.json" for c in CARDS]  # three cards, not one
+    for h, o in outs.items():
+        wav = json.loads((o / "DAY1" / "SOUND" / "T001.WAV.kino.json").read_text())["probe"]
+        assert wav["start_tc"] == "10:00:00:00", h
+        assert (wav["bwf"]["tc_rate"], wav["bwf"]["tc_rate_source"]) == ("25/1", "cards.audio_tc_rate"), h
+    for rel in names["run"]:
+        run, scan = (json.loads((outs[h] / rel).read_text()) for h in ("run", "scan"))
+        assert _timeless(run, outs["run"]) == _timeless(scan, outs["scan"]), rel
