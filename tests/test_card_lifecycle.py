@@ -64,31 +64,38 @@ def test_a_folder_of_card_folders_is_several_cards(tmp_path: Path) -> None:
 
 
 def test_scan_and_run_once_make_the_same_three_cards(tmp_path: Path) -> None:
+    """``kinod scan DAY1`` (outside every root) and the daemon, watching the folder that holds
+    DAY1 or watching DAY1 itself, make the same three cards with the same sidecars."""
     day = _day(tmp_path / "footage" / "DAY1")
-    outs = {}
-    for how in ("run", "scan"):
+    runs = {  # name: (watch root or None, command, where DAY1's outputs are)
+        "run": ("footage", ["run", "--once"], "out-run/DAY1"),
+        "run-day": ("footage/DAY1", ["run", "--once"], "out-run-day"),
+        "scan": (None, ["scan", str(day)], "out-scan/DAY1"),
+    }
+    trees = {}
+    for how, (root, args, base) in runs.items():
         cfg = tmp_path / f"{how}.toml"
-        roots = '[[watch.roots]]\npath = "footage"\n' if how == "run" else ""  # scan: a folder outside every root
+        roots = f'[[watch.roots]]\npath = "{root}"\n' if root else ""
         cfg.write_text(
             f'{roots}[output]\nroot = "out-{how}"\nformats = ["json"]\n'
             f'[state]\ndir = "var-{how}"\n[metrics]\nenabled = false\n'
             '[analyzers]\nenabled = ["shots", "silence"]\n'
         )
-        args = ["run", "--once"] if how == "run" else ["scan", str(day)]
         r = subprocess.run(
             [sys.executable, "-m", "kinod.cli", "--config", str(cfg), *args],
             capture_output=True, text=True, timeout=300, cwd=tmp_path,
         )  # fmt: skip
         assert r.returncode == 0, r.stderr[-3000:]
-        outs[how] = tmp_path / f"out-{how}"
-    names = {h: sorted(p.relative_to(o).as_posix() for p in o.rglob("*.json")) for h, o in outs.items()}
-    assert names["run"] == names["scan"]
-    reports = [n for n in names["run"] if n.endswith("card.kino.json")]
-    assert reports == [f"DAY1/{c}/card.kino.json" for c in CARDS]  # three cards, not one
-    for h, o in outs.items():
-        wav = json.loads((o / "DAY1" / "SOUND" / "T001.WAV.kino.json").read_text())["probe"]
-        assert wav["start_tc"] == "10:00:00:00", h
-        assert (wav["bwf"]["tc_rate"], wav["bwf"]["tc_rate_source"]) == ("25/1", "cards.audio_tc_rate"), h
-    for rel in names["run"]:
-        run, scan = (json.loads((outs[h] / rel).read_text()) for h in ("run", "scan"))
-        assert _timeless(run, outs["run"]) == _timeless(scan, outs["scan"]), rel
+        out = tmp_path / base
+        trees[how] = {
+            p.relative_to(out).as_posix(): _timeless(json.loads(p.read_text()), out) for p in out.rglob("*.json")
+        }
+    for how, tree in trees.items():
+        assert sorted(n for n in tree if n.endswith("card.kino.json")) == [f"{c}/card.kino.json" for c in CARDS], how
+        wav = tree["SOUND/T001.WAV.kino.json"]["probe"]
+        assert wav["start_tc"] == "10:00:00:00", how  # at cards.audio_tc_rate, not the Sony card's 29.97
+        assert (wav["bwf"]["tc_rate"], wav["bwf"]["tc_rate_source"]) == ("25/1", "cards.audio_tc_rate"), how
+    assert sorted(trees["run"]) == sorted(trees["scan"]) == sorted(trees["run-day"])
+    for rel in trees["scan"]:
+        assert trees["run"][rel] == trees["scan"][rel], rel
+        assert trees["run-day"][rel] == trees["scan"][rel], rel
