@@ -99,3 +99,34 @@ def test_scan_and_run_once_make_the_same_three_cards(tmp_path: Path) -> None:
     for rel in trees["scan"]:
         assert trees["run"][rel] == trees["scan"][rel], rel
         assert trees["run-day"][rel] == trees["scan"][rel], rel
+
+
+def test_the_daemon_opens_a_settled_folder_of_cards_once(tmp_path: Path) -> None:
+    """The watcher settles the folder as a whole; its cards are reported apart, and after a
+    restart the folder is known as handled (nothing is handed on again)."""
+    from daemon_harness import Daemon, make_clip
+
+    staged = _day(tmp_path / "stage" / "DAY1")
+    d = Daemon(tmp_path)
+    with d:
+        d.start()
+        shutil.move(str(staged), d.root / "DAY1")
+        d.wait_metric("kinod_cards_done_total", 3, timeout=120, outcome="done")
+        d.wait_for(
+            lambda: all((d.out / "DAY1" / c / "card.kino.json").exists() for c in CARDS), 30, "the three card reports"
+        )
+        rows = {r["path"]: r for r in d.query("SELECT path, state, files FROM cards")}
+        folder = rows.pop(str(d.root / "DAY1"))
+        assert folder["files"] is not None  # what the watcher compares the folder with
+        assert sorted(rows) == [str(d.root / "DAY1" / c) for c in CARDS]
+        assert all(r["state"] == "done" and r["files"] is None for r in rows.values())
+        assert d.stop() == 0
+    with d:
+        d.start()
+        d.wait_for(lambda: d.metric("kinod_last_successful_scan_timestamp_seconds") > 0, 30, "the first rescan")
+        # a card dropped after the rescan settles after anything that rescan woke up
+        make_clip(d.root / "B001" / "C001.mp4", 1)
+        d.wait_metric("kinod_cards_done_total", 1, timeout=60, outcome="done")
+        assert d.metric("kinod_cards_ready_total") == 1  # B001 only: DAY1 was not handed on again
+        assert d.stop() == 0
+    assert "Traceback" not in d.log_text()
