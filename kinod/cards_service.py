@@ -258,6 +258,7 @@ class CardService:
         log.info("card finished", card=card_path, state=state, clips=progress)
         with self._lock:
             layout = self._layouts.pop(key, None)
-        verification = Verification.from_record(card.verification) if card.verification else None
-        ref = CardRef(Path(card_path), Path(card_path), card.loose)
-        self.life.report(ref, self.store.card_sidecars(card_path), verification, layout)
+        if not card.loose:
+            verification = Verification.from_record(card.verification) if card.verification else None
+            ref = CardRef(Path(card_path).parent, Path(card_path))
+            self.life.report(ref, self.store.card_sidecars(card_path), verification, layout)

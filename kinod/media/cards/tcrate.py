@@ -56,19 +56,20 @@ def layout_video_rate(card: Card) -> Fraction | None:
 
 
 def with_card_rate(card: Card, clips: list[ClipFiles]) -> list[ClipFiles]:
-    """The clips, each rate-less Broadcast WAV's facts carrying the card's video rate (or saying there is none).
+    """The clips, each Broadcast WAV's facts carrying the card's video rate (or saying there is none).
 
     Looked up once for the card, from the card as already parsed, so the decode pass of
-    each take needs neither the card nor its videos again.
+    each take needs neither the card nor its videos again. The rate only labels a take
+    whose recorder wrote none; a take with an iXML rate keeps its own.
     """
-    rateless = {f.path: c for c in card.clips if not c.rate for f in c.files}
-    todo = [i for i, c in enumerate(clips) if c.first.suffix.lower() in (".wav", ".bwf") and c.first in rateless]
+    known = {f.path: c for c in card.clips for f in c.files}
+    todo = [i for i, c in enumerate(clips) if c.first.suffix.lower() in (".wav", ".bwf") and c.first in known]
     if not todo:
         return clips
     rate = layout_video_rate(card)
     out = list(clips)
     for i in todo:
-        clip = rateless[out[i].first]
+        clip = known[out[i].first]
         facts = out[i].camera or CameraFacts(clip.name, clip.family)
         if rate is not None:
             facts = replace(facts, tc_rate=format_rate(rate), tc_rate_source=CARD_VIDEO)
