@@ -19,7 +19,7 @@ from kinod.config import Config
 from kinod.export.card_report import build_card_report, write_card_report
 from kinod.export.sidecar import SidecarError, read_sidecar
 from kinod.export.writers import ExportError, write_card_formats
-from kinod.media.cards import CardError, detect_card
+from kinod.media.cards import Card, CardError, detect_card
 from kinod.media.integrity import Integrity
 from kinod.media.mhl import Verification, hash_file, list_card_files, verify_card
 from kinod.media.probe import Probe
@@ -29,13 +29,20 @@ from kinod.robust.pathcodec import printable
 log = structlog.get_logger(__name__)
 
 
-def card_output_dir(config: Config, card_path: Path) -> Path:
-    """The output folder mirroring a card folder under its watch root."""
+def card_output_dir(config: Config, card_path: Path, base: Path | None = None) -> Path:
+    """The output folder mirroring a card folder under its watch root.
+
+    Outside every watch root: its place below ``base`` (the folder given to ``kinod scan``,
+    as :func:`kinod.outputs.output_dir_for` places the clips), else the card's name.
+    """
     card = card_path.absolute()
     for root in config.watch.roots:
         r = root.path.absolute()
         if card.is_relative_to(r):
             return config.output.root / card.relative_to(r)
+    if base is not None and card.is_relative_to(base.absolute()):
+        b = base.absolute()
+        return config.output.root / b.name / card.relative_to(b)
     return config.output.root / card.name
 
 
@@ -70,10 +77,20 @@ def _hash_readable(card_path: Path, algos: tuple[str, ...]) -> dict[str, dict[st
 
 
 def finish_card(
-    config: Config, card_path: Path, sidecar_files: list[Path], verification: Verification | None = None
+    config: Config,
+    card_path: Path,
+    sidecar_files: list[Path],
+    verification: Verification | None = None,
+    *,
+    layout: Card | None = None,
+    base: Path | None = None,
 ) -> list[Path]:
-    """Write the card report and card-level timelines; returns what was written. Never raises for bad input."""
-    out_dir = card_output_dir(config, card_path)
+    """Write the card report and card-level timelines; returns what was written. Never raises for bad input.
+
+    ``layout``: the card as parsed when it was opened (parsed here only when not given,
+    e.g. after a restart); ``base``: see :func:`card_output_dir`.
+    """
+    out_dir = card_output_dir(config, card_path, base)
     written: list[Path] = []
     sidecars: list[dict[str, Any]] = []
     probes: dict[str, Probe | str] = {}
@@ -93,12 +110,12 @@ def finish_card(
         else:
             probes[rel] = "; ".join(e["message"] for e in data.get("errors", [])) or "not probed"
         outputs[src.stem] = {"sidecar": str(f)}
-        check = integrity_from_sidecar(data)  # issue 13: the pass's integrity check, for the report
+        check = integrity_from_sidecar(data)  # the pass's integrity check, for the report
         if check is not None:
             integrity[rel] = check
     if config.cards.report:
         try:
-            card = detect_card(card_path)
+            card = layout if layout is not None else detect_card(card_path)
             report = build_card_report(
                 card, verification=verification, probes=probes, outputs=outputs, integrity=integrity
             )
@@ -106,7 +123,7 @@ def finish_card(
         except (CardError, OSError, ValueError) as e:
             log.error("card report failed", card=str(card_path), error=str(e))
     card_formats = list(config.export.card_formats)
-    if "yaml" in config.output.formats and config.cards.report:  # issue 12: card.kino.yaml beside card.kino.json
+    if "yaml" in config.output.formats and config.cards.report:  # card.kino.yaml beside card.kino.json
         card_formats.append("yaml")
     if card_formats and sidecars:
         try:

@@ -1,5 +1,9 @@
 """The card lifecycle in the daemon: settle -> verify -> plan -> done | failed, with the report.
 
+The steps themselves (where cards begin, verification, what travels with a clip, the
+report) are :class:`kinod.run.card_lifecycle.CardLifecycle`, shared with ``kinod scan``;
+this room adds what only the daemon has: the store's card states, threads and metrics.
+
     seen (settling) ──ready──▶ verify (MHL, record_hashes; own thread) ──▶ plan clips (queued)
                                    └─ failed: report, nothing analysed      └─▶ last clip done: report
 
@@ -20,17 +24,19 @@ from typing import Any, Protocol
 
 import structlog
 
-from kinod.card_outputs import finish_card, verify_before_analysis
 from kinod.config import Config
 from kinod.index.update import forget_clip
 from kinod.jobs.store import JobStore
+from kinod.media.cards import Card
+from kinod.media.cards.model import ClipFiles
 from kinod.media.mhl import Verification
-from kinod.outputs import output_dir_for
 from kinod.pipeline import ClipError, ClipProcessor
 from kinod.robust import pause
 from kinod.robust.cards import clips_coming_back
 from kinod.robust.outputs import clip_planning_failed, record_output_failure
 from kinod.robust.tempfiles import remove_temps_of
+from kinod.run.card_lifecycle import CardLifecycle
+from kinod.watch.cards import CardRef, OpenCard
 from kinod.watch.events import CardChanged, CardReady, CardSeen
 
 log = structlog.get_logger("kinod.daemon")
@@ -58,6 +64,9 @@ class CardService:
         self._verify = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kinod-verify")
         self._lock = threading.Lock()
         self._verifying: set[str] = set()
+        self.life = CardLifecycle(host.config)
+        #: The parsed cards whose clips are planned, by key: their report needs no second parse.
+        self._layouts: dict[str, Card | None] = {}
 
     def busy(self) -> bool:
         """True while a card is being verified (its clips are not planned yet)."""
@@ -103,59 +112,76 @@ class CardService:
             )
 
     def ready(self, ev: CardReady) -> None:
-        """A card is copy-complete: verify it off this thread (cards with a folder), then plan."""
-        c = ev.card
-        self.store.upsert_card(
-            c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="ready", clips=len(ev.clips)
-        )
-        if c.loose:
-            self.plan(ev, None)
-            return
-        with self._lock:
-            self._verifying.add(c.key)
-        self._verify.submit(self._verify_card, ev)
+        """A folder is copy-complete: each of its cards is verified off this thread (cards with a folder), then planned.
 
-    def _verify_card(self, ev: CardReady) -> None:
-        c = ev.card
+        A folder of card folders is several cards (:func:`kinod.watch.cards.open_cards`);
+        its own row then only keeps the file list the watcher compares with.
+        """
+        opened = ev.cards or (self._opened(ev),)
+        if any(o.within is not None for o in opened):
+            c = ev.card
+            self.store.upsert_card(
+                c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="done",
+                files=ev.files, clips=len(ev.clips),
+            )  # fmt: skip
+        for o in opened:
+            c = o.ref
+            self.store.upsert_card(
+                c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="ready",
+                clips=len(o.clips),
+            )  # fmt: skip
+            if c.loose:
+                self.plan(o, None)
+                continue
+            with self._lock:
+                self._verifying.add(c.key)
+            self._verify.submit(self._verify_card, o)
+
+    @staticmethod
+    def _opened(ev: CardReady) -> OpenCard:
+        """A card handed on without being opened: its clips as the event names them, parsed at report time."""
+        clips = [ev.parts.get(p) or ClipFiles.alone(p) for p in ev.clips]
+        return OpenCard(ev.card, ev.files, None, clips)
+
+    def _verify_card(self, card: OpenCard) -> None:
         try:
-            verification = verify_before_analysis(self.host.config, c.path)
-        except Exception as e:  # a broken manifest must fail the card, not the thread
-            log.exception("card verification crashed", card=str(c.path), error=str(e))
-            verification = Verification(c.path, "failed")
-        try:
-            self.host.submit("verified", (ev, verification))
+            verification = self.life.verify(card.ref)
+            self.host.submit("verified", (card, verification))
         finally:
             with self._lock:
-                self._verifying.discard(c.key)
+                self._verifying.discard(card.ref.key)
 
-    def plan(self, ev: CardReady, verification: Verification | None) -> None:
+    def plan(self, card: OpenCard, verification: Verification | None) -> None:
         """Plan a (verified) card's clips; a card that failed verification is reported and left."""
-        c = ev.card
+        c = card.ref
         rank = self.store.card_rank(c.key)
-        if verification is not None and not verification.ok:
-            why = verification.summary()
-            log.error("card failed verification: not analysed", card=str(c.path), error=why)
+        files = None if card.within is not None else card.files  # the watcher compares the folder's list
+        why = self.life.refused(c, verification)
+        if why is not None:
             self.host.metrics.errors.labels("verification").inc()
             self.store.upsert_card(
                 c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="failed",
-                files=ev.files, clips=len(ev.clips), error=why,
+                files=files, clips=len(card.clips), error=why,
             )  # fmt: skip
             self.store.set_card_state(c.key, "failed")
             self.host.metrics.cards_done.labels("failed").inc()
-            finish_card(self.host.config, c.path, [], verification)
+            self.life.report(c, [], verification, card.layout)
             return
         self.store.set_card_verification(c.key, verification.to_record() if verification is not None else None)
+        with self._lock:
+            self._layouts[c.key] = card.layout
         problems: list[str] = []
-        for clip in ev.clips:
+        for clip_files in self.life.clips(card):
+            clip = clip_files.first
             if self.host.stop_event.is_set() and not self.host.once:
                 return  # not recorded as handled: the next start plans it again
-            if self._unchanged(ev, clip):
+            if self._unchanged(card, clip):
                 continue
-            out_dir = output_dir_for(clip, self.host.config)
+            out_dir = self.life.out_dir(clip)
             try:
                 plan = self.host.processor.enqueue_clip(
                     clip, out_dir, card=c.name, card_path=str(c.path), card_rank=rank, owner=self.host.owner,
-                    files=ev.parts.get(clip),
+                    files=None if clip_files.plain else clip_files,
                 )  # fmt: skip
             except ClipError as e:
                 problems.append(str(e))
@@ -173,14 +199,20 @@ class CardService:
                 self.finalize(plan.fingerprint, only=str(clip))
         self.store.upsert_card(
             c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="queued",
-            files=ev.files, clips=len(ev.clips), error="; ".join(problems) or None,
+            files=files, clips=len(card.clips), error="; ".join(problems) or None,
         )  # fmt: skip
+        if problems and card.within is not None:  # ``kinod retry`` settles the folder the watcher knows again
+            w = card.within
+            self.store.upsert_card(
+                w.key, root=str(w.root), path=str(w.path), name=w.name, loose=w.loose, state="failed",
+                error="; ".join(problems),
+            )  # fmt: skip
         self.host.scheduler.notify()
         self.check(str(c.path), c.key, failed_reads=len(problems))
 
-    def _unchanged(self, ev: CardReady, clip: Path) -> bool:
+    def _unchanged(self, card: OpenCard, clip: Path) -> bool:
         """Known at this path with the same size and mtime, and planned or finished: nothing to do."""
-        sig = ev.files.get(clip.relative_to(ev.card.path).as_posix())
+        sig = card.files.get(clip.relative_to(card.ref.path).as_posix())
         known = self.store.clip_by_path(str(clip))
         return (
             known is not None
@@ -224,6 +256,9 @@ class CardService:
         self.store.set_card_state(key, state)
         self.host.metrics.cards_done.labels(state).inc()
         log.info("card finished", card=card_path, state=state, clips=progress)
+        with self._lock:
+            layout = self._layouts.pop(key, None)
         if not card.loose:
             verification = Verification.from_record(card.verification) if card.verification else None
-            finish_card(self.host.config, Path(card_path), self.store.card_sidecars(card_path), verification)
+            ref = CardRef(Path(card_path).parent, Path(card_path))
+            self.life.report(ref, self.store.card_sidecars(card_path), verification, layout)

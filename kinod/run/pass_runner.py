@@ -30,7 +30,7 @@ from kinod.export.sidecar import (
 from kinod.fsutil import fit_name
 from kinod.jobs.tasks import Task, TaskOutcome
 from kinod.media.cache import AnalysisCacheWriter, FrameCacheFeeder
-from kinod.media.cards.model import ClipFiles
+from kinod.media.cards.model import CameraFacts, ClipFiles
 from kinod.media.cards.tcrate import audio_tc_rate
 from kinod.media.decode import DecodeError, DecodePass, needs_decode
 from kinod.media.fingerprint import clip_fingerprint
@@ -69,13 +69,21 @@ class PassRunner(Room):
             return ClipFiles.from_json(json.loads(row["parts"]))
         return ClipFiles.alone(path)
 
-    def _audio_tc_rate(self, fp: str, path: Path) -> tuple[Fraction, str] | None:
-        """For a WAV: the rate labelling its bext start if its iXML has none (see ``media.cards.tcrate``)."""
+    def _audio_tc_rate(self, fp: str, path: Path, camera: CameraFacts | None) -> tuple[Fraction, str] | None:
+        """For a WAV: the rate labelling its bext start if its iXML has none (see ``media.cards.tcrate``).
+
+        The card lifecycle looked it up once per card and it travels on the clip's facts;
+        a clip planned without them (a loose file, an older record) reads its card here.
+        """
         if path.suffix.lower() not in (".wav", ".bwf"):
             return None
+        default = parse_rate(self.config.cards.audio_tc_rate)
+        known = camera.bwf_tc_rate(default) if camera is not None else None
+        if known is not None:
+            return known
         row = self.store.clip(fp)
         card = Path(row["card_path"]) if row is not None and row["card_path"] else None
-        return audio_tc_rate(card, parse_rate(self.config.cards.audio_tc_rate))
+        return audio_tc_rate(card, default)
 
     def _clip_info(self, path: Path, pr: Probe, out_dir: Path) -> ClipInfo:
         return ClipInfo(
@@ -103,7 +111,7 @@ class PassRunner(Room):
             pr, parts = probe_span(
                 clip_files.parts,
                 clip_files.audio,
-                audio_tc_rate=self._audio_tc_rate(task.fingerprint, path),
+                audio_tc_rate=self._audio_tc_rate(task.fingerprint, path, clip_files.camera),
                 camera=clip_files.camera,
             )
             if clip_fingerprint(files) != task.fingerprint:

@@ -1,16 +1,17 @@
 """``kinod scan PATH...``: the daemon's work on named cards and files, now, in this process.
 
-Why it goes through the watcher's card functions: a user comparing ``kinod scan CARD``
-with what the daemon made of the same card must find the same clips (camera layouts,
-not file extensions), the same sidecars and the same card report and card timelines.
-So the clips come from :func:`kinod.watch.cards.card_clips`, as in the daemon, and each
-card ends with :func:`kinod.card_outputs.finish_card`, as in the daemon.
+Why it goes through the card lifecycle: a user comparing ``kinod scan CARD`` with what
+the daemon made of the same card must find the same cards, clips, sidecars, card
+reports and card timelines. So where cards begin, what travels with a clip and when a
+card is reported come from :class:`kinod.run.card_lifecycle.CardLifecycle`, as in the
+daemon; only running each clip now is this module's own.
 
 What a path means:
 
-* a folder inside a watch root: the daemon's card it belongs to (the root's top-level
-  folder), limited to the clips below the path; the root itself: each of its cards;
-* any other folder: a card of its own (as if dropped into a watch root);
+* a folder inside a watch root: the daemon's cards it belongs to (the root's top-level
+  folder, or the cards in it when it is a folder of card folders), limited to the clips
+  below the path; the root itself: each of its cards;
+* any other folder: as if dropped into a watch root (a card, or a folder of cards);
 * a file: the card it lies in (inside a watch root) or a loose file.
 """
 
@@ -21,49 +22,61 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import structlog
-
-from kinod.card_outputs import finish_card, verify_before_analysis
 from kinod.config import Config
 from kinod.export.sidecar import sidecar_path
 from kinod.media.cards.model import ClipFiles
-from kinod.outputs import output_dir_for
-from kinod.watch.cards import CardRef, card_clips, card_of, list_cards, scan_card
+from kinod.run.card_lifecycle import CardLifecycle
+from kinod.watch.cards import CardRef, OpenCard, card_of, list_cards, scan_card
 from kinod.watch.ignore import RootFilter
-
-log = structlog.get_logger(__name__)
 
 
 @dataclass
 class ScanCard:
     """A card to scan and the clips of it that were asked for, in the daemon's order."""
 
-    card: CardRef
-    clips: list[Path] = field(default_factory=list)
-    #: Clips made of several files (spanned recordings, audio essences), by first file.
-    parts: dict[Path, ClipFiles] = field(default_factory=dict)
-    #: Output base for clips outside every watch root (the card folder; None: loose).
+    opened: OpenCard
+    chosen: list[ClipFiles] = field(default_factory=list)
+    #: Output base for clips outside every watch root (the folder named; None: loose).
     base: Path | None = None
+
+    @property
+    def card(self) -> CardRef:
+        return self.opened.ref
+
+    @property
+    def clips(self) -> list[Path]:
+        return [c.first for c in self.chosen]
 
 
 def scan_cards(config: Config, paths: list[Path]) -> Iterator[ScanCard]:
     """The cards behind ``paths`` with their clips (each card once, clips in card order)."""
     seen: dict[str, ScanCard] = {}
     for raw in paths:
-        for card, base, root_filter, under in _cards_of(config, raw.absolute()):
-            sc = seen.get(card.key)
-            if sc is None:
-                sc = seen[card.key] = ScanCard(card, base=base)
-            found = card_clips(card, scan_card(card, root_filter))
-            chosen = [c for c in found if any(_below(p, under) for p in c.files)]
-            if not chosen and under.is_file():  # named explicitly: scanned even if no layout claims it
-                chosen = [ClipFiles.alone(under)]
-            sc.clips.extend(c.first for c in chosen if c.first not in sc.clips)
-            sc.parts.update((c.first, c) for c in chosen if not c.plain)
+        for folder, base, root_filter, under in _folders_of(config, raw.absolute()):
+            taken = False
+            for opened in CardLifecycle.open(folder, scan_card(folder, root_filter)):
+                chosen = [c for c in opened.clips if any(_below(p, under) for p in c.files)]
+                if not chosen and under.is_file() and (opened.ref.loose or _below(under, opened.ref.path)):
+                    chosen = [ClipFiles.alone(under)]  # named explicitly: scanned even if no layout claims it
+                if not chosen and opened.within is not None and not _below(opened.ref.path, under):
+                    continue  # a card of the same folder beside the one asked for
+                taken = taken or bool(chosen)
+                _take(seen, opened, base, chosen)
+            if not taken and under.is_file():  # a file in no card of its folder: on its own
+                _take(seen, OpenCard(folder, {}, None, []), base, [ClipFiles.alone(under)])
     yield from seen.values()
 
 
-def _cards_of(config: Config, p: Path) -> Iterator[tuple[CardRef, Path | None, RootFilter, Path]]:
+def _take(seen: dict[str, ScanCard], opened: OpenCard, base: Path | None, chosen: list[ClipFiles]) -> None:
+    sc = seen.get(opened.ref.key)
+    if sc is None:
+        sc = seen[opened.ref.key] = ScanCard(opened, base=base)
+    have = set(sc.clips)
+    sc.chosen.extend(c for c in chosen if c.first not in have)
+
+
+def _folders_of(config: Config, p: Path) -> Iterator[tuple[CardRef, Path | None, RootFilter, Path]]:
+    """The settled folders (the watcher's cards) behind a path, with output base, filter and the path."""
     for root in config.watch.roots:
         r = root.path.absolute()
         if p == r or p.is_relative_to(r):
@@ -122,21 +135,20 @@ def run_scan(
 
     The card report lists every clip's sidecar, error sidecars included, as the daemon's does.
     """
+    life = CardLifecycle(config)
     res = ScanResult()
     for sc in cards:
         c = sc.card
-        verification = None
-        if not c.loose:
-            verification = verify_before_analysis(config, c.path)
-            if verification is not None and not verification.ok:
-                why = verification.summary()
-                log.error("card failed verification: not analysed", card=str(c.path), error=why)
-                res.failed.extend((clip, f"{c.path}: card failed verification: {why}") for clip in sc.clips)
-                res.card_outputs.extend(finish_card(config, c.path, [], verification))
-                continue
+        verification = life.verify(c)
+        why = life.refused(c, verification)
+        if why is not None:
+            res.failed.extend((clip, f"{c.path}: card failed verification: {why}") for clip in sc.clips)
+            res.card_outputs.extend(life.report(c, [], verification, sc.opened.layout, sc.base))
+            continue
         sidecars: list[Path] = []
-        for path in sc.clips:
-            out_dir = output_dir_for(path, config, sc.base)
+        for files in life.clips(sc.opened, sc.chosen):
+            path = files.first
+            out_dir = life.out_dir(path, sc.base)
             outcome = processor.process(
                 path,
                 out_dir,
@@ -144,7 +156,7 @@ def run_scan(
                 progress=progress_for(path) if progress_for else None,
                 card=c.name,
                 card_path=None if c.loose else str(c.path),
-                files=sc.parts.get(path),
+                files=None if files.plain else files,
             )
             if on_clip is not None:
                 on_clip(path, outcome)
@@ -155,6 +167,5 @@ def run_scan(
                 res.done += 1
             else:
                 res.failed.append((path, outcome.error or "unknown error"))
-        if not c.loose:
-            res.card_outputs.extend(finish_card(config, c.path, sidecars, verification))
+        res.card_outputs.extend(life.report(c, sidecars, verification, sc.opened.layout, sc.base))
     return res

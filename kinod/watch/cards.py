@@ -4,9 +4,12 @@ A new top-level folder in a watch root is a *card* (a camera card offload, a sou
 roll, a day of dailies). Loose files dropped straight into a root are grouped by
 that folder: the root itself acts as one "loose" card made of its top-level files.
 
-Finding the clips of a card is one call, :func:`card_clips` (:func:`clips_of` for
-their names): the camera layouts of ``kinod.media.cards`` (spanned clips, proxies
-next to originals, sidecar XML), else every media file by extension.
+A settled folder is read once by :func:`open_cards`, the one place that decides where
+cards begin, for the daemon and ``kinod scan`` alike: a folder of card folders (a
+camera card, a GoPro card and a sound roll side by side, nothing of its own) is
+several cards, each parsed once (:class:`OpenCard`: its layout and its clips, the
+camera layouts of ``kinod.media.cards``: spanned clips, proxies next to originals,
+sidecar XML; else every media file by extension).
 
 Walking never follows folder symlinks (a link back to the root would loop for
 ever); a file symlink that loops is reported, not fatal.
@@ -16,11 +19,13 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from kinod.media.cards import CardError, detect_card
+from kinod.media.cards import Card, CardError, detect_card
+from kinod.media.cards.common import UNDECODABLE_EXTENSIONS
 from kinod.media.cards.model import ClipFiles, analysable_clips
 from kinod.watch.ignore import RootFilter, is_hidden_dir, is_media_name, is_system_name, is_temp_name
 
@@ -153,17 +158,97 @@ def _stat_problem(scan: CardScan, p: Path, e: OSError) -> None:
     # else: the file vanished between listing and stat; the next poll sees the truth
 
 
-def clips_of(card: CardRef, scan: CardScan) -> list[Path]:
-    """The clips to analyse of a card, in a stable order, each named by its first file.
+@dataclass
+class OpenCard:
+    """One card as kinod understood it, parsed once: what travels to planning, the BWF rate and the report.
 
-    The one place camera layouts plug in, for the daemon and ``kinod scan`` alike: see
-    :func:`card_clips`, which also gives each clip's files.
+    ``files``: its files (card-relative) as the watcher saw them settle; ``layout``: the
+    parsed card (None for loose files or a folder that could not be read as a card);
+    ``clips``: what to analyse, in card order; ``within``: the settled folder it was
+    found in when that folder held several cards (None: the card is the folder).
     """
+
+    ref: CardRef
+    files: dict[str, FileSig]
+    layout: Card | None
+    clips: list[ClipFiles]
+    within: CardRef | None = None
+
+
+#: Folders a camera writes at the top of its card: a folder holding one of these is a card.
+_LAYOUT_DIR = re.compile(r"DCIM|PRIVATE|XDROOT|M4ROOT|CONTENTS|AVCHD|BPAV|MISC|CLIPS\d{3}|ascmhl", re.IGNORECASE)
+
+
+def cards_within(files: Iterable[str]) -> list[str]:
+    """The subfolders where cards begin in a folder of card folders; [] when the folder is one card.
+
+    A folder is several cards when it holds no media and no manifest of its own, at
+    least two of its subfolders hold media, and each of those looks like a card: not
+    a camera's own folder (DCIM, PRIVATE, CONTENTS ...), and either a camera's folder
+    directly inside it or decodable media directly in it (a sound roll, a card copied
+    flat). A card with a SOUND folder next to its clips, a GoPro card (DCIM) or a RED
+    magazine (clip folders of R3D files) stays one card.
+    """
+    inside: dict[str, list[list[str]]] = {}
+    for rel in files:
+        parts = rel.split("/")
+        if len(parts) == 1:
+            if is_media_name(Path(rel)) or rel.lower().endswith(".mhl"):
+                return []
+            continue
+        if parts[0].lower() == ASCMHL_DIR:
+            return []
+        inside.setdefault(parts[0], []).append(parts[1:])
+    holding = {d: rels for d, rels in inside.items() if any(is_media_name(Path(r[-1])) for r in rels)}
+    if len(holding) < 2 or not all(_card_like(d, rels) for d, rels in holding.items()):
+        return []
+    return sorted(holding)
+
+
+def _card_like(name: str, rels: list[list[str]]) -> bool:
+    if _LAYOUT_DIR.fullmatch(name):
+        return False
+    layout = any(len(r) > 1 and _LAYOUT_DIR.fullmatch(r[0]) for r in rels)
+    flat = any(
+        len(r) == 1 and is_media_name(Path(r[0])) and Path(r[0]).suffix.lower() not in UNDECODABLE_EXTENSIONS
+        for r in rels
+    )
+    return layout or flat
+
+
+def open_cards(card: CardRef, scan: CardScan) -> list[OpenCard]:
+    """The cards of a settled folder (:func:`cards_within`), each parsed once, in folder order."""
+    subs = [] if card.loose else cards_within(scan.files)
+    if not subs:
+        return [_open(card, scan.files, None)]
+    out = []
+    for sub in subs:
+        prefix = sub + "/"
+        files = {rel[len(prefix) :]: sig for rel, sig in scan.files.items() if rel.startswith(prefix)}
+        out.append(_open(CardRef(card.root, card.path / sub), files, card))
+    return out
+
+
+def _open(card: CardRef, files: dict[str, FileSig], within: CardRef | None) -> OpenCard:
+    generic = [card.path / rel for rel in sorted(files) if is_media_name(Path(rel))]
+    alone = [ClipFiles.alone(p) for p in generic]
+    if card.loose:
+        return OpenCard(card, files, None, alone, within)
+    try:
+        layout = detect_card(card.path)
+    except (CardError, OSError):
+        return OpenCard(card, files, None, alone, within)
+    found, _left = analysable_clips(layout, set(generic))
+    return OpenCard(card, files, layout, sorted(found, key=lambda c: c.first), within)
+
+
+def clips_of(card: CardRef, scan: CardScan) -> list[Path]:
+    """The clips to analyse of a settled folder, in a stable order, each named by its first file."""
     return [c.first for c in card_clips(card, scan)]
 
 
 def card_clips(card: CardRef, scan: CardScan) -> list[ClipFiles]:
-    """The clips to analyse of a card with the files each is made of, in a stable order.
+    """The clips to analyse of a settled folder with the files each is made of, card after card.
 
     A known camera layout (:func:`kinod.media.cards.model.analysable_clips`) names the
     files of each logical clip: a spanned recording (GoPro chapters) is one clip read
@@ -172,16 +257,7 @@ def card_clips(card: CardRef, scan: CardScan) -> list[ClipFiles]:
     recorded by the card report but cannot be decoded. An unknown layout, or a loose
     file, falls back to every media file on its own.
     """
-    generic = [card.path / rel for rel in sorted(scan.files) if is_media_name(Path(rel))]
-    alone = [ClipFiles.alone(p) for p in generic]
-    if card.loose:
-        return alone
-    try:
-        layout = detect_card(card.path)
-    except (CardError, OSError):
-        return alone
-    found, _left = analysable_clips(layout, set(generic))
-    return sorted(found, key=lambda c: c.first)
+    return [c for opened in open_cards(card, scan) for c in opened.clips]
 
 
 def marker_wait(card: CardRef, ready_marker: str) -> str | None:

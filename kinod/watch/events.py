@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kinod.media.cards.model import ClipFiles
-from kinod.watch.cards import CardRef, FileSig
+from kinod.watch.cards import CardRef, FileSig, OpenCard
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,9 @@ class CardReady:
     clips: tuple[Path, ...]
     #: Clips made of several files (spanned recordings, audio essences), by first file.
     parts: dict[Path, ClipFiles] = field(default_factory=dict)
+    #: The cards in the folder, each parsed once (:func:`kinod.watch.cards.open_cards`):
+    #: the folder itself, or the cards of a folder of card folders. Empty: not opened yet.
+    cards: tuple[OpenCard, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from kinod.config import WatchConfig
-from kinod.watch.cards import CardRef, CardScan, FileSig, card_clips, card_of, list_cards, marker_wait, scan_card
+from kinod.watch.cards import CardRef, CardScan, FileSig, card_of, list_cards, marker_wait, open_cards, scan_card
 from kinod.watch.events import CardChanged, CardReady, CardSeen, RootState, ScanDone, WatchEvent, WatchProblem
 from kinod.watch.ignore import RootFilter, is_system_name
 from kinod.watch.observers import WatchedRoot, start_observer, stop_observer
@@ -325,7 +325,8 @@ class Watcher:
         return marker_wait(card, self.config.ready_marker)
 
     def _hand_on(self, card: CardRef, scan: CardScan) -> None:
-        found = card_clips(card, scan)
+        opened = open_cards(card, scan)
+        found = [c for o in opened for c in o.clips]
         clips = [c.first for c in found]
         with self._lock:
             self._handled[card.key] = dict(scan.files)
@@ -336,7 +337,8 @@ class Watcher:
             log.info("card has no media files", card=card.key, files=len(scan.files))
             return
         log.info("card ready", card=card.key, clips=len(clips))
-        self.sink(CardReady(card, dict(scan.files), tuple(clips), {c.first: c for c in found if not c.plain}))
+        parts = {c.first: c for c in found if not c.plain}
+        self.sink(CardReady(card, dict(scan.files), tuple(clips), parts, tuple(opened)))
 
     def ready_now(self) -> list[CardReady]:
         """Every card with media that differs from what was handed on, without settling (``run --once``)."""
@@ -351,10 +353,11 @@ class Watcher:
                     if self._handled.get(card.key) == scan.files:
                         continue
                     self._handled[card.key] = dict(scan.files)
-                found = card_clips(card, scan)
+                opened = open_cards(card, scan)
+                found = [c for o in opened for c in o.clips]
                 if found:
                     spans = {c.first: c for c in found if not c.plain}
-                    out.append(CardReady(card, dict(scan.files), tuple(c.first for c in found), spans))
+                    out.append(CardReady(card, dict(scan.files), tuple(c.first for c in found), spans, tuple(opened)))
         return out
 
     def _problem(self, path: Path, kind: str, message: str) -> None:

@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from kinod.media.timecode import TimecodeSource, format_rate
+from kinod.media.timecode import TimecodeSource, format_rate, parse_rate
 
 FileRole = Literal["av", "video", "audio", "part"]
 
@@ -226,6 +226,11 @@ class CameraFacts:
     serial: str | None = None
     user_clip_name: str | None = None
     sidecar: str | None = None
+    #: For a Broadcast WAV whose recorder wrote no timecode rate: the rate its card gave
+    #: (``tc_rate_source`` "card-video"), or None with "cards.audio_tc_rate" (the configured
+    #: rate, read when the clip is probed). Both None: not looked up with the card.
+    tc_rate: str | None = None
+    tc_rate_source: str | None = None
 
     @classmethod
     def of(cls, clip: CardClip) -> CameraFacts | None:
@@ -248,8 +253,18 @@ class CameraFacts:
             sidecars=[self.sidecar] if self.sidecar else [],
         )  # fmt: skip
 
+    def bwf_tc_rate(self, default: Fraction) -> tuple[Fraction, str] | None:
+        """The (rate, source) labelling a rate-less BWF start, as its card gave it; None: not looked up."""
+        if self.tc_rate_source is None:
+            return None
+        return (parse_rate(self.tc_rate) if self.tc_rate else default), self.tc_rate_source
+
     def to_json(self) -> dict[str, str | None]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        for k in ("tc_rate", "tc_rate_source"):  # written only when set: older records stay as they were
+            if out[k] is None:
+                del out[k]
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, str | None] | None) -> CameraFacts | None:
