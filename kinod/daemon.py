@@ -454,6 +454,8 @@ class Daemon:
             check_layout(new)
             if new.state.dir.absolute() != self.config.state.dir.absolute():
                 raise ConfigError(f"state.dir changed to {new.state.dir}: restart kinod to move its state")
+            if new.state.shared != self.config.state.shared:
+                raise ConfigError(f"state.shared_dir changed to {new.state.shared}: restart kinod to move it")
         except (ConfigError, ConfigConflict) as e:
             log.error("reload refused; keeping the running config", error=str(e))
             self.notifier.ready(f"reload refused: {e}")
