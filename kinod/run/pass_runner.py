@@ -106,18 +106,7 @@ class PassRunner:
         integ = check_integrity(path, pr, self.config.cards.integrity_check)
         errors.extend(_err("integrity", m) for m in pre_decode_problems(path, pr, integ))
         failures: dict[str, str] = {}
-        live: list[Analyzer] = []
-        wanted: dict[str, str] = task.options.get("stream", {})
-        for name, key in wanted.items():
-            if name not in self.analyzers or self.analyzers.specs(task.fingerprint, path)[name].key != key:
-                failures[name] = f"{path}: {name}: no longer enabled with this config; planned again on the next scan"
-                continue
-            a = self.analyzers.make(name)
-            try:
-                a.start(info)
-                live.append(a)
-            except Exception as e:
-                failures[name] = f"{path}: {name}: {e}"
+        live = self._start(task, info, failures)
         want_cache = bool(task.options.get("cache"))
         outcome = TaskOutcome(task.key, "done", media_seconds=pr.duration_s)
         try:
@@ -150,6 +139,24 @@ class PassRunner:
         outcome.elapsed_s = time.monotonic() - t0
         apply_integrity(outcome, pr, integ)  # results end where the file breaks
         return outcome
+
+    def _start(self, task: Task, info: ClipInfo, failures: dict[str, str]) -> list[Analyzer]:
+        """The task's stream analyzers, started; one this config would not plan the same way fails."""
+        path = info.path
+        wanted: dict[str, str] = task.options.get("stream", {})
+        specs = self.analyzers.specs(task.fingerprint, path) if wanted else {}
+        live: list[Analyzer] = []
+        for name, key in wanted.items():
+            if name not in specs or specs[name].key != key:
+                failures[name] = f"{path}: {name}: no longer enabled with this config; planned again on the next scan"
+                continue
+            a = self.analyzers.make(name)
+            try:
+                a.start(info)
+                live.append(a)
+            except Exception as e:
+                failures[name] = f"{path}: {name}: {e}"
+        return live
 
     def decode_branches(self, path: Path, pr: Probe, out_dir: Path) -> list[DecodeExtras]:
         """The one place extra outputs join the decode pass: every registered provider's branches."""
