@@ -59,7 +59,22 @@ class OutputConfig(Strict):
 
 
 class StateConfig(Strict):
+    #: The coordinator's own files (the SQLite job store, the search index, models): a
+    #: local disk. Workers never open it.
     dir: Path = Path("var")
+    #: What the coordinator shares with ``kinod worker`` processes on other machines: the
+    #: analysis caches (``cache/``) and the distributed run's files (``dist/``). On the
+    #: shared storage when workers run elsewhere; unset, it is ``dir``.
+    shared_dir: Path | None = None
+
+    @property
+    def shared(self) -> Path:
+        return self.shared_dir if self.shared_dir is not None else self.dir
+
+    @property
+    def cache_root(self) -> Path:
+        """Where each clip's analysis cache lives (``<cache_root>/<fingerprint>``)."""
+        return self.shared / "cache"
 
 
 class MediaConfig(Strict):

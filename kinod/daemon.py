@@ -223,7 +223,7 @@ class Daemon:
         from kinod.jobs.dramatiq_executor import DistCollector, DramatiqExecutor
         from kinod.worker import model_hashes
 
-        self._dist = DramatiqExecutor(self.config, model_hashes(self.processor))
+        self._dist = DramatiqExecutor(self.config, model_hashes(self.processor.analyzers))
         self.metrics.registry.register(DistCollector(self._dist))
         outbox = self._dist.outbox_tasks()
         moved = self.store.adopt_leases([t.key for t, _q, _e in outbox], self.owner, self.config.jobs.lease_seconds)
@@ -250,6 +250,7 @@ class Daemon:
             cpu_fallback=j.oom_cpu_fallback,
             observer=self.metrics,
             on_settled=lambda fp: self.intake.put(("finalize", fp)),
+            facts=self.processor.facts,
         )
 
     def _run_task(self, task: Task, cancelled: Any) -> TaskOutcome:
@@ -453,6 +454,8 @@ class Daemon:
             check_layout(new)
             if new.state.dir.absolute() != self.config.state.dir.absolute():
                 raise ConfigError(f"state.dir changed to {new.state.dir}: restart kinod to move its state")
+            if new.state.shared != self.config.state.shared:
+                raise ConfigError(f"state.shared_dir changed to {new.state.shared}: restart kinod to move it")
         except (ConfigError, ConfigConflict) as e:
             log.error("reload refused; keeping the running config", error=str(e))
             self.notifier.ready(f"reload refused: {e}")
@@ -467,6 +470,7 @@ class Daemon:
         self.config = new
         logs.configure(new.logging.level, new.logging.format)
         self.processor = ClipProcessor(new, self.store)
+        self.scheduler.facts = self.processor.facts  # tasks handed out from now on: the new analyzer set
         if isinstance(self.executor, ProcessExecutor):
             self.executor.replace_factory(functools.partial(make_runner, new))
         self.metrics.add_analyzers(self.processor.classes)
@@ -475,7 +479,7 @@ class Daemon:
             from kinod.worker import model_hashes
 
             limits, _why = self._dist_limits()
-            self._dist.set_models(model_hashes(self.processor))
+            self._dist.set_models(model_hashes(self.processor.analyzers))
         self.metrics.set_limits(limits.cpu_slots, limits.gpu_slots)
         self.scheduler.update_limits(limits, new.jobs.max_attempts, new.jobs.newest_card_first, new.jobs.queue_size)
         self.scheduler.cpu_fallback = new.jobs.oom_cpu_fallback

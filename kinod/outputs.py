@@ -1,7 +1,7 @@
 """Where a clip's outputs go: one rule shared by the daemon, ``kinod scan`` and ``kinod export``.
 
 Why a module of its own: the exporters and the commands need the rule without the
-pipeline, and the pipeline's rooms all agree on it by importing it from here.
+pipeline, and the pipeline's parts all agree on it by importing it from here.
 """
 
 from __future__ import annotations

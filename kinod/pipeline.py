@@ -3,19 +3,21 @@
 Shared by ``kinod scan`` and the daemon so there is one way a clip is processed. It
 knows the order of steps, not what any analyzer computes. A clip goes through:
 
-1. **plan** (:meth:`ClipProcessor.enqueue_clip`): fingerprint, one job per enabled
+1. **plan** (:meth:`~kinod.run.planner.Planner.enqueue_clip`): fingerprint, one job per enabled
    analyzer (its key hashes content, name, version, model and config), queue the
    ones not done, and a *pass* when a stream analyzer is pending or a model analyzer
    needs the analysis cache;
 2. **pass task**: probe, then the one decode pass feeding every pending stream
    analyzer, plus the analysis cache (PCM) for model analyzers, plus any extra
-   outputs riding the same decode (:meth:`ClipProcessor.decode_branches`);
+   outputs riding the same decode (``PassRunner.branch_providers``);
 3. **model tasks**: one per model analyzer, reading the cache, never the original;
 4. **finalize**: when nothing of the clip is queued or running, the sidecar is
    rebuilt from every stored result and the derived files are written
-   (:meth:`ClipProcessor.write_outputs`).
+   (:meth:`~kinod.run.finalize.Finalizer.write_outputs`).
 
-The daemon's scheduler runs steps 2 and 3 on its slots; ``kinod scan`` runs them in
+Steps 2 and 3 run from the task alone (the scheduler fills in the clip's facts from
+the store when it hands a task out), so they may run in another process or on another
+machine. The daemon's scheduler runs them on its slots; ``kinod scan`` runs them in
 line, one after the other, through the same scheduler code (retries, OOM policy).
 
 Failure policy: a clip that cannot be probed or decoded gets a sidecar with an
@@ -25,40 +27,37 @@ raises is recorded in ``errors`` and the other analyzers' results are still writ
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import structlog
 
-from kinod.analyzers.base import (
-    Analyzer,
-    RuntimeContext,
-)
-from kinod.analyzers.registry import analyzer_class
+from kinod.analyzers.base import Analyzer
 from kinod.config import Config
 from kinod.export.sidecar import (
     sidecar_path,
 )
 from kinod.jobs.lease import make_owner
 from kinod.jobs.scheduler import Limits, Scheduler
-from kinod.jobs.store import JobStore
+from kinod.jobs.store import JobSpec, JobStore
 from kinod.jobs.tasks import Task, TaskOutcome
+from kinod.media.cache import FrameCacheSpec
 from kinod.media.cards.model import ClipFiles
-from kinod.media.ffmpeg import ffmpeg_path
-from kinod.media.probe import Probe
-from kinod.media.proxy import plan_proxy
 from kinod.outputs import output_dir_for
+from kinod.run.analyzer_set import AnalyzerSet
 from kinod.run.common import (
     BranchProvider,
     ClipError,
     ClipOutcome,
     ClipPlan,
     DecodeExtras,
+    cache_dir_for,
 )
 from kinod.run.finalize import Finalizer
-from kinod.run.model_runner import ModelRunner
-from kinod.run.pass_runner import PassRunner
 from kinod.run.planner import Planner
+from kinod.run.task_facts import TaskFacts
+from kinod.run.task_runner import Progress, TaskRunner
 from kinod.watch.ignore import MEDIA_EXTENSIONS, is_media_name
 
 __all__ = [
@@ -78,42 +77,76 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 
-class ClipProcessor(Planner, PassRunner, ModelRunner, Finalizer):
-    """Holds what stays the same across clips (config, store, analyzer classes).
+class ClipProcessor:
+    """The coordinator's parts over one config and store, for the daemon and ``kinod scan``.
 
-    Its rooms (:mod:`kinod.run`): :class:`~kinod.run.planner.Planner` (jobs for a clip),
-    :class:`~kinod.run.pass_runner.PassRunner` (the decode pass),
-    :class:`~kinod.run.model_runner.ModelRunner` (model analyzers on the cache),
+    It composes plain objects and adds nothing of its own but :meth:`process`:
+    :class:`~kinod.run.analyzer_set.AnalyzerSet` (the enabled analyzers),
+    :class:`~kinod.run.planner.Planner` (jobs for a clip),
+    :class:`~kinod.run.task_facts.TaskFacts` (a task's facts from the store),
+    :class:`~kinod.run.task_runner.TaskRunner` (pass and model tasks, no store),
     :class:`~kinod.run.finalize.Finalizer` (sidecar and derived files).
     """
 
     def __init__(self, config: Config, store: JobStore, classes: Sequence[type[Analyzer]] | None = None) -> None:
         self.config = config
         self.store = store
-        self.ffmpeg = ffmpeg_path(config.media.ffmpeg)
-        self.runtime = RuntimeContext(state_dir=config.state.dir, device=config.jobs.device)
-        if classes is None:
-            classes = [analyzer_class(n) for n in config.enabled_analyzers]
-        self.classes: dict[str, type[Analyzer]] = {c.name: c for c in classes}
-        #: Extra decode-pass outputs (proxies: ``kinod.media.proxy``) register here.
-        self.branch_providers: list[BranchProvider] = []
-        if config.proxy.enabled:
-            self.branch_providers.append(self._proxy_branches)
+        self.analyzers = AnalyzerSet(config, classes)
+        self.planner = Planner(config, store, self.analyzers)
+        self.facts = TaskFacts(config, store, self.analyzers)
+        self.runner = TaskRunner(config, self.analyzers)
+        self.finalizer = Finalizer(config, store)
+        self.enqueue_clip = self.planner.enqueue_clip
+        self.replan_known = self.planner.replan_known
+        self.finalize = self.finalizer.finalize
+        self.write_error_sidecar = self.finalizer.write_error_sidecar
+        self.write_outputs = self.finalizer.write_outputs
 
-    def _proxy_branches(self, path: Path, pr: Probe, out_dir: Path) -> DecodeExtras:
-        """The clip's edit proxy, encoded from the same decode as its analysis."""
-        if not pr.has_video:
-            return DecodeExtras()
-        job = plan_proxy(path, pr, out_dir, self.config.proxy, ffmpeg=self.ffmpeg, clip_name=pr.clip_name)
+    @property
+    def classes(self) -> dict[str, type[Analyzer]]:
+        return self.analyzers.classes
 
-        def finish(ok: bool) -> None:
-            if ok:
-                result = job.finalize()
-                log.info("proxy written", proxy=str(result.path) if hasattr(result, "path") else str(result))
-            else:
-                job.abort()
+    def specs(self, fp: str, path: Path) -> dict[str, JobSpec]:
+        return self.analyzers.specs(fp, path)
 
-        return DecodeExtras(tuple(job.video_branches), tuple(job.audio_branches), finish)
+    def plan_hash(self) -> str:
+        return self.analyzers.plan_hash()
+
+    def cache_frame_spec(self) -> FrameCacheSpec | None:
+        return self.analyzers.cache_frame_spec()
+
+    def cache_dir(self, fp: str) -> Path:
+        return cache_dir_for(self.config, fp)
+
+    def run_task(self, task: Task, cancelled: Callable[[], bool], progress: Progress | None = None) -> TaskOutcome:
+        """Run a task in this process: its facts from the store (if the scheduler has not added
+        them yet), and a pass's progress recorded in the store for ``kinod status``."""
+        task = self.facts.fill(task)
+        if task.kind == "pass":
+            progress = self._progress_reporter(task.fingerprint, progress)
+        return self.runner(task, cancelled, progress)
+
+    def _progress_reporter(self, fp: str, progress: Progress | None) -> Progress:
+        """Frames decoded, to the caller's bar and to the store (``passes.frames_done``).
+
+        The store is told at most every half second: enough for ``kinod status`` and for
+        a test that must act while a decode is under way, without a write per frame.
+        """
+        last = [0.0]
+
+        def report(n: int, total: int) -> None:
+            if progress is not None:
+                progress(n, total)
+            now = time.monotonic()
+            if now - last[0] >= 0.5:
+                last[0] = now
+                try:
+                    self.store.set_pass_progress(fp, n)
+                except Exception as e:  # progress is a nicety: never fail a pass for it
+                    log.debug("pass progress not recorded", error=str(e))
+                    last[0] = float("inf")
+
+        return report
 
     # kinod scan ----------------------------------------------------------------------------------------
     def process(
@@ -169,6 +202,7 @@ class ClipProcessor(Planner, PassRunner, ModelRunner, Finalizer):
                 max_attempts=self.config.jobs.max_attempts,
                 cpu_fallback=self.config.jobs.oom_cpu_fallback,
                 scope={plan.fingerprint},
+                facts=self.facts,
             )
             while not sched.idle() and not stop():
                 sched.tick(0.0)
@@ -180,11 +214,10 @@ class ClipProcessor(Planner, PassRunner, ModelRunner, Finalizer):
 def make_runner(config: Config) -> Callable[[Task, Callable[[], bool]], TaskOutcome]:
     """The task runner of a worker process (``jobs.executor = "process"``).
 
-    Runners only read the state file (clip facts, output folders); every write goes
-    through the scheduler in the daemon, so a worker opens it read-only.
+    The scheduler hands out tasks with their facts filled in, so a worker process opens
+    no state file: it runs the task and sends the outcome back.
     """
-    store = JobStore(config.state.dir / "kinod.sqlite", readonly=True)
-    return ClipProcessor(config, store).run_task
+    return TaskRunner(config)
 
 
 class InlineExecutor:

@@ -1,11 +1,13 @@
 """``kinod worker``: runs tasks from the broker's queues on any machine that mounts the storage.
 
-A worker never writes the job store or a sidecar. It reads the state file (clip facts,
-as the process executor's workers do), runs the task with the same
-:class:`~kinod.pipeline.ClipProcessor` as the daemon, writes the outcome as a result
-file on the shared storage (atomically) and sends a completion message; the
-coordinator records it. Duplicate deliveries are harmless: a claim file decides who
-runs a task (see :mod:`kinod.jobs.dist_files`).
+A worker never opens the job store nor writes a sidecar: a task carries everything its
+runner reads (the coordinator filled it in, see :mod:`kinod.run.task_facts`), so the
+worker needs the broker, the footage or the analysis cache, and the shared folder of
+the run's files (``state.shared_dir``), nothing of the coordinator's ``state.dir``. It
+runs the task with the same :class:`~kinod.run.task_runner.TaskRunner` as the daemon,
+writes the outcome as a result file on the shared storage (atomically) and sends a
+completion message; the coordinator records it. Duplicate deliveries are harmless: a
+claim file decides who runs a task (see :mod:`kinod.jobs.dist_files`).
 
 Dramatiq settings: prefetch 1 per queue (a long job must not sit on messages another
 worker could take), no time limit and no retries (see :mod:`kinod.jobs.broker`).
@@ -14,7 +16,6 @@ worker could take), no time limit and no retries (see :mod:`kinod.jobs.broker`).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -34,46 +35,33 @@ from kinod.config import Config
 from kinod.jobs.broker import RESULT_ACTOR, RESULTS_QUEUE, TASK_ACTOR, make_broker, message, safe_url
 from kinod.jobs.dist_files import DistFiles, task_from_json
 from kinod.jobs.registry_workers import WorkerInfo, remove_record, write_record
-from kinod.jobs.store import JobStore
-from kinod.jobs.tasks import TaskOutcome
+from kinod.jobs.tasks import Task, TaskOutcome
 from kinod.paths_map import PathMap
+from kinod.run.analyzer_set import AnalyzerSet
+from kinod.run.task_runner import TaskRunner
 
 log = structlog.get_logger(__name__)
 
-#: Clip-row columns that hold paths (mapped for a worker with another mount point).
-_PATH_COLUMNS = ("path", "out_dir", "card_path")
-
-
-def model_hashes(processor: Any) -> dict[str, str | None]:
+def model_hashes(analyzers: AnalyzerSet) -> dict[str, str | None]:
     """analyzer -> sha256 of its model file (None for analyzers without a model)."""
-    out: dict[str, str | None] = {}
-    for name in processor.classes:
-        info = processor._analyzer(name).model_info()
-        out[name] = info.sha256 if info else None
-    return out
+    return analyzers.model_hashes()
 
 
-class MappedStore:
-    """The read-only state file seen through the path map (clip rows in worker paths)."""
-
-    def __init__(self, store: JobStore, pmap: PathMap) -> None:
-        self._store = store
-        self._pmap = pmap
-
-    def clip(self, fingerprint: str) -> dict[str, Any] | None:
-        row = self._store.clip(fingerprint)
-        if row is None:
-            return None
-        d = dict(row)
-        for col in _PATH_COLUMNS:
-            if d.get(col):
-                d[col] = self._pmap.to_worker(d[col])
-        if d.get("parts"):  # JSON of the clip's files (chapters, audio essences)
-            d["parts"] = json.dumps(self._pmap.deep_to_worker(json.loads(d["parts"])))
-        return d
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
+def to_worker(task: Task, pmap: PathMap) -> Task:
+    """The task with every path in it as this worker mounts the storage."""
+    if not pmap:
+        return task
+    m = pmap.to_worker
+    return replace(
+        task,
+        path=m(task.path),
+        files=pmap.deep_to_worker(task.files),
+        out_dir=m(task.out_dir) if task.out_dir else task.out_dir,
+        cache_dir=m(task.cache_dir) if task.cache_dir else task.cache_dir,
+        card_path=m(task.card_path) if task.card_path else task.card_path,
+        probe=pmap.deep_to_worker(task.probe),
+        results=pmap.deep_to_worker(task.results),
+    )
 
 
 class WorkerMetrics:
@@ -128,21 +116,16 @@ def gpu_info() -> dict[str, Any]:
 
 class WorkerProcess:
     def __init__(self, config: Config, queues: list[str], threads: int, metrics_listen: str | None = None) -> None:
-        from kinod.pipeline import ClipProcessor
-
         self.config = config
         self.queues = queues
         self.threads = threads
         self.metrics_listen = config.worker.metrics_listen if metrics_listen is None else metrics_listen
         self.id = config.worker.name or f"{socket.gethostname()}-{os.getpid()}"
-        self.dist = DistFiles(config.state.dir).ensure()
+        self.dist = DistFiles(config.state.shared).ensure()
         self.pmap = PathMap.from_config(config.paths.map)
         self.timeout = config.broker.heartbeat_timeout_seconds
-        db = config.state.dir / "kinod.sqlite"
-        self.store = _open_store(db)
-        store: Any = MappedStore(self.store, self.pmap) if self.pmap else self.store
-        self.processor = ClipProcessor(config, store)
-        self.models = model_hashes(self.processor)
+        self.runner = TaskRunner(config)
+        self.models = model_hashes(self.runner.analyzers)
         self.metrics = WorkerMetrics(self.id)
         self.broker = make_broker(config.broker.url, config.broker.namespace, self.timeout)
         self.current: dict[str, str] = {}
@@ -159,7 +142,7 @@ class WorkerProcess:
             id=self.id,
             host=socket.gethostname(),
             queues=self.queues,
-            analyzers=list(self.processor.classes),
+            analyzers=list(self.runner.analyzers.classes),
             models=self.models,
             version=__version__,
             heartbeat=time.time(),
@@ -220,11 +203,11 @@ class WorkerProcess:
         self.dist.beat(token)
         self.metrics.current.labels(self.id).inc()
         self.metrics.info.labels(self.id, task.key, task.analyzer).set(1)
-        local = replace(task, path=self.pmap.to_worker(task.path), files=self.pmap.deep_to_worker(task.files))
+        local = to_worker(task, self.pmap)
         log.info("task started", key=task.key, analyzer=task.analyzer, path=local.path)
         t0 = time.monotonic()
         try:
-            outcome = self.processor.run_task(local, lambda: self.dist.cancelled(token))
+            outcome = self.runner(local, lambda: self.dist.cancelled(token))
         except BaseException as e:
             log.exception("task crashed", error=repr(e))
             outcome = TaskOutcome(task.key, "failed", f"{task.path}: {task.analyzer}: internal error: {e!r}", True)
@@ -301,21 +284,6 @@ class WorkerProcess:
             server.stop()
         self.broker.close()
         return 0
-
-
-def _open_store(db: Any) -> JobStore:
-    """The state file, read-only; a worker started before the coordinator waits for it."""
-    from kinod.jobs.store import StoreError
-
-    said = False
-    while True:
-        try:
-            return JobStore(db, readonly=True)
-        except StoreError as e:
-            if not said:
-                log.warning("waiting for the coordinator's state file", error=str(e))
-                said = True
-            time.sleep(1.0)
 
 
 def run_worker(config: Config, queues: list[str], processes: int, threads: int, config_path: str | None) -> int:

@@ -101,8 +101,18 @@ def dist_config(d: Daemon, redis: RedisServer, heartbeat: float = 3.0, extra: st
 class Worker:
     """One ``kinod worker`` process with a config of its own (name, metrics port, path map)."""
 
-    def __init__(self, d: Daemon, name: str, *, replace: dict[str, str] | None = None, extra: str = "") -> None:
+    def __init__(
+        self,
+        d: Daemon,
+        name: str,
+        *,
+        replace: dict[str, str] | None = None,
+        extra: str = "",
+        prefix: list[str] | None = None,
+    ) -> None:
         self.name = name
+        #: A command to run the worker under (e.g. one that hides folders from it).
+        self.prefix = prefix or []
         self.base = d.base
         self.port = free_port()
         text = d.config.read_text()
@@ -116,7 +126,7 @@ class Worker:
     def start(self, *args: str) -> Worker:
         logf = open(self.log, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kinod.cli", "--config", str(self.config), "worker", *args],
+            [*self.prefix, sys.executable, "-m", "kinod.cli", "--config", str(self.config), "worker", *args],
             stdout=logf,
             stderr=subprocess.STDOUT,
             cwd=self.base,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ from kinod.analyzers.categories.taxonomy import TaxonomyError, load
 from kinod.analyzers.speech import SpeechAnalyzer
 from kinod.config import load_config
 from kinod.jobs.store import JobStore
+from kinod.jobs.tasks import Task
 from kinod.pipeline import ClipProcessor
 
 DATA = Path(__file__).parent / "data" / "categories"
@@ -143,7 +143,8 @@ def test_embeddings_match_sentence_transformers_reference() -> None:
 
 
 def test_a_model_analyzer_waits_for_a_running_one_it_reads(tmp_path: Path) -> None:
-    """categories reads speech: queued behind it, and waits while it still runs on another slot."""
+    """categories reads speech: queued behind it, held while it still runs on another slot,
+    then handed out with speech's result in the task (its runner reads no store)."""
     config = load_config(_config(tmp_path))
     store = JobStore(config.state.dir / "kinod.sqlite")
     try:
@@ -153,20 +154,14 @@ def test_a_model_analyzer_waits_for_a_running_one_it_reads(tmp_path: Path) -> No
         assert specs["categories"].priority > specs["speech"].priority
         speech_key = plan.keys["speech"]
         assert store.claim(speech_key, "other-worker", 60.0) is not None  # speech runs elsewhere
+        task = Task(plan.keys["categories"], "model", plan.fingerprint, str(DATA / "football_1.wav"), "categories")
+        assert proc.facts.blocked(task)
         record = {"items": [{"start_frame": 0, "end_frame": 10, "text": "The striker scores a goal."}], "summary": {}}
-        real = store.job_states
-        polls: list[dict[str, str]] = []
-
-        def spy(keys: Any) -> dict[str, str]:
-            states = real(keys)
-            polls.append(states)
-            if len(polls) == 1:  # the first look sees speech running; then it finishes
-                store.finish_job(speech_key, "other-worker", state="done", record=record)
-            return states
-
-        store.job_states = spy  # type: ignore[method-assign]
-        results = proc._done_results(plan.fingerprint, ("speech", "ocr"))
+        store.finish_job(speech_key, "other-worker", state="done", record=record)
+        assert not proc.facts.blocked(task)
+        filled = Task.from_json(proc.facts.fill(task).to_json())  # as it travels to a worker
     finally:
         store.close()
-    assert polls[0][speech_key] == "running" and len(polls) == 2
-    assert results["speech"].items[0]["text"] == "The striker scores a goal."
+    assert set(filled.results) == {"speech"}  # ocr is not enabled: left out, not waited for
+    assert filled.results["speech"]["items"][0]["text"] == "The striker scores a goal."
+    assert filled.cache_dir == str(config.state.dir / "cache" / plan.fingerprint)

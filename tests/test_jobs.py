@@ -364,7 +364,8 @@ def test_process_executor_runs_the_real_pipeline(tmp_path: Path) -> None:
     try:
         proc = ClipProcessor(config, store)
         plan = proc.enqueue_clip(clip, tmp_path / "out")
-        sched = Scheduler(store, executor, owner="t:h:1:1", limits=Limits(2))
+        # the worker processes open no state file: the scheduler hands tasks out filled in
+        sched = Scheduler(store, executor, owner="t:h:1:1", limits=Limits(2), facts=proc.facts)
         _drain(sched, timeout=120)
         out = proc.finalize(plan.fingerprint)
         assert out.ok and _sidecar(out.sidecar)["analyses"]["shots"]["items"]

@@ -108,7 +108,7 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     # issue 17: distributed workers and held jobs
     from kinod.jobs.dist_status import dist_status, print_dist_status
 
-    dist = dist_status(config.state.dir, config.broker.heartbeat_timeout_seconds)
+    dist = dist_status(config.state.shared, config.broker.heartbeat_timeout_seconds)
     if dist is not None:
         data["dist"] = dist
     if args.json:
@@ -208,7 +208,7 @@ def cmd_forget(config: Config, args: argparse.Namespace) -> int:
         n = store.forget(target)
         for fp in fps:
             if store.clip(fp) is None:
-                shutil.rmtree(config.state.dir / "cache" / fp, ignore_errors=True)
+                shutil.rmtree(config.state.cache_root / fp, ignore_errors=True)
     finally:
         store.close()
     if not any(n.values()):

@@ -1,4 +1,5 @@
-"""The files a distributed run keeps on shared storage, under ``<state.dir>/dist``.
+"""The files a distributed run keeps on shared storage, under ``<state.shared_dir>/dist``
+(``state.shared_dir`` defaults to ``state.dir``).
 
 Why files and not only broker messages: the broker may lose everything (Redis restarted
 without persistence) and the coordinator may be killed, but a file written atomically
@@ -51,8 +52,8 @@ def outcome_from_json(d: dict[str, Any]) -> TaskOutcome:
 
 
 class DistFiles:
-    def __init__(self, state_dir: Path) -> None:
-        self.root = state_dir / "dist"
+    def __init__(self, shared_dir: Path) -> None:
+        self.root = shared_dir / "dist"
         self.outbox = self.root / "outbox"
         self.claims = self.root / "claims"
         self.results = self.root / "results"

@@ -1,6 +1,6 @@
 """What ``kinod status`` says about distributed workers: live workers, held jobs, refusals.
 
-Read from the files under ``<state.dir>/dist`` (worker records, the coordinator's
+Read from the files under ``<state.shared_dir>/dist`` (worker records, the coordinator's
 ``held.json``), so status needs no broker connection and works with the daemon down.
 """
 

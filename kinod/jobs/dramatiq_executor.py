@@ -64,7 +64,7 @@ class DramatiqExecutor:
     def __init__(self, config: Config, models: dict[str, str | None]) -> None:
         self.config = config
         self.models = models
-        self.dist = DistFiles(config.state.dir).ensure()
+        self.dist = DistFiles(config.state.shared).ensure()
         self.timeout = config.broker.heartbeat_timeout_seconds
         self.fleet = Fleet(self.dist.workers, self.timeout, models)
         self.broker = make_broker(config.broker.url, config.broker.namespace, self.timeout)

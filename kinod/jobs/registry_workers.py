@@ -1,6 +1,6 @@
 """Worker capacity records and their heartbeat, and the coordinator's view of them.
 
-Each ``kinod worker`` rewrites ``<state.dir>/dist/workers/<id>.json`` (atomically) every
+Each ``kinod worker`` rewrites ``<state.shared_dir>/dist/workers/<id>.json`` (atomically) every
 few seconds: host, queues, GPU, analyzers with their model hashes, kinod version,
 what it runs now. Files on the shared storage rather than broker keys, so the same
 works with Redis and RabbitMQ, and ``kinod status`` can read them without a broker.

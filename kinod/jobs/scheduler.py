@@ -12,6 +12,10 @@
 * **Durability.** A task is claimed in the store under a lease before it starts, the
   lease is renewed while it runs, and every outcome is written before the slot is
   given back. Work of a dead daemon goes back to the queue (see :mod:`kinod.jobs.lease`).
+* **Self-contained tasks.** Before a task goes to its executor, the coordinator's
+  :class:`TaskFiller` adds what its runner reads from the store (the clip's facts,
+  other analyzers' results), so executors in other processes or on other machines
+  never open the state file. A model task whose input still runs waits in the queue.
 * **Out of memory.** A GPU task that runs out of memory is retried with the smaller
   batch its analyzer suggests, then on the CPU when ``jobs.oom_cpu_fallback`` allows,
   and the job's note and event log say what was done.
@@ -159,6 +163,13 @@ class SchedulerObserver(Protocol):
     def overhead(self, seconds: float, cpu_seconds: float, dispatched: int) -> None: ...
 
 
+class TaskFiller(Protocol):
+    """The coordinator's side of a self-contained task (see :mod:`kinod.run.task_facts`)."""
+
+    def blocked(self, task: Task) -> bool: ...
+    def fill(self, task: Task) -> Task: ...
+
+
 class _Quiet:
     def task_started(self, task: Task) -> None:
         return None
@@ -191,8 +202,11 @@ class Scheduler:
         observer: SchedulerObserver | None = None,
         on_settled: Callable[[str], None] | None = None,
         scope: set[str] | None = None,
+        facts: TaskFiller | None = None,
     ) -> None:
         self.store = store
+        #: Fills a task's facts before it is submitted (None: executors read them themselves).
+        self.facts = facts
         self.executor = executor
         self.owner = owner
         self.limits = limits
@@ -355,6 +369,9 @@ class Scheduler:
         for task in list(self.queue):
             if task.kind != "pass" and task.priority > held.get(task.fingerprint, task.priority):
                 continue
+            if self.facts is not None and self.facts.blocked(task):
+                held[task.fingerprint] = min(task.priority, held.get(task.fingerprint, task.priority))
+                continue  # what it reads still runs: its result goes out with the task
             if not self.slots.fits(task):
                 if task.kind != "pass":
                     held[task.fingerprint] = min(task.priority, held.get(task.fingerprint, task.priority))
@@ -369,6 +386,8 @@ class Scheduler:
                     continue
             else:
                 task = replace(task, attempts=task.attempts + 1)
+            if self.facts is not None:
+                task = self.facts.fill(task)
             self.slots.take(task)
             self.running[task.key] = task
             self.observer.task_started(task)

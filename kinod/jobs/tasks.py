@@ -8,7 +8,9 @@ Two kinds of task, matching the two kinds of analyzer:
 
 Both are plain data (JSON-friendly: strings, numbers, dicts) so that an executor on
 another machine can take them as they are; the scheduler knows their resource needs
-but nothing of what an analyzer computes.
+but nothing of what an analyzer computes. The coordinator fills in everything a runner
+reads (the clip's facts, where its cache and outputs go, other analyzers' results) when
+it hands the task out (:mod:`kinod.run.task_facts`), so a runner needs no job store.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ class Need:
 
 @dataclass(frozen=True)
 class Task:
-    """One unit of work, complete in its fields: an executor on another machine that shares
-    the storage runs it from these alone (``to_json`` / ``from_json``), with no access to
-    the job store. The clip is referred to by content (``fingerprint``), place (``path``)
-    and, for a clip of several files, ``files`` (``{"parts": [...], "audio": [...]}``);
-    the analyzer by name, ``version``, ``config_hash`` and ``model_sha256`` (the job key's
-    ingredients, so the executor can refuse a task its own analyzer set would not make).
+    """One unit of work, complete in its fields: an executor on another machine that sees
+    the footage (or the analysis cache) runs it from these alone (``to_json`` /
+    ``from_json``), with no access to the job store. The clip is referred to by content
+    (``fingerprint``), place (``path``) and, for a clip of several files, ``files``
+    (``{"parts": [...], "audio": [...]}``); the analyzer by name, ``version``,
+    ``config_hash`` and ``model_sha256`` (the job key's ingredients, so the executor can
+    refuse a task its own analyzer set would not make). Paths are the coordinator's; a
+    worker that mounts the storage elsewhere maps them (:mod:`kinod.paths_map`).
     """
 
     key: str
@@ -57,6 +61,22 @@ class Task:
     config_hash: str = ""
     model_sha256: str | None = None
     files: dict[str, list[str]] | None = None
+    #: The clip's output folder (keyframes, the proxy); None until the coordinator fills it.
+    out_dir: str | None = None
+    #: The clip's analysis cache folder (the pass writes it, model tasks read it).
+    cache_dir: str | None = None
+    #: The card's root folder (a WAV's timecode rate may be written beside it).
+    card_path: str | None = None
+    #: model: the clip's probe (``Probe.to_json``), from the pass that ran before.
+    probe: dict[str, Any] | None = None
+    #: model: the done results of the analyzers it reads (``needs.results_of``):
+    #: analyzer -> {"items": [...], "summary": {...}}.
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def filled(self) -> bool:
+        """The coordinator has added the clip's facts (see :mod:`kinod.run.task_facts`)."""
+        return self.cache_dir is not None
 
     @property
     def on_gpu(self) -> bool:

@@ -3,7 +3,7 @@
 Model analyzers (speech, faces, visual tags, on-screen text) run later than the decode
 pass, maybe on a GPU slot that frees up an hour from now, maybe on another machine.
 They must not decode the original again, so the pass leaves a small cache under
-``<state dir>/cache/<fingerprint>/``:
+``<state.shared_dir>/cache/<fingerprint>/`` (by default ``state.dir``):
 
 * ``audio.f32``: all channels, interleaved float32 PCM at ``audio_rate`` (16 kHz);
 * ``frames.jpg`` + ``frames.json``: sampled pictures for the model analyzers that

@@ -1,4 +1,4 @@
-"""Values and helpers shared by the pipeline's rooms (:mod:`kinod.run`)."""
+"""Values and helpers shared by the pipeline's parts (:mod:`kinod.run`)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,9 @@ from kinod.analyzers.base import (
     Analyzer,
     ClipInfo,
     Resources,
-    Result,
-    RuntimeContext,
 )
 from kinod.config import Config
-from kinod.export.sidecar import (
-    TimeBase,
-)
-from kinod.jobs.store import JobSpec, JobStore
-from kinod.jobs.tasks import Task, TaskOutcome
-from kinod.media.cache import FrameCacheSpec
+from kinod.fsutil import fit_name
 from kinod.media.decode import AudioBranch, VideoBranch
 from kinod.media.probe import Probe
 
@@ -94,55 +87,23 @@ def _resources(cls: type[Analyzer], config: Any) -> Resources:
     return cls.resources
 
 
+def cache_dir_for(config: Config, fp: str) -> Path:
+    """A clip's analysis cache folder, as the coordinator sees it (tasks carry it to workers)."""
+    return config.state.cache_root / fp
+
+
+def clip_info(path: Path, pr: Probe, out_dir: Path) -> ClipInfo:
+    """What an analyzer may know about the clip (its artefacts go under the output folder)."""
+    return ClipInfo(
+        path=path,
+        probe=pr,
+        rate=pr.timeline_rate,
+        frames=pr.frames,
+        artefact_dir=out_dir / "keyframes" / fit_name(path.name, out_dir),
+        start_tc_frames=pr.start_tc_frames,
+        drop_frame=pr.drop_frame,
+    )
+
+
 def _err(stage: str, message: str, analyzer: str | None = None) -> dict[str, Any]:
     return {"stage": stage, "analyzer": analyzer, "message": message}
-
-class Room:
-    """What the rooms of :class:`kinod.pipeline.ClipProcessor` share (set by its ``__init__``).
-
-    Each room is a mixin holding one concern; the processor composes them, so the
-    daemon, ``kinod scan`` and a worker process use one object.
-    """
-
-    config: Config
-    store: JobStore
-    ffmpeg: str
-    runtime: RuntimeContext
-    classes: dict[str, type[Analyzer]]
-    branch_providers: list[BranchProvider]
-
-    # Provided by other rooms (declared here so each room reads on its own).
-    def _analyzer(self, name: str, options: dict[str, Any] | None = None) -> Analyzer:
-        raise NotImplementedError
-
-    def specs(self, fp: str, path: Path) -> dict[str, JobSpec]:
-        raise NotImplementedError
-
-    def cache_dir(self, fp: str) -> Path:
-        raise NotImplementedError
-
-    def cache_frame_spec(self) -> FrameCacheSpec | None:
-        raise NotImplementedError
-
-    def _out_dir(self, fp: str, path: Path) -> Path:
-        raise NotImplementedError
-
-    def _clip_info(self, path: Path, pr: Probe, out_dir: Path) -> ClipInfo:
-        raise NotImplementedError
-
-    def _record(self, a: Analyzer, result: Result, elapsed: float, tb: TimeBase) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def write_error_sidecar(self, path: Path, out_dir: Path, message: str, card: str | None, fp: str | None) -> None:
-        raise NotImplementedError
-
-    def finalize(self, fp: str, only: str | None = None) -> ClipOutcome:
-        raise NotImplementedError
-
-    def enqueue_clip(self, path: Path, out_dir: Path, **kwargs: Any) -> ClipPlan:
-        raise NotImplementedError
-
-    def run_task(
-        self, task: Task, cancelled: Callable[[], bool], progress: Callable[[int, int], None] | None = None
-    ) -> TaskOutcome:
-        raise NotImplementedError

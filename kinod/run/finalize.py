@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from kinod.config import Config
 from kinod.export.sidecar import (
     build_sidecar,
     sidecar_path,
@@ -20,6 +21,7 @@ from kinod.export.sidecar import (
 )
 from kinod.export.writers import ExportError, write_formats
 from kinod.index.update import forget_clip, index_sidecar
+from kinod.jobs.store import JobStore
 from kinod.media.probe import Probe
 from kinod.media.span import place
 from kinod.outputs import clip_out_dir, clip_outputs, remove_outputs
@@ -29,15 +31,20 @@ from kinod.robust.space import is_disk_full
 from kinod.run.common import (
     ClipError,
     ClipOutcome,
-    Room,
     _err,
+    cache_dir_for,
 )
 
 log = structlog.get_logger("kinod.pipeline")
 
 
-class Finalizer(Room):
-    # Finishing ----------------------------------------------------------------------------------
+class Finalizer:
+    """Writes what a settled clip's stored results add up to (coordinator side: it reads the store)."""
+
+    def __init__(self, config: Config, store: JobStore) -> None:
+        self.config = config
+        self.store = store
+
     def finalize(self, fp: str, only: str | None = None) -> ClipOutcome:
         """Write the clip's sidecar and derived files, from everything stored, wherever the clip is.
 
@@ -155,8 +162,9 @@ class Finalizer(Room):
         if self.config.media.keep_cache:
             return
         pending = [k for k in keys.values() if rows.get(k) is not None and rows[k]["state"] in ("queued", "running")]
-        if not pending and self.cache_dir(fp).exists():
-            shutil.rmtree(self.cache_dir(fp), ignore_errors=True)
+        cache = cache_dir_for(self.config, fp)
+        if not pending and cache.exists():
+            shutil.rmtree(cache, ignore_errors=True)
             clip = self.store.clip(fp)
             if clip is not None:
                 self.store.set_clip_state(fp, clip["state"], clip["last_error"], cache="deleted")

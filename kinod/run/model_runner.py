@@ -1,12 +1,14 @@
 """The model runner: one model analyzer on a clip's analysis cache, never the original;
 out-of-memory is sorted out here for the scheduler's retry policy.
+
+It reads the task and the cache, nothing else: the coordinator put the probe, the cache
+folder and the results of the analyzers it reads into the task.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -16,48 +18,62 @@ from kinod.analyzers.base import (
     OutOfMemoryError,
     Result,
 )
+from kinod.config import Config
 from kinod.export.sidecar import (
     TimeBase,
 )
 from kinod.jobs.tasks import OutOfMemory, Task, TaskOutcome
 from kinod.media.cache import AnalysisCache
 from kinod.media.probe import Probe
-from kinod.run.common import (
-    Room,
-)
+from kinod.outputs import clip_out_dir
+from kinod.run.analyzer_set import AnalyzerSet
+from kinod.run.common import cache_dir_for, clip_info
 
 log = structlog.get_logger("kinod.pipeline")
 
 
-class ModelRunner(Room):
-    def _run_model(self, task: Task, cancelled: Callable[[], bool]) -> TaskOutcome:
+class ModelRunner:
+    """Runs model tasks from their fields alone (no job store): see :class:`~kinod.jobs.tasks.Task`."""
+
+    def __init__(self, config: Config, analyzers: AnalyzerSet) -> None:
+        self.config = config
+        self.analyzers = analyzers
+
+    def run(self, task: Task, cancelled: Callable[[], bool]) -> TaskOutcome:
         t0 = time.monotonic()
-        clip = self.store.clip(task.fingerprint)
         path = Path(task.path)
-        if clip is None or not clip["probe"]:
+        if not task.probe:
             return TaskOutcome(task.key, "failed", f"{path}: {task.analyzer}: the clip has no probe result")
-        if task.analyzer not in self.classes:
+        if task.analyzer not in self.analyzers:
             return TaskOutcome(task.key, "cancelled", f"{path}: {task.analyzer}: analyzer is no longer enabled")
-        pr = Probe.from_json(json.loads(clip["probe"]))
-        info = self._clip_info(path, pr, self._out_dir(task.fingerprint, path))
+        pr = Probe.from_json(task.probe)
+        out_dir = clip_out_dir(task.out_dir, path, self.config)
+        info = clip_info(path, pr, out_dir)
+        cache_dir = Path(task.cache_dir) if task.cache_dir else cache_dir_for(self.config, task.fingerprint)
         try:
-            cache = AnalysisCache.open(self.cache_dir(task.fingerprint))
+            cache = AnalysisCache.open(cache_dir)
         except (OSError, ValueError, KeyError) as e:
             return TaskOutcome(task.key, "failed", f"{path}: {task.analyzer}: {e}; run `kinod retry` to decode again")
         options = dict(task.options)
-        if task.device == "cpu" and "device" not in options and self.classes[task.analyzer].resources.gpu:
+        if task.device == "cpu" and "device" not in options and self.analyzers.classes[task.analyzer].resources.gpu:
             options["device"] = "cpu"  # the scheduler placed a GPU-capable analyzer on the CPU
         if cancelled():
             return TaskOutcome(task.key, "cancelled", f"{path}: stopped before it started")
-        a = self._analyzer(task.analyzer, options)
+        a = self.analyzers.make(task.analyzer, options)
         if a.needs.results_of:  # model analyzers read other results of the same clip
-            a.use_results(self._done_results(task.fingerprint, a.needs.results_of, cancelled))
+            a.use_results(
+                {
+                    n: Result(items=list(r.get("items") or []), summary=dict(r.get("summary") or {}))
+                    for n, r in task.results.items()
+                    if n in a.needs.results_of
+                }
+            )
         try:
             result = a.run(info, cache)
         except Exception as e:
             return _model_failure(task, path, e)
         elapsed = time.monotonic() - t0
-        rec = self._record(a, result, elapsed, TimeBase.from_probe(pr))
+        rec = self.analyzers.record(a, result, elapsed, TimeBase.from_probe(pr))
         note = None
         if {"batch_size", "device"} & set(task.options):
             note = "ran with " + ", ".join(
@@ -67,41 +83,6 @@ class ModelRunner(Room):
         return TaskOutcome(
             task.key, "done", records={a.name: rec}, elapsed_s=elapsed, media_seconds=pr.duration_s, note=note
         )
-
-
-    def _done_results(
-        self, fp: str, names: Sequence[str], cancelled: Callable[[], bool] = lambda: False
-    ) -> dict[str, Result]:
-        """The done analysis records of ``names`` for this clip, as Results (items, summary).
-
-        Model analyzers run after the pass, so stream results (shots) are there. A model analyzer
-        that reads another (categories reads speech) is queued behind it (``Planner.specs`` gives
-        it a later priority), so it starts only once no such job is queued; one that is still
-        *running* on another slot is waited for (it cannot be waiting on us), at most
-        ``DEPENDENCY_WAIT_S``. Readers must still work without any of them (disabled, failed).
-        """
-        clip = self.store.clip(fp)
-        plan: dict[str, str] = json.loads(clip["plan"]) if clip is not None and clip["plan"] else {}
-        keys = {n: plan[n] for n in names if n in plan}
-        deadline = time.monotonic() + DEPENDENCY_WAIT_S
-        while keys and not cancelled():
-            states = self.store.job_states(keys.values())
-            running = [n for n, k in keys.items() if states.get(k) == "running"]
-            if not running:
-                break
-            if time.monotonic() > deadline:
-                log.warning("running without unfinished results", missing=running)
-                break
-            time.sleep(0.5)
-        records = self.store.done_records(keys)
-        return {
-            n: Result(items=list(r.get("items") or []), summary=dict(r.get("summary") or {}))
-            for n, r in records.items()
-        }
-
-
-#: How long a model analyzer waits for another one it reads that is still running.
-DEPENDENCY_WAIT_S = 1800.0
 
 
 def _model_failure(task: Task, path: Path, e: Exception) -> TaskOutcome:

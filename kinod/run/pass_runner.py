@@ -1,12 +1,12 @@
 """The pass runner: probe a clip, run its one decode pass feeding every pending stream
 analyzer, the analysis cache and extra outputs (proxies), and collect the records.
 
-Also the task dispatch (:meth:`PassRunner.run_task`), the entry point of every executor.
+It reads the task and the footage, nothing else: the coordinator put the clip's files,
+output folder, cache folder and card folder into the task.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from fractions import Fraction
@@ -21,20 +21,17 @@ from kinod.analyzers.base import (
     Result,
     finish_order,
 )
-from kinod.config import analysis_hash
-from kinod.export.sidecar import (
-    TimeBase,
-    analysis_record,
-    marker_record,
-)
-from kinod.fsutil import fit_name
+from kinod.config import Config
+from kinod.export.sidecar import TimeBase
 from kinod.jobs.tasks import Task, TaskOutcome
 from kinod.media.cache import AnalysisCacheWriter, FrameCacheFeeder
 from kinod.media.cards.model import CameraFacts, ClipFiles
 from kinod.media.cards.tcrate import audio_tc_rate
 from kinod.media.decode import DecodeError, DecodePass, needs_decode
+from kinod.media.ffmpeg import ffmpeg_path
 from kinod.media.fingerprint import clip_fingerprint
 from kinod.media.probe import Probe, ProbeError
+from kinod.media.proxy import plan_proxy
 from kinod.media.span import Part, probe_span
 from kinod.media.timecode import parse_rate
 from kinod.outputs import clip_out_dir
@@ -42,34 +39,36 @@ from kinod.robust.clipcheck import pre_decode_problems
 from kinod.robust.integrity import apply as apply_integrity
 from kinod.robust.integrity import check_before_decode as check_integrity
 from kinod.robust.space import pass_outcome_if_disk_full
+from kinod.run.analyzer_set import AnalyzerSet
 from kinod.run.common import (
+    BranchProvider,
     DecodeExtras,
-    Room,
     _err,
     _os_message,
+    cache_dir_for,
+    clip_info,
 )
 
 log = structlog.get_logger("kinod.pipeline")
 
 
-class PassRunner(Room):
-    # Tasks (the executor's runner) -------------------------------------------------------------
-    def run_task(
-        self, task: Task, cancelled: Callable[[], bool], progress: Callable[[int, int], None] | None = None
-    ) -> TaskOutcome:
-        with structlog.contextvars.bound_contextvars(clip=task.path, task=task.kind, analyzer=task.analyzer):
-            if task.kind == "pass":
-                return self._run_pass(task, cancelled, progress)
-            return self._run_model(task, cancelled)
+class PassRunner:
+    """Runs pass tasks from their fields alone (no job store): see :class:`~kinod.jobs.tasks.Task`."""
 
-    def _files(self, fp: str, path: Path) -> ClipFiles:
-        """The clip's files: its chapters and audio essences as planned, else the one file."""
-        row = self.store.clip(fp)
-        if row is not None and row["parts"]:
-            return ClipFiles.from_json(json.loads(row["parts"]))
-        return ClipFiles.alone(path)
+    def __init__(
+        self, config: Config, analyzers: AnalyzerSet, branch_providers: Sequence[BranchProvider] | None = None
+    ) -> None:
+        self.config = config
+        self.analyzers = analyzers
+        self.ffmpeg = ffmpeg_path(config.media.ffmpeg)
+        #: Extra decode-pass outputs; by default the edit proxy when ``[proxy]`` is enabled.
+        self.branch_providers: list[BranchProvider] = (
+            list(branch_providers) if branch_providers is not None else default_branch_providers(config, self.ffmpeg)
+        )
 
-    def _audio_tc_rate(self, fp: str, path: Path, camera: CameraFacts | None) -> tuple[Fraction, str] | None:
+    def _audio_tc_rate(
+        self, path: Path, card_path: str | None, camera: CameraFacts | None
+    ) -> tuple[Fraction, str] | None:
         """For a WAV: the rate labelling its bext start if its iXML has none (see ``media.cards.tcrate``).
 
         The card lifecycle looked it up once per card and it travels on the clip's facts;
@@ -81,37 +80,21 @@ class PassRunner(Room):
         known = camera.bwf_tc_rate(default) if camera is not None else None
         if known is not None:
             return known
-        row = self.store.clip(fp)
-        card = Path(row["card_path"]) if row is not None and row["card_path"] else None
-        return audio_tc_rate(card, default)
+        return audio_tc_rate(Path(card_path) if card_path else None, default)
 
-    def _clip_info(self, path: Path, pr: Probe, out_dir: Path) -> ClipInfo:
-        return ClipInfo(
-            path=path,
-            probe=pr,
-            rate=pr.timeline_rate,
-            frames=pr.frames,
-            artefact_dir=out_dir / "keyframes" / fit_name(path.name, out_dir),
-            start_tc_frames=pr.start_tc_frames,
-            drop_frame=pr.drop_frame,
-        )
-
-    def _out_dir(self, fp: str, path: Path) -> Path:
-        clip = self.store.clip(fp)
-        return clip_out_dir(clip["out_dir"] if clip is not None else None, path, self.config)
-
-    def _run_pass(
-        self, task: Task, cancelled: Callable[[], bool], progress: Callable[[int, int], None] | None
+    def run(
+        self, task: Task, cancelled: Callable[[], bool], progress: Callable[[int, int], None] | None = None
     ) -> TaskOutcome:
+        """Probe, decode once for every pending stream analyzer and the cache; the records come back."""
         t0 = time.monotonic()
         path = Path(task.path)
-        clip_files = ClipFiles.from_json(task.files) if task.files else self._files(task.fingerprint, path)
+        clip_files = ClipFiles.from_json(task.files) if task.files else ClipFiles.alone(path)
         files = list(clip_files.files)
         try:
             pr, parts = probe_span(
                 clip_files.parts,
                 clip_files.audio,
-                audio_tc_rate=self._audio_tc_rate(task.fingerprint, path, clip_files.camera),
+                audio_tc_rate=self._audio_tc_rate(path, task.card_path, clip_files.camera),
                 camera=clip_files.camera,
             )
             if clip_fingerprint(files) != task.fingerprint:
@@ -124,32 +107,22 @@ class PassRunner(Room):
             return TaskOutcome(task.key, "failed", msg, clip={"errors": [_err("probe", msg)]}, problem="vanished")
         except OSError as e:
             return TaskOutcome(task.key, "failed", _os_message(path, e), retriable=True)
-        out_dir = self._out_dir(task.fingerprint, path)
-        info = self._clip_info(path, pr, out_dir)
+        out_dir = clip_out_dir(task.out_dir, path, self.config)
+        info = clip_info(path, pr, out_dir)
         errors = [_err("probe", w) for w in pr.warnings]
         if pr.truncated:
             errors.append(_err("probe", f"{path}: file is truncated"))
         integ = check_integrity(path, pr, self.config.cards.integrity_check)
         errors.extend(_err("integrity", m) for m in pre_decode_problems(path, pr, integ))
         failures: dict[str, str] = {}
-        live: list[Analyzer] = []
-        wanted: dict[str, str] = task.options.get("stream", {})
-        for name, key in wanted.items():
-            if name not in self.classes or self.specs(task.fingerprint, path)[name].key != key:
-                failures[name] = f"{path}: {name}: no longer enabled with this config; planned again on the next scan"
-                continue
-            a = self._analyzer(name)
-            try:
-                a.start(info)
-                live.append(a)
-            except Exception as e:
-                failures[name] = f"{path}: {name}: {e}"
+        live = self._start(task, info, failures)
         want_cache = bool(task.options.get("cache"))
         outcome = TaskOutcome(task.key, "done", media_seconds=pr.duration_s)
         try:
+            cache_dir = Path(task.cache_dir) if task.cache_dir else cache_dir_for(self.config, task.fingerprint)
             decode = self._decode(
-                path, pr, info, live, want_cache, out_dir, outcome, failures, errors, progress, cancelled, parts,
-                clip_files.audio,
+                path, pr, info, live, cache_dir if want_cache else None, out_dir, outcome, failures, errors,
+                progress, cancelled, parts, clip_files.audio,
             )
         except DecodeError as e:
             status = "cancelled" if cancelled() else "failed"
@@ -176,6 +149,24 @@ class PassRunner(Room):
         apply_integrity(outcome, pr, integ)  # results end where the file breaks
         return outcome
 
+    def _start(self, task: Task, info: ClipInfo, failures: dict[str, str]) -> list[Analyzer]:
+        """The task's stream analyzers, started; one this config would not plan the same way fails."""
+        path = info.path
+        wanted: dict[str, str] = task.options.get("stream", {})
+        specs = self.analyzers.specs(task.fingerprint, path) if wanted else {}
+        live: list[Analyzer] = []
+        for name, key in wanted.items():
+            if name not in specs or specs[name].key != key:
+                failures[name] = f"{path}: {name}: no longer enabled with this config; planned again on the next scan"
+                continue
+            a = self.analyzers.make(name)
+            try:
+                a.start(info)
+                live.append(a)
+            except Exception as e:
+                failures[name] = f"{path}: {name}: {e}"
+        return live
+
     def decode_branches(self, path: Path, pr: Probe, out_dir: Path) -> list[DecodeExtras]:
         """The one place extra outputs join the decode pass: every registered provider's branches."""
         extras = []
@@ -192,7 +183,7 @@ class PassRunner(Room):
         pr: Probe,
         info: ClipInfo,
         live: list[Analyzer],
-        want_cache: bool,
+        cache_dir: Path | None,
         out_dir: Path,
         outcome: TaskOutcome,
         failures: dict[str, str],
@@ -202,13 +193,11 @@ class PassRunner(Room):
         parts: Sequence[Part] = (),
         audio_inputs: Sequence[Path] = (),
     ) -> dict[str, Any] | None:
-        fp = outcome.key.removeprefix("pass:")
-        frame_spec = self.cache_frame_spec() if want_cache and pr.has_video else None
+        frame_spec = self.analyzers.cache_frame_spec() if cache_dir is not None and pr.has_video else None
+        media = self.config.media
         cache_writer = (
-            AnalysisCacheWriter(
-                self.cache_dir(fp), self.config.media.audio_rate, pr.audio_channels, frame_spec, pr.timeline_rate
-            )
-            if (want_cache)
+            AnalysisCacheWriter(cache_dir, media.audio_rate, pr.audio_channels, frame_spec, pr.timeline_rate)
+            if cache_dir is not None
             else None
         )
         # Sampled pictures for model analyzers ride the pass as one more consumer.
@@ -235,7 +224,7 @@ class PassRunner(Room):
             )
             t0 = time.monotonic()
             total = pr.frames
-            cb = self._progress_reporter(fp, total, progress)
+            cb = (lambda n: progress(n, total)) if progress is not None else None
             try:
                 stats = dp.run(
                     [*live, *feeders],  # type: ignore[list-item]
@@ -273,7 +262,7 @@ class PassRunner(Room):
                     a.use_results({n: results[n] for n in a.needs.results_of if n in results})
                     res = a.finish()
                     results[a.name] = res
-                    outcome.records[a.name] = self._record(a, res, elapsed + time.monotonic() - t1, tb)
+                    outcome.records[a.name] = self.analyzers.record(a, res, elapsed + time.monotonic() - t1, tb)
                 except Exception as e:
                     log.error("analyzer failed", error=str(e))
                     failures[a.name] = f"{path}: {a.name}: {e}"
@@ -285,42 +274,27 @@ class PassRunner(Room):
             cache_writer.commit()
         return decode_info
 
-    def _progress_reporter(
-        self, fp: str, total: int, progress: Callable[[int, int], None] | None
-    ) -> Callable[[int], None]:
-        """Frames decoded, to the caller's bar and to the store (``passes.frames_done``).
 
-        The store is told at most every half second: enough for ``kinod status`` and for
-        a test that must act while a decode is under way, without a write per frame.
-        """
-        last = [0.0]
+def default_branch_providers(config: Config, ffmpeg: str) -> list[BranchProvider]:
+    """The extra outputs ``config`` asks for: the clip's edit proxy, encoded from the same decode."""
+    if not config.proxy.enabled:
+        return []
 
-        def report(n: int) -> None:
-            if progress is not None:
-                progress(n, total)
-            now = time.monotonic()
-            if now - last[0] >= 0.5:
-                last[0] = now
-                try:
-                    self.store.set_pass_progress(fp, n)
-                except Exception as e:  # progress is a nicety (a worker's store is read-only): never fail for it
-                    log.debug("pass progress not recorded", error=str(e))
-                    last[0] = float("inf")
+    def proxy(path: Path, pr: Probe, out_dir: Path) -> DecodeExtras:
+        if not pr.has_video:
+            return DecodeExtras()
+        job = plan_proxy(path, pr, out_dir, config.proxy, ffmpeg=ffmpeg, clip_name=pr.clip_name)
 
-        return report
+        def finish(ok: bool) -> None:
+            if ok:
+                result = job.finalize()
+                log.info("proxy written", proxy=str(result.path) if hasattr(result, "path") else str(result))
+            else:
+                job.abort()
 
-    def _record(self, a: Analyzer, result: Result, elapsed: float, tb: TimeBase) -> dict[str, Any]:
-        rec = analysis_record(
-            a.name,
-            a.version,
-            a.config.model_dump(mode="json"),
-            analysis_hash(a.config, self.config.media),
-            result,
-            elapsed,
-            tb,
-        )
-        rec["markers"] = [marker_record(m, a.name, tb) for m in result.markers]
-        return rec
+        return DecodeExtras(tuple(job.video_branches), tuple(job.audio_branches), finish)
+
+    return [proxy]
 
 
 def _finish_extras(extras: list[DecodeExtras], ok: bool) -> list[str]:

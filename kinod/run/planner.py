@@ -6,109 +6,50 @@ Also planning again after a config change (:meth:`Planner.replan_known`).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 import structlog
 
-from kinod.analyzers.base import (
-    Analyzer,
-    RuntimeContext,
-)
-from kinod.config import analysis_hash
+from kinod.config import Config
 from kinod.export.sidecar import (
     sidecar_path,
 )
-from kinod.jobs.scheduler import MODEL_PRIORITY, PASS_PRIORITY
-from kinod.jobs.store import JobSpec, job_key
-from kinod.media.cache import AnalysisCache, FrameCacheSpec
+from kinod.jobs.scheduler import PASS_PRIORITY
+from kinod.jobs.store import JobSpec, JobStore
+from kinod.media.cache import AnalysisCache
 from kinod.media.cards.model import ClipFiles
 from kinod.media.fingerprint import clip_fingerprint
 from kinod.outputs import clip_out_dir
+from kinod.run.analyzer_set import AnalyzerSet
 from kinod.run.common import (
     ClipError,
     ClipPlan,
-    Room,
     _os_message,
-    _resources,
+    cache_dir_for,
 )
 
 log = structlog.get_logger("kinod.pipeline")
 
 
-class Planner(Room):
-    # Planning ---------------------------------------------------------------------------
-    def _analyzer(self, name: str, options: dict[str, Any] | None = None) -> Analyzer:
-        cls = self.classes[name]
-        cfg = self.config.analyzer_config(name) or cls.Config()
-        runtime = self.runtime
-        opts = options or {}
-        updates = {k: v for k, v in opts.items() if k in ("batch_size", "device") and k in type(cfg).model_fields}
-        if updates:
-            cfg = cfg.model_copy(update=updates)
-        if opts.get("device"):
-            runtime = RuntimeContext(state_dir=self.runtime.state_dir, device=str(opts["device"]))
-        return cls(cfg, runtime)
+class Planner:
+    """Plans clips into the job store: one job per enabled analyzer, and the pass that feeds them."""
+
+    def __init__(self, config: Config, store: JobStore, analyzers: AnalyzerSet) -> None:
+        self.config = config
+        self.store = store
+        self.analyzers = analyzers
 
     def specs(self, fp: str, path: Path) -> dict[str, JobSpec]:
-        """One job per enabled analyzer for this content."""
-        out: dict[str, JobSpec] = {}
-        for name, cls in self.classes.items():
-            a = self._analyzer(name)
-            model = a.model_info()
-            chash = analysis_hash(a.config, self.config.media)
-            sha = model.sha256 if model else None
-            res = _resources(cls, a.config)
-            out[name] = JobSpec(
-                job_key(fp, name, cls.version, chash, sha),
-                fp,
-                name,
-                cls.version,
-                chash,
-                sha,
-                str(path),
-                kind=a.kind,
-                priority=PASS_PRIORITY if a.kind == "stream" else MODEL_PRIORITY,
-                cpu=res.cpu,
-                gpu=res.gpu,
-                gpu_mem_mb=res.gpu_mem_mb,
-            )
-        # A model analyzer that reads another model analyzer's result (categories reads
-        # speech, ocr and visual) is queued behind it, one priority step per level of reading.
-        for name, spec in out.items():
-            depth = _model_depth(name, out, self.classes)
-            if depth and spec.kind == "model":
-                out[name] = dataclasses.replace(spec, priority=spec.priority + depth)
-        return out
-
-    def plan_hash(self) -> str:
-        """Identifies the analyzer set and configs: when it changes, known clips are planned again."""
-        parts = sorted(
-            f"{n}:{c.version}:{analysis_hash(self.config.analyzer_config(n) or c.Config(), self.config.media)}"
-            for n, c in self.classes.items()
-        )
-        return json.dumps(parts)
+        return self.analyzers.specs(fp, path)
 
     def cache_dir(self, fp: str) -> Path:
-        return self.config.state.dir / "cache" / fp
-
-    def cache_frame_spec(self) -> FrameCacheSpec | None:
-        """The sampled frames the enabled model analyzers want kept in the analysis cache."""
-        specs = []
-        for name in self.classes:
-            a = self._analyzer(name)
-            want = a.needs.cache_frames if a.kind == "model" else None
-            if want is not None and want.sample_fps:
-                specs.append(FrameCacheSpec(want.width or self.config.media.analysis_width, float(want.sample_fps)))
-        return FrameCacheSpec.merge(specs)
+        return cache_dir_for(self.config, fp)
 
     def _cache_ready(self, fp: str) -> bool:
         """A finished cache that also holds the frames today's model analyzers want."""
         try:
-            return AnalysisCache.open(self.cache_dir(fp)).covers(self.cache_frame_spec())
+            return AnalysisCache.open(self.cache_dir(fp)).covers(self.analyzers.cache_frame_spec())
         except (OSError, ValueError, KeyError):
             return False
 
@@ -214,10 +155,3 @@ class Planner(Room):
             touched += bool(plan.queued or plan.pass_queued)
         return touched
 
-
-def _model_depth(
-    name: str, specs: dict[str, JobSpec], classes: dict[str, type[Analyzer]], seen: frozenset[str] = frozenset()
-) -> int:
-    """How many model analyzers of this plan lie below ``name`` in ``needs.results_of``."""
-    deps = [d for d in classes[name].needs.results_of if d in specs and specs[d].kind == "model" and d not in seen]
-    return max((1 + _model_depth(d, specs, classes, seen | {name}) for d in deps), default=0)
