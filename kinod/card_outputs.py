@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 
 from kinod.config import Config
-from kinod.export.card_report import build_card_report, write_card_report
+from kinod.export.card_report import build_card_report, render_plain_html, write_card_report
 from kinod.export.sidecar import SidecarError, read_sidecar
 from kinod.export.writers import ExportError, write_card_formats
 from kinod.media.cards import Card, CardError, detect_card
@@ -119,7 +119,7 @@ def finish_card(
             report = build_card_report(
                 card, verification=verification, probes=probes, outputs=outputs, integrity=integrity
             )
-            written.extend(write_card_report(printable(report), out_dir))
+            written.extend(write_card_report(printable(report), out_dir, page=render_html))
         except (CardError, OSError, ValueError) as e:
             log.error("card report failed", card=str(card_path), error=str(e))
     card_formats = list(config.export.card_formats)
@@ -132,3 +132,13 @@ def finish_card(
             log.error("card timeline export failed", card=str(card_path), error=str(e))
             written.extend(e.written)
     return written
+
+
+def render_html(report: dict[str, Any]) -> str:
+    """The card page of the browse UI rendered to a file; the plain page if that fails."""
+    try:
+        from kinod.ui.render import render_card_report
+
+        return render_card_report(report)
+    except Exception:  # a template problem must not cost the card its report
+        return render_plain_html(report)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kinod.config import Config
 from kinod.fsutil import fit_name
+
+if TYPE_CHECKING:  # the layout reads the assembled config, which sits above this package
+    from kinod.config import Config
 
 
 def output_dir_for(path: Path, config: Config, base: Path | None = None) -> Path:

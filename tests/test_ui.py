@@ -17,8 +17,8 @@ from daemon_harness import Daemon, free_port, make_clip
 from search_library import build_library
 from starlette.testclient import TestClient
 
+from kinod.card_outputs import render_html
 from kinod.config import load_config
-from kinod.export.card_report import render_html
 from kinod.ui.app import create_app
 from kinod.ui.paths import MAX_PATH, resolve_inside
 from kinod.ui.server import DEFAULT_LISTEN, is_loopback, parse_listen, warn_if_wide

@@ -13,7 +13,7 @@ The JSON is the source; the HTML is rendered from it, self-contained, no scripts
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -217,15 +217,21 @@ def _audio_channels(clip: CardClip, probe: Probe | None) -> int | None:
     return probe.audio_channels if probe else None
 
 
-def write_card_report(report: dict[str, Any], dest_dir: Path) -> tuple[Path, Path]:
-    """Write ``card.kino.json`` and ``card.html`` into ``dest_dir`` (atomically); refuses the card itself."""
+def write_card_report(
+    report: dict[str, Any], dest_dir: Path, page: Callable[[dict[str, Any]], str] | None = None
+) -> tuple[Path, Path]:
+    """Write ``card.kino.json`` and ``card.html`` into ``dest_dir`` (atomically); refuses the card itself.
+
+    ``page`` renders the HTML: the browse UI's card page when the caller has it (the UI sits
+    above this package), else the plain self-contained page.
+    """
     root = Path(report["card"]["root"]).absolute()
     dest = Path(dest_dir).absolute()
     if dest == root or dest.is_relative_to(root):
         raise ValueError(f"{dest}: refusing to write the card report inside the card {root}; originals are read-only")
     json_path, html_path = dest / JSON_NAME, dest / HTML_NAME
     # The page (rendered from the clips' sidecars) first: whoever sees the JSON finds the page too.
-    atomic_write_text(html_path, render_html(report))
+    atomic_write_text(html_path, (page or render_plain_html)(report))
     atomic_write_json(json_path, report)
     return json_path, html_path
 
@@ -266,16 +272,6 @@ def _duration(seconds: float | None) -> str:
 
 def _frames(n: int | None) -> str:
     return f"{n} fr" if n is not None else ""
-
-
-def render_html(report: dict[str, Any]) -> str:
-    """The card page of the browse UI rendered to a file; the plain page if that fails."""
-    try:
-        from kinod.ui.render import render_card_report
-
-        return render_card_report(report)
-    except Exception:  # a template problem must not cost the card its report
-        return render_plain_html(report)
 
 
 def render_plain_html(report: dict[str, Any]) -> str:
