@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from cardkit import copy, tree_digest, video
 
+from kinod.card_outputs import render_html
 from kinod.export.card_report import build_card_report, write_card_report
 from kinod.media.cards import CardError, detect_card
 from kinod.media.integrity import check_file
@@ -142,7 +143,7 @@ def test_bad_input_is_named_and_the_rest_is_processed(tmp_path: Path, small: Pat
     verification = verify_card(root)
     report = build_card_report(card, verification=verification, probes=probes, integrity=checks)
     out = tmp_path / "out" / "MIXED"
-    json_path, html_path = write_card_report(report, out)
+    json_path, html_path = write_card_report(report, out, page=render_html)
     data = json.loads(json_path.read_text())
     assert data["schema"] == "kinod.card" and data["verification"]["status"] == "none"
     by_name = {c["name"]: c for c in data["clips"]}
@@ -151,7 +152,7 @@ def test_bad_input_is_named_and_the_rest_is_processed(tmp_path: Path, small: Pat
     assert data["summary"]["clips"] == 5 and data["summary"]["not_analysed"] == 3
     assert any("moov" in p["message"] for p in data["problems"])
     page = html_path.read_text()
-    # the card page is rendered by the UI's Jinja2 templates (issue 16): markupsafe's escaping
+    # the card page is rendered by the UI's Jinja2 templates: markupsafe's escaping
     assert "&lt;" not in weird and "$(rm -rf ~) `x`; &#39;q&#39; &#34;d&#34; &amp;" in page
     assert tree_digest(root) == before
     with pytest.raises(ValueError, match="inside the card"):
