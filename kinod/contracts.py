@@ -89,10 +89,10 @@ class FilterTap:
     silencedetect, ebur128, idet, cropdetect): they are exact references users already
     trust, and they run in C on ffmpeg's filter thread. Rather than a second decode,
     the pass splits its graph and gives each tap its own leg, ending in a ``metadata``
-    printer on a pipe that the pass parses and hands to :meth:`Analyzer.on_filter`.
+    printer on a pipe that the pass parses and hands to :meth:`StreamAnalyzer.on_filter`.
 
     ``name`` identifies the tap to its analyzer; the filter chain itself comes from
-    :meth:`Analyzer.filter_chain` so thresholds can come from the analyzer's config.
+    :meth:`StreamAnalyzer.filter_chain` so thresholds can come from the analyzer's config.
     ``media`` picks the picture or the sound (all audio streams merged, source rate).
     ``size`` (video): ``"small"`` runs on the picture point-scaled to 256 px wide, the
     detection stream shots reads (one scaling serves both; decimation keeps each pixel's
@@ -156,7 +156,7 @@ class Needs:
     cache: bool = False
     #: Names of analyzers whose results this one reads (run after them).
     results_of: tuple[str, ...] = ()
-    #: A second picture stream, delivered to :meth:`Analyzer.on_still` (e.g. shots detect
+    #: A second picture stream, delivered to :meth:`StreamAnalyzer.on_still` (e.g. shots detect
     #: cuts on small point-scaled frames but pick keyframes from sampled area-scaled ones).
     stills: FrameNeeds | None = None
     #: ffmpeg measuring filters run inside the decode pass (see :class:`FilterTap`).
