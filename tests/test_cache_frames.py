@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from media import cuts_clip
 
-from kinod.analyzers.base import Analyzer, ClipInfo, FrameNeeds, Needs, Result
+from kinod.analyzers.base import ClipInfo, FrameNeeds, ModelAnalyzer, Needs, Result
 from kinod.config import load_config
 from kinod.jobs.store import JobStore
 from kinod.media.cache import AnalysisCache, AnalysisCacheWriter, FrameCacheSpec
@@ -19,7 +19,7 @@ from kinod.pipeline import ClipProcessor
 SEEN: dict[str, Any] = {}
 
 
-class PictureModel(Analyzer):
+class PictureModel(ModelAnalyzer):
     """A model analyzer that only looks at the cached pictures (what faces and visual do)."""
 
     name = "picture-model"

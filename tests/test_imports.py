@@ -151,16 +151,20 @@ def test_no_import_cycles_at_module_level() -> None:
         "Frame",
         "FrameNeeds",
         "Marker",
+        "MarkerCategorySpec",
         "ModelAnalyzer",
         "ModelInfo",
         "ModelMissingError",
         "Needs",
         "OutOfMemoryError",
+        "ReadContext",
         "Resources",
         "Result",
         "RuntimeContext",
+        "SearchEntry",
         "StreamAnalyzer",
         "StreamEnd",
+        "UiSection",
         "finish_order",
     ],
 )
@@ -172,16 +176,23 @@ def test_the_analyzer_contract_is_importable_from_base(name: str) -> None:
 
 def test_stream_and_model_analyzers_are_separate_classes() -> None:
     from kinod.analyzers.base import Analyzer, ModelAnalyzer, Needs, StreamAnalyzer
+    from kinod.analyzers.registry import analyzer_class, analyzer_names
 
     assert not issubclass(StreamAnalyzer, ModelAnalyzer) and not issubclass(ModelAnalyzer, StreamAnalyzer)
     assert not hasattr(ModelAnalyzer, "on_frame") and not hasattr(StreamAnalyzer, "run")
+    with pytest.raises(TypeError):  # Analyzer is the type of either, not a class to subclass
 
-    class Old(Analyzer):  # the combined class, as speech and third-party analyzers use it
-        name = "old"
+        class Both(Analyzer):  # type: ignore[misc,valid-type]
+            name = "both"
+
+    class Reader(ModelAnalyzer):  # a model analyzer is one whatever its needs say
+        name = "reader"
         version = "1"
-        needs = Needs(cache=True)
+        needs = Needs(results_of=("shots",))
 
-    assert Old().kind == "model" and isinstance(Old(), ModelAnalyzer)
+    assert Reader().kind == "model" and Reader().needs.cache
+    for name in analyzer_names():  # every analyzer we ship is one of the two
+        assert issubclass(analyzer_class(name), (StreamAnalyzer, ModelAnalyzer)), name
 
 
 def test_only_the_job_store_speaks_sql() -> None:

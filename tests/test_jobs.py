@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import pytest
 from daemon_harness import make_clip
 
-from kinod.analyzers.base import Analyzer, AnalyzerConfig, ClipInfo, Needs, Resources, Result
+from kinod.analyzers.base import AnalyzerConfig, ClipInfo, ModelAnalyzer, Needs, Resources, Result
 from kinod.analyzers.shots import ShotsAnalyzer
 from kinod.analyzers.speech import GpuOutOfMemory
 from kinod.config import Config, JobsConfig, OutputConfig, StateConfig
@@ -250,7 +250,7 @@ class OomConfig(AnalyzerConfig):
     always_oom_on_gpu: bool = False
 
 
-class GreedyModel(Analyzer):
+class GreedyModel(ModelAnalyzer):
     """A model analyzer that runs out of GPU memory above batch 2 (or always on the GPU)."""
 
     name: ClassVar[str] = "greedy"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from signal_media import lavfi_clip, run
 
-from kinod.analyzers.base import Analyzer, AudioChunk, AudioNeeds, Needs, Result
+from kinod.analyzers.base import AudioChunk, AudioNeeds, Needs, Result, StreamAnalyzer
 from kinod.analyzers.loudness import LoudnessAnalyzer, LoudnessConfig
 from kinod.analyzers.silence import SilenceAnalyzer, SilenceConfig
 from kinod.media.probe import probe
@@ -21,7 +21,7 @@ MINUS_23 = "aevalsrc='0.070795*sin(2*PI*1000*t)|0.070795*sin(2*PI*1000*t)':s=480
 CLIPPED = "aevalsrc='0.1*sin(2*PI*1000*t)+between(t,4,4.5)*clip(3*sin(2*PI*100*t),-1.1,1.1)|0':s=48000:d=8"
 
 
-class PcmTap(Analyzer):
+class PcmTap(StreamAnalyzer):
     """Keeps the pass-rate PCM, to check taps against what analyzers are fed."""
 
     name = "pcm"

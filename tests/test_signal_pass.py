@@ -19,6 +19,7 @@ from kinod.analyzers.base import (
     FrameNeeds,
     Needs,
     Result,
+    StreamAnalyzer,
     StreamEnd,
 )
 from kinod.analyzers.black import BlackAnalyzer
@@ -36,7 +37,7 @@ from kinod.media.probe import probe
 NUMBERED = "color=black:s=96x54:r=25:d=4,format=yuv420p,geq=lum='2*N':cb=128:cr=128"
 
 
-class Collect(Analyzer):
+class Collect(StreamAnalyzer):
     """Records what the pass hands over: (index, mean) per frame, tap events, the end."""
 
     name = "collect"

@@ -14,11 +14,17 @@ can add one without editing kinod. Each declares:
   ffmpeg measuring filters run inside the pass: :class:`FilterTap`).
 * ``resources``: what the scheduler must reserve (CPU slots, GPU slots and memory).
 * ``Config``: a pydantic model for its ``[analyzers.<name>]`` section (``extra="forbid"``).
+* ``marker_categories``: the marker categories it writes, with colour, label and order
+  (:class:`MarkerCategorySpec`), which exporters, the search index and the browse UI use.
+* ``search_entries``, ``ui_sections``, ``keyframe``: how its sidecar record becomes
+  search entries and clip-page sections (class methods: readers call them on sidecars
+  without building the analyzer).
+
+So a new analyzer is its module plus its entry point; nothing else in kinod names it.
 
 Two kinds, two classes: a :class:`StreamAnalyzer` is fed by the decode pass (hooks, then
 ``finish``); a :class:`ModelAnalyzer` reads the analysis cache in a job of its own
-(``run``). :class:`Analyzer` is the older combined class, kept so existing analyzers
-work unchanged; its kind follows ``needs.cache``.
+(``run``). :data:`Analyzer` is the type of either.
 
 The value types (frames, needs, taps, markers, results, errors) live in
 :mod:`kinod.contracts` and are re-exported here.
@@ -29,8 +35,9 @@ from __future__ import annotations
 import threading
 from abc import ABC
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeAlias
 
 from kinod.contracts import (
     AnalyzerConfig,
@@ -44,15 +51,19 @@ from kinod.contracts import (
     FrameNeeds,
     Marker,
     MarkerCategory,
+    MarkerCategorySpec,
     ModelInfo,
     ModelMissingError,
     Needs,
     OutOfMemoryError,
+    ReadContext,
     Resources,
     Result,
     RuntimeContext,
+    SearchEntry,
     StreamConsumer,
     StreamEnd,
+    UiSection,
 )
 
 __all__ = [
@@ -69,17 +80,21 @@ __all__ = [
     "FrameNeeds",
     "Marker",
     "MarkerCategory",
+    "MarkerCategorySpec",
     "ModelAnalyzer",
     "ModelInfo",
     "ModelMissingError",
     "Needs",
     "OutOfMemoryError",
+    "ReadContext",
     "Resources",
     "Result",
     "RuntimeContext",
+    "SearchEntry",
     "StreamAnalyzer",
     "StreamConsumer",
     "StreamEnd",
+    "UiSection",
     "finish_order",
 ]
 
@@ -92,6 +107,10 @@ class AnalyzerBase(ABC):
     needs: ClassVar[Needs] = Needs()
     resources: ClassVar[Resources] = Resources()
     Config: ClassVar[type[AnalyzerConfig]] = AnalyzerConfig
+    #: Marker categories this analyzer writes (kinod's own ``problem`` and ``tag`` need no
+    #: declaring). Readers find them through the ``kinod.analyzers`` entry points.
+    marker_categories: ClassVar[tuple[MarkerCategorySpec, ...]] = ()
+    kind: ClassVar[Literal["stream", "model"]]
 
     def __init__(self, config: AnalyzerConfig | None = None, runtime: RuntimeContext | None = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -110,10 +129,6 @@ class AnalyzerBase(ABC):
         """The class's ``needs`` adjusted to ``self.config``; the default keeps them as declared."""
         return needs
 
-    @property
-    def kind(self) -> Literal["stream", "model"]:
-        return "model" if self.needs.cache else "stream"
-
     def raise_if_failed(self) -> None:
         """For ``finish``: a hook that raised mid-pass leaves nothing trustworthy to return."""
         if self.failure is not None:
@@ -127,9 +142,31 @@ class AnalyzerBase(ABC):
         """The model this analyzer would load, without loading it (for job keys)."""
         return None
 
+    def use_results(self, results: Mapping[str, Result]) -> None:
+        """Called before ``finish``/``run`` with the results of ``needs.results_of`` that exist."""
+        return None
+
+    # Readers of sidecars: class methods, called on records without building the analyzer.
+    @classmethod
+    def search_entries(cls, record: Mapping[str, Any], ctx: ReadContext) -> list[SearchEntry]:
+        """What of this analyzer's sidecar record (``analyses.<name>``) the search index keeps."""
+        return []
+
+    @classmethod
+    def ui_sections(cls, record: Mapping[str, Any], ctx: ReadContext) -> list[UiSection]:
+        """The blocks this analyzer's record adds to a clip page."""
+        return []
+
+    @classmethod
+    def keyframe(cls, record: Mapping[str, Any]) -> str | None:
+        """A picture standing for the clip (a file name under ``keyframes/<clip>/``), if it has one."""
+        return None
+
 
 class StreamAnalyzer(AnalyzerBase):
     """Fed by the decode pass: frames, audio, stills and filter events, then ``finish``."""
+
+    kind: ClassVar[Literal["stream", "model"]] = "stream"
 
     # Stream analyzers: called inside the decode pass, in this order.
     def start(self, clip: ClipInfo) -> None:
@@ -157,9 +194,6 @@ class StreamAnalyzer(AnalyzerBase):
     def on_end(self, end: StreamEnd) -> None:
         """Called once after the last frame, chunk and filter event, before ``finish``."""
 
-    def use_results(self, results: Mapping[str, Result]) -> None:
-        """Called before ``finish`` with the results of ``needs.results_of`` that exist."""
-
     def finish(self) -> Result:
         """Called once after the last frame and chunk; returns the result."""
         raise AnalyzerError(f"{self.name}: stream analyzer does not implement finish()")
@@ -174,21 +208,20 @@ class ModelAnalyzer(AnalyzerBase):
     """
 
     needs: ClassVar[Needs] = Needs(cache=True)
+    kind: ClassVar[Literal["stream", "model"]] = "model"
+
+    def __init__(self, config: AnalyzerConfig | None = None, runtime: RuntimeContext | None = None) -> None:
+        super().__init__(config, runtime)
+        if not self.needs.cache:  # the decode pass tells its stream analyzers apart by this flag
+            self.needs = replace(self.needs, cache=True)  # type: ignore[misc]
 
     # Model analyzers: called by a job with the clip's analysis cache.
     def run(self, clip: ClipInfo, cache: Any) -> Result:
         raise AnalyzerError(f"{self.name}: model analyzer does not implement run()")
 
 
-class Analyzer(StreamAnalyzer, ModelAnalyzer):
-    """The combined class: stream hooks and ``run``; its kind follows ``needs.cache``.
-
-    Kept so that analyzers written against it (``class X(Analyzer)`` with
-    ``needs = Needs(cache=True, ...)`` and ``run``) keep working unchanged. New
-    analyzers should subclass :class:`StreamAnalyzer` or :class:`ModelAnalyzer`.
-    """
-
-    needs: ClassVar[Needs] = Needs()
+#: Any analyzer: what the planner, the runners and the pipeline hold.
+Analyzer: TypeAlias = StreamAnalyzer | ModelAnalyzer
 
 
 def finish_order(analyzers: Sequence[Analyzer]) -> list[Analyzer]:

@@ -26,6 +26,7 @@ from kinod.analyzers.base import (
     FilterEvent,
     FilterTap,
     Marker,
+    MarkerCategorySpec,
     Needs,
     Resources,
     Result,
@@ -50,6 +51,7 @@ class BlackAnalyzer(StreamAnalyzer):
     needs = Needs(filters=(FilterTap("blackdetect", "video"),))
     resources = Resources(cpu=1, ram_mb=64)
     Config = BlackConfig
+    marker_categories = (MarkerCategorySpec("black", "BLACK", "Black", order=20),)
 
     config: BlackConfig
 

@@ -28,6 +28,7 @@ from kinod.analyzers.base import (
     FilterEvent,
     FilterTap,
     Marker,
+    MarkerCategorySpec,
     Needs,
     Resources,
     Result,
@@ -61,6 +62,10 @@ class FreezeAnalyzer(StreamAnalyzer):
     needs = Needs(filters=(FilterTap(FREEZE, "video"), FilterTap(STILL, "video"), FilterTap(QUIET, "audio")))
     resources = Resources(cpu=1, ram_mb=64)
     Config = FreezeConfig
+    marker_categories = (
+        MarkerCategorySpec("freeze", "ORANGE", "Freeze", order=30),
+        MarkerCategorySpec("inactive", "YELLOW", "Inactive", order=31),
+    )
 
     config: FreezeConfig
 

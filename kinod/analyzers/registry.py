@@ -14,7 +14,7 @@ from importlib.metadata import EntryPoint, entry_points
 
 import structlog
 
-from kinod.analyzers.base import AnalyzerBase
+from kinod.analyzers.base import AnalyzerBase, ModelAnalyzer, StreamAnalyzer
 
 GROUP = "kinod.analyzers"
 log = structlog.get_logger(__name__)
@@ -42,7 +42,7 @@ def analyzer_class(name: str) -> type[AnalyzerBase]:
         cls = ep.load()
     except Exception as e:
         raise AnalyzerLoadError(f"analyzer {name!r} ({ep.value}) failed to import: {e}") from e
-    if not (isinstance(cls, type) and issubclass(cls, AnalyzerBase)):
+    if not (isinstance(cls, type) and issubclass(cls, (StreamAnalyzer, ModelAnalyzer))):
         raise AnalyzerLoadError(
             f"entry point {name!r} ({ep.value}) is not an analyzer (a StreamAnalyzer or ModelAnalyzer subclass)"
         )

@@ -22,7 +22,20 @@ from pydantic import Field
 
 from kinod import text_embed
 from kinod.analyzers.alignment import snap
-from kinod.analyzers.base import Analyzer, AnalyzerConfig, ClipInfo, Marker, ModelInfo, Needs, Resources, Result
+from kinod.analyzers.base import (
+    AnalyzerConfig,
+    ClipInfo,
+    Marker,
+    ModelAnalyzer,
+    ModelInfo,
+    Needs,
+    ReadContext,
+    Resources,
+    Result,
+    SearchEntry,
+    UiSection,
+)
+from kinod.analyzers.reading import items, num, span, text
 from kinod.analyzers.shotlist import shot_ranges
 
 
@@ -43,12 +56,32 @@ class ScenesConfig(AnalyzerConfig):
     topic_words: int = Field(default=40, ge=5)
 
 
-class ScenesAnalyzer(Analyzer):
+class ScenesAnalyzer(ModelAnalyzer):
     name = "scenes"
     version = "1"
     needs: ClassVar[Needs] = Needs(cache=True, results_of=("shots", "visual", "speech", "ocr", "faces"))
     resources: ClassVar[Resources] = Resources(cpu=1, ram_mb=384)
     Config = ScenesConfig
+
+    @classmethod
+    def search_entries(cls, record: Mapping[str, Any], ctx: ReadContext) -> list[SearchEntry]:
+        """Each scene's title and description, over the scene."""
+        out = []
+        for it in items(record):
+            said = ". ".join(x for x in (text(it.get("title")), text(it.get("description"))) if x)
+            if said:
+                start, end = span(it, ctx.duration_s)
+                out.append(SearchEntry("scene", start, end, said, text(it.get("title"))))
+        return out
+
+    @classmethod
+    def ui_sections(cls, record: Mapping[str, Any], ctx: ReadContext) -> list[UiSection]:
+        rows = [
+            {"t": num(it.get("start_s")), "tc": ctx.tc(num(it.get("start_s"))), "title": str(it.get("title") or ""),
+             "text": str(it.get("description") or "")}
+            for it in items(record)
+        ]
+        return [UiSection("Scenes", "list", rows, order=40, key="scenes")]
 
     def __init__(self, config: Any = None, runtime: Any = None) -> None:
         super().__init__(config, runtime)

@@ -26,9 +26,10 @@ however long the shot is, and candidates stay spread over the whole shot.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import replace
 from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -41,10 +42,13 @@ from kinod.analyzers.base import (
     Frame,
     FrameNeeds,
     Marker,
+    MarkerCategorySpec,
     Needs,
+    ReadContext,
     Resources,
     Result,
     StreamAnalyzer,
+    UiSection,
 )
 from kinod.analyzers.shots_detect import (
     RAMP_MAX,
@@ -60,6 +64,7 @@ from kinod.analyzers.shots_detect import (
 from kinod.analyzers.shots_keyframes import MAX_KEPT, Kept, Shot, save_keyframe, sharpness, shot_items
 
 __all__ = ["DETECT_WIDTH", "MAX_KEPT", "RAMP_MAX", "RAMP_STEP", "ShotsAnalyzer", "ShotsConfig"]
+from kinod.analyzers.reading import items, num, text
 
 #: The width PySceneDetect's auto-downscale aims for; the point stream is this wide.
 DETECT_WIDTH = 256
@@ -111,8 +116,27 @@ class ShotsAnalyzer(StreamAnalyzer):
     )
     resources = Resources(cpu=1, ram_mb=192)
     Config = ShotsConfig
+    #: Cuts are searched through nothing (a cut has no words) and drawn as the contact sheet.
+    marker_categories = (MarkerCategorySpec("shot", "BLUE", "Shot", order=10, search_kind=None),)
 
     config: ShotsConfig
+
+    @classmethod
+    def keyframe(cls, record: Mapping[str, Any]) -> str | None:
+        """The first shot's keyframe stands for the clip in search results and card lists."""
+        return next((text(it.get("thumbnail")) for it in items(record) if text(it.get("thumbnail"))), None)
+
+    @classmethod
+    def ui_sections(cls, record: Mapping[str, Any], ctx: ReadContext) -> list[UiSection]:
+        """Contact sheet: one keyframe per shot (thumbnails under keyframes/<clip>/)."""
+        rows = []
+        for it in items(record):
+            thumb = it.get("thumbnail")
+            start = num(it.get("start_s"))
+            rows.append({"t": start, "end": num(it.get("end_s")), "tc": ctx.tc(start),
+                         "img": ctx.link(f"keyframes/{ctx.clip_name}/{thumb}") if thumb else None,
+                         "index": it.get("index")})
+        return [UiSection("Shots", "contact", rows, order=10, key="shots")]
 
     def configure_needs(self, needs: Needs) -> Needs:
         stills = FrameNeeds(every_frame=False, sample_fps=self.config.keyframe_fps) if self.config.thumbnails else None

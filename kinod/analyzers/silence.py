@@ -24,6 +24,7 @@ from kinod.analyzers.base import (
     FilterEvent,
     FilterTap,
     Marker,
+    MarkerCategorySpec,
     Needs,
     Resources,
     Result,
@@ -46,6 +47,7 @@ class SilenceAnalyzer(StreamAnalyzer):
     needs = Needs(filters=(FilterTap("silencedetect", "audio"),))
     resources = Resources(cpu=1, ram_mb=64)
     Config = SilenceConfig
+    marker_categories = (MarkerCategorySpec("silence", "WHITE", "Silence", order=40),)
 
     config: SilenceConfig
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import opentimelineio as otio
 
+from kinod import catalog
 from kinod.media.timecode import (
     STANDARD_RATES,
     format_rate,
@@ -36,21 +37,6 @@ from kinod.media.timecode import (
     seconds_to_frame,
     snap_rate,
     supports_drop_frame,
-)
-
-#: Marker categories in display priority order (first wins when markers must merge).
-MARKER_CATEGORIES: tuple[str, ...] = (
-    "problem",
-    "shot",
-    "black",
-    "freeze",
-    "inactive",
-    "silence",
-    "speech",
-    "face",
-    "person",
-    "text",
-    "tag",
 )
 
 #: OTIO's named marker colours; every writer maps these to its NLE's palette.
@@ -68,20 +54,21 @@ MARKER_COLORS: tuple[str, ...] = (
     "WHITE",
 )
 
-#: Default marker colour per category (configurable with ``[export] colors``).
-CATEGORY_COLORS: dict[str, str] = {
-    "shot": otio.schema.MarkerColor.BLUE,
-    "black": otio.schema.MarkerColor.BLACK,
-    "freeze": otio.schema.MarkerColor.ORANGE,
-    "inactive": otio.schema.MarkerColor.YELLOW,
-    "silence": otio.schema.MarkerColor.WHITE,
-    "speech": otio.schema.MarkerColor.GREEN,
-    "face": otio.schema.MarkerColor.PINK,
-    "person": otio.schema.MarkerColor.MAGENTA,
-    "text": otio.schema.MarkerColor.CYAN,
-    "tag": otio.schema.MarkerColor.PURPLE,
-    "problem": otio.schema.MarkerColor.RED,
-}
+
+def __getattr__(name: str) -> Any:
+    """``MARKER_CATEGORIES`` and ``CATEGORY_COLORS``, read from the installed analyzers on first use.
+
+    Why lazily: the categories are declared by the analyzers (a plugin adds its own), and
+    finding them imports every analyzer, which must not happen while this module imports.
+    ``MARKER_CATEGORIES`` is in display priority order (first wins when markers must merge);
+    ``CATEGORY_COLORS`` holds each category's default colour (``[export] colors`` overrides it).
+    """
+    if name == "MARKER_CATEGORIES":
+        return catalog.category_names()
+    if name == "CATEGORY_COLORS":
+        return catalog.category_colors()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Rates every NLE we write for can hold a timeline at (conform targets for odd rates).
 NLE_RATES: tuple[Fraction, ...] = tuple(sorted(set(STANDARD_RATES.values())))
@@ -108,10 +95,10 @@ def clean_text(text: str) -> str:
 
 def resolve_colors(overrides: dict[str, str] | None = None) -> dict[str, str]:
     """Default colours with ``overrides`` applied; ValueError names a bad category or colour."""
-    out = dict(CATEGORY_COLORS)
+    out = catalog.category_colors()
     for category, color in (overrides or {}).items():
-        if category not in CATEGORY_COLORS:
-            raise ValueError(f"unknown marker category {category!r} (known: {', '.join(MARKER_CATEGORIES)})")
+        if category not in out:
+            raise ValueError(f"unknown marker category {category!r} (known: {', '.join(out)})")
         name = str(color).strip().upper()
         if name not in MARKER_COLORS:
             raise ValueError(f"unknown marker colour {color!r} for {category!r} (known: {', '.join(MARKER_COLORS)})")

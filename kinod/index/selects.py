@@ -19,8 +19,9 @@ from typing import Any
 
 import opentimelineio as otio
 
+from kinod import catalog
 from kinod.export.sidecar import SidecarError, read_sidecar
-from kinod.export.timeline import CATEGORY_COLORS, clean_text, clip_timeline
+from kinod.export.timeline import clean_text, clip_timeline
 from kinod.export.writers import get_writer
 from kinod.export.writers.options import ExportOptions
 from kinod.index.search import Hit, plain_snippet
@@ -64,7 +65,7 @@ def _trimmed(hit: Hit, sidecar: dict[str, Any], handles_s: float) -> tuple[otio.
             otio.opentime.RationalTime(first + min(hit_frame, end - 1), fr),
             otio.opentime.RationalTime(max(1, min(hit_end, end) - min(hit_frame, end - 1)), fr),
         ),
-        color=CATEGORY_COLORS.get(category, otio.schema.MarkerColor.PURPLE),
+        color=catalog.category_colors().get(category, otio.schema.MarkerColor.PURPLE),
         comment=note,
     )
     marker.metadata["kinod"] = {"category": category, "analyzer": "search", "comment": note, "note": note,

@@ -2,8 +2,11 @@
 
 Kept apart from the web app so the static ``card.html`` and the live pages render the
 same page from the same data; only the URLs differ (``link``: relative file paths for
-the static file, ``/media/...`` for the live page). Everything is read defensively:
-a sidecar from an older kinod, or without some analysis, shows less, never an error.
+the static file, ``/media/...`` for the live page). Each analysis is drawn from the
+sections its analyzer builds (``ui_sections``, found through :mod:`kinod.catalog`), and
+the marker strip takes labels, colours and row order from the declared categories, so
+no analyzer is named here. Everything is read defensively: a sidecar from an older
+kinod, or without some analysis, shows less, never an error.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import structlog
+
+from kinod import catalog
+from kinod.contracts import ReadContext, UiSection
 from kinod.media.timecode import frames_to_tc, parse_rate, seconds_to_frame
 
 #: Link maker: path relative to the clip's output folder → URL (or None when not servable).
 Link = Callable[[str], str | None]
-#: Marker categories shown on the timeline strip, in the order of their rows.
-STRIP_CATEGORIES = ("problem", "shot", "black", "freeze", "inactive", "silence", "speech", "face", "person", "text",
-                    "tag")
+log = structlog.get_logger(__name__)
 
 
 def _d(v: Any) -> dict[str, Any]:
@@ -78,49 +83,33 @@ def problems(sidecar: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def shots(sidecar: dict[str, Any], link: Link, labels: TimeLabels) -> list[dict[str, Any]]:
-    """Contact sheet: one keyframe per shot (shots analyzer thumbnails under keyframes/<clip>/)."""
-    name = str(_d(sidecar.get("source")).get("name") or "")
-    out = []
-    for it in _l(_d(_d(sidecar.get("analyses")).get("shots")).get("items")):
-        if not isinstance(it, dict):
+def sections(sidecar: dict[str, Any], link: Link, labels: TimeLabels) -> list[UiSection]:
+    """The page blocks every installed analyzer builds from its record, in page order."""
+    analyses = _d(sidecar.get("analyses"))
+    source = _d(sidecar.get("source"))
+    ctx = ReadContext(duration_s=_f(_d(sidecar.get("probe")).get("duration_s")),
+                      clip_name=str(source.get("name") or ""), tc=labels.tc, link=link)
+    found: list[UiSection] = []
+    for name, reader in catalog.readers().items():
+        record = analyses.get(name)
+        if not isinstance(record, dict):
             continue
-        thumb = it.get("thumbnail")
-        url = link(f"keyframes/{name}/{thumb}") if thumb else None
-        start = _f(it.get("start_s"))
-        out.append({"t": start, "end": _f(it.get("end_s")), "tc": labels.tc(start), "img": url,
-                    "index": it.get("index")})
-    return out
+        try:
+            found += reader.ui_sections(record, ctx)
+        except Exception as e:  # a third-party hook must not take the page down
+            log.warning("analyzer could not show its record", analyzer=name, error=str(e))
+    return sorted(found, key=lambda x: x.order)
 
 
-def transcript(sidecar: dict[str, Any], labels: TimeLabels) -> list[dict[str, Any]]:
-    out = []
-    for seg in _l(_d(_d(sidecar.get("analyses")).get("speech")).get("items")):
-        if not isinstance(seg, dict) or not str(seg.get("text") or "").strip():
-            continue
-        words = [
-            {"w": str(w.get("word") or ""), "t": _f(w.get("start_s")), "end": _f(w.get("end_s"))}
-            for w in _l(seg.get("words"))
-            if isinstance(w, dict) and str(w.get("word") or "").strip()
-        ]
-        start = _f(seg.get("start_s"))
-        out.append({"t": start, "tc": labels.tc(start), "speaker": seg.get("speaker"), "text": str(seg["text"]),
-                    "words": words})
-    return out
-
-
-def people(sidecar: dict[str, Any], link: Link) -> list[dict[str, Any]]:
-    faces = _d(_d(sidecar.get("analyses")).get("faces"))
-    tracks = [t for t in _l(faces.get("items")) if isinstance(t, dict)]
-    out = []
-    for p in _l(_d(faces.get("summary")).get("people")):
-        if not isinstance(p, dict) or not p.get("id"):
-            continue
-        mine = [t for t in tracks if t.get("person") == p["id"]]
-        first = min((_f(t.get("start_s")) for t in mine), default=0.0)
-        img = link(str(p["best_image"])) if p.get("best_image") else None
-        out.append({"id": str(p["id"]), "name": p.get("name"), "img": img, "t": first, "tracks": len(mine)})
-    return out
+def merge_sections(found: list[UiSection]) -> list[UiSection]:
+    """Sections sharing a title become one (categories and visual tags share one "Tags" block); empty ones go."""
+    merged: dict[str, UiSection] = {}
+    for sec in found:
+        have = merged.get(sec.title)
+        if have is not None:
+            sec = UiSection(have.title, have.panel, [*have.rows, *sec.rows], have.order, have.key)
+        merged[sec.title] = sec
+    return [sec for sec in merged.values() if sec.rows]
 
 
 def strip(sidecar: dict[str, Any], duration: float) -> list[dict[str, Any]]:
@@ -140,32 +129,10 @@ def strip(sidecar: dict[str, Any], duration: float) -> list[dict[str, Any]]:
             "width": round(min(max(length / duration, 0.0), 1.0) * 100, 3),
             "title": " — ".join(str(x) for x in (m.get("name"), m.get("comment"), m.get("tc")) if x),
         })
-    order = [c for c in STRIP_CATEGORIES if c in rows] + sorted(c for c in rows if c not in STRIP_CATEGORIES)
-    return [{"category": c, "marks": rows[c]} for c in order]
-
-
-def analyses_extra(sidecar: dict[str, Any], labels: TimeLabels) -> dict[str, Any]:
-    """Tags, on-screen text, scenes and categories, when those analyses ran."""
-    a = _d(sidecar.get("analyses"))
-    tags: dict[str, int] = {}
-    for it in _l(_d(a.get("visual")).get("items")):
-        for t in _l(_d(it).get("tags")):
-            if isinstance(t, dict) and t.get("label"):
-                tags[str(t["label"])] = tags.get(str(t["label"]), 0) + 1
-    ocr = [
-        {"t": _f(it.get("start_s")), "tc": labels.tc(_f(it.get("start_s"))), "text": str(it.get("text"))}
-        for it in _l(_d(a.get("ocr")).get("items")) if isinstance(it, dict) and it.get("text")
-    ]
-    scenes = [
-        {"t": _f(it.get("start_s")), "tc": labels.tc(_f(it.get("start_s"))), "title": str(it.get("title") or ""),
-         "description": str(it.get("description") or "")}
-        for it in _l(_d(a.get("scenes")).get("items")) if isinstance(it, dict)
-    ]
-    categories = [
-        " / ".join(str(p) for p in _l(c.get("path")))
-        for c in _l(_d(_d(a.get("categories")).get("summary")).get("top")) if isinstance(c, dict)
-    ]
-    return {"tags": sorted(tags, key=lambda k: -tags[k]), "ocr": ocr, "scenes": scenes, "categories": categories}
+    known = catalog.marker_categories()
+    order = [c for c in known if c in rows] + sorted(c for c in rows if c not in known)
+    return [{"category": c, "label": known[c].title if c in known else c, "color": known[c].color if c in known else "",
+             "marks": rows[c]} for c in order]
 
 
 def clip_view(sidecar: dict[str, Any], link: Link) -> dict[str, Any]:
@@ -175,6 +142,7 @@ def clip_view(sidecar: dict[str, Any], link: Link) -> dict[str, Any]:
     duration = _f(probe.get("duration_s"))
     camera = " ".join(str(probe[k]) for k in ("camera_make", "camera_model") if probe.get(k))
     tl = _d(sidecar.get("timeline"))
+    blocks = sections(sidecar, link, labels)
     return {
         "name": str(source.get("name") or Path(str(source.get("path") or "")).name),
         "path": str(source.get("path") or ""),
@@ -189,9 +157,8 @@ def clip_view(sidecar: dict[str, Any], link: Link) -> dict[str, Any]:
         "resolution": f"{probe['width']}x{probe['height']}" if probe.get("width") and probe.get("height") else "",
         "codec": probe.get("codec"),
         "problems": problems(sidecar),
-        "shots": shots(sidecar, link, labels),
-        "transcript": transcript(sidecar, labels),
-        "people": people(sidecar, link),
         "strip": strip(sidecar, duration),
-        **analyses_extra(sidecar, labels),
+        # By key too: the card page shows a clip's shots, people and tags in a line each.
+        **{sec.key: sec.rows for sec in blocks if sec.key},
+        "sections": merge_sections(blocks),
     }

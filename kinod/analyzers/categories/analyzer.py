@@ -20,8 +20,20 @@ import numpy as np
 import structlog
 
 from kinod import text_embed
-from kinod.analyzers.base import Analyzer, AnalyzerError, ClipInfo, Marker, ModelInfo, Needs, Resources, Result
-from kinod.analyzers.categories import taxonomy
+from kinod.analyzers.base import (
+    AnalyzerError,
+    ClipInfo,
+    Marker,
+    ModelAnalyzer,
+    ModelInfo,
+    Needs,
+    ReadContext,
+    Resources,
+    Result,
+    SearchEntry,
+    UiSection,
+)
+from kinod.analyzers.categories import reading, taxonomy
 from kinod.analyzers.categories.config import CategoriesConfig
 
 log = structlog.get_logger(__name__)
@@ -29,12 +41,20 @@ _leaf_cache: dict[tuple[str, int, int], tuple[list[taxonomy.Leaf], np.ndarray]] 
 _cache_lock = threading.Lock()
 
 
-class CategoriesAnalyzer(Analyzer):
+class CategoriesAnalyzer(ModelAnalyzer):
     name = "categories"
     version = "1"
     needs: ClassVar[Needs] = Needs(cache=True, results_of=("shots", "speech", "ocr", "visual"))
     resources: ClassVar[Resources] = Resources(cpu=1, ram_mb=512)
     Config = CategoriesConfig
+
+    @classmethod
+    def search_entries(cls, record: Mapping[str, Any], ctx: ReadContext) -> list[SearchEntry]:
+        return reading.search_entries(record, ctx)
+
+    @classmethod
+    def ui_sections(cls, record: Mapping[str, Any], ctx: ReadContext) -> list[UiSection]:
+        return reading.ui_sections(record, ctx)
 
     def __init__(self, config: Any = None, runtime: Any = None) -> None:
         super().__init__(config, runtime)

@@ -10,21 +10,27 @@ registry in the state dir (:mod:`kinod.people`).
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import structlog
 
 from kinod.analyzers.base import (
-    Analyzer,
     ClipInfo,
     FrameNeeds,
     Marker,
+    MarkerCategorySpec,
+    ModelAnalyzer,
     ModelInfo,
     Needs,
+    ReadContext,
     Resources,
     Result,
+    SearchEntry,
+    UiSection,
 )
+from kinod.analyzers.faces import reading
 from kinod.analyzers.faces.analysis import ClipFaces, FaceTrack, analyse
 from kinod.analyzers.faces.backends import FaceStack, build_stack, stack_checks, stack_model_info
 from kinod.analyzers.faces.config import FacesConfig
@@ -34,12 +40,24 @@ from kinod.analyzers.faces.private import write_private_jpeg
 log = structlog.get_logger(__name__)
 
 
-class FacesAnalyzer(Analyzer):
+class FacesAnalyzer(ModelAnalyzer):
     name = "faces"
     version = "1"
     needs: ClassVar[Needs] = Needs(cache=True, cache_frames=FrameNeeds(every_frame=False, sample_fps=10.0, width=640))
     resources: ClassVar[Resources] = Resources(cpu=1, ram_mb=1024)
     Config = FacesConfig
+    marker_categories: ClassVar[tuple[MarkerCategorySpec, ...]] = (
+        MarkerCategorySpec("face", "PINK", "Face", order=60),
+        MarkerCategorySpec("person", "MAGENTA", "Person", order=61, search_kind="person"),
+    )
+
+    @classmethod
+    def search_entries(cls, record: Mapping[str, Any], ctx: ReadContext) -> list[SearchEntry]:
+        return reading.search_entries(record, ctx)
+
+    @classmethod
+    def ui_sections(cls, record: Mapping[str, Any], ctx: ReadContext) -> list[UiSection]:
+        return reading.ui_sections(record, ctx)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -18,16 +18,20 @@ import numpy as np
 import structlog
 
 from kinod.analyzers.base import (
-    Analyzer,
     ClipInfo,
     FrameNeeds,
     Marker,
+    MarkerCategorySpec,
+    ModelAnalyzer,
     ModelInfo,
     Needs,
+    ReadContext,
     Resources,
     Result,
+    SearchEntry,
+    UiSection,
 )
-from kinod.analyzers.ocr import engine
+from kinod.analyzers.ocr import engine, reading
 from kinod.analyzers.ocr.config import OcrConfig
 from kinod.analyzers.ocr.slate import read_slate
 from kinod.analyzers.shotlist import shot_ranges
@@ -37,7 +41,7 @@ _ENGINES: dict[tuple[int, bool], engine.OcrEngine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
-class OcrAnalyzer(Analyzer):
+class OcrAnalyzer(ModelAnalyzer):
     name = "ocr"
     version = "1"
     needs: ClassVar[Needs] = Needs(
@@ -45,6 +49,17 @@ class OcrAnalyzer(Analyzer):
     )
     resources: ClassVar[Resources] = Resources(cpu=1, ram_mb=768)
     Config = OcrConfig
+    marker_categories: ClassVar[tuple[MarkerCategorySpec, ...]] = (
+        MarkerCategorySpec("text", "CYAN", "On-screen text", order=70, search_kind="ocr"),
+    )
+
+    @classmethod
+    def search_entries(cls, record: Mapping[str, Any], ctx: ReadContext) -> list[SearchEntry]:
+        return reading.search_entries(record, ctx)
+
+    @classmethod
+    def ui_sections(cls, record: Mapping[str, Any], ctx: ReadContext) -> list[UiSection]:
+        return reading.ui_sections(record, ctx)
 
     def __init__(self, config: Any = None, runtime: Any = None) -> None:
         super().__init__(config, runtime)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -13,14 +14,19 @@ from kinod.analyzers.base import (
     AnalyzerError,
     AudioNeeds,
     ClipInfo,
+    MarkerCategorySpec,
     ModelAnalyzer,
     ModelInfo,
     ModelMissingError,
     Needs,
+    ReadContext,
     Resources,
     Result,
     RuntimeContext,
+    SearchEntry,
+    UiSection,
 )
+from kinod.analyzers.speech import reading
 from kinod.analyzers.speech.channels import ChannelChoice, choose_channels
 from kinod.analyzers.speech.config import SpeechConfig
 from kinod.analyzers.speech.markers import speech_markers as _markers  # the name tests reach for
@@ -63,6 +69,10 @@ class SpeechAnalyzer(ModelAnalyzer):
 
     name: ClassVar[str] = "speech"
     version: ClassVar[str] = "1.0.0"
+    #: Speech markers are searched through the transcript they repeat, not as markers.
+    marker_categories: ClassVar[tuple[MarkerCategorySpec, ...]] = (
+        MarkerCategorySpec("speech", "GREEN", "Speech", order=50, search_kind=None),
+    )
     needs: ClassVar[Needs] = Needs(cache=True, audio=AudioNeeds())
     # gpu=1: it uses a GPU when the job's device is cuda/auto and one is free; the estimate is
     # for the default model ("base", 145 MB) at the CUDA default batch of 8 (see resources_for()).
@@ -70,6 +80,14 @@ class SpeechAnalyzer(ModelAnalyzer):
         cpu=2, gpu=1, gpu_mem_mb=gpu_mem_estimate_mb(145_217_532, 8), ram_mb=2048
     )
     Config: ClassVar[type[AnalyzerConfig]] = SpeechConfig
+
+    @classmethod
+    def search_entries(cls, record: Mapping[str, Any], ctx: ReadContext) -> list[SearchEntry]:
+        return reading.search_entries(record, ctx)
+
+    @classmethod
+    def ui_sections(cls, record: Mapping[str, Any], ctx: ReadContext) -> list[UiSection]:
+        return reading.ui_sections(record, ctx)
 
     def __init__(self, config: AnalyzerConfig | None = None, runtime: RuntimeContext | None = None) -> None:
         super().__init__(config, runtime)

@@ -16,19 +16,22 @@ import numpy as np
 import structlog
 
 from kinod.analyzers.base import (
-    Analyzer,
     AnalyzerError,
     ClipInfo,
     FrameNeeds,
     Marker,
+    ModelAnalyzer,
     ModelInfo,
     ModelMissingError,
     Needs,
+    ReadContext,
     Resources,
     Result,
+    SearchEntry,
+    UiSection,
 )
 from kinod.analyzers.shotlist import shot_ranges
-from kinod.analyzers.visual import effnet, facts, vocab
+from kinod.analyzers.visual import effnet, facts, reading, vocab
 from kinod.analyzers.visual.config import VisualConfig
 
 log = structlog.get_logger(__name__)
@@ -37,7 +40,7 @@ _SESSIONS: dict[tuple[str, tuple[str, ...], int], Any] = {}
 _SESSIONS_LOCK = threading.Lock()
 
 
-class VisualAnalyzer(Analyzer):
+class VisualAnalyzer(ModelAnalyzer):
     name = "visual"
     version = "1"
     needs: ClassVar[Needs] = Needs(
@@ -47,6 +50,14 @@ class VisualAnalyzer(Analyzer):
     )
     resources: ClassVar[Resources] = Resources(cpu=1, ram_mb=512)
     Config = VisualConfig
+
+    @classmethod
+    def search_entries(cls, record: Mapping[str, Any], ctx: ReadContext) -> list[SearchEntry]:
+        return reading.search_entries(record, ctx)
+
+    @classmethod
+    def ui_sections(cls, record: Mapping[str, Any], ctx: ReadContext) -> list[UiSection]:
+        return reading.ui_sections(record, ctx)
 
     def __init__(self, config: Any = None, runtime: Any = None) -> None:
         super().__init__(config, runtime)

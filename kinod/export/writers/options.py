@@ -12,7 +12,8 @@ from typing import Literal
 import opentimelineio as otio
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from kinod.export.timeline import MARKER_CATEGORIES, resolve_colors
+from kinod import catalog
+from kinod.export.timeline import resolve_colors
 
 #: ``resolve_record_start`` as a timecode (``01:00:00:00``; ``;`` before the frames for DF).
 _TC_RE = re.compile(r"^\d{2}:\d{2}:\d{2}[:;]\d{2}$")
@@ -81,9 +82,10 @@ class ExportOptions(BaseModel):
     @field_validator("categories", "fcpxml_chapter_categories")
     @classmethod
     def _categories(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [c for c in v if c not in MARKER_CATEGORIES]
+        known = catalog.category_names()  # kinod's own and those the installed analyzers declare
+        unknown = [c for c in v if c not in known]
         if unknown:
-            raise ValueError(f"unknown marker categories {unknown} (known: {', '.join(MARKER_CATEGORIES)})")
+            raise ValueError(f"unknown marker categories {unknown} (known: {', '.join(known)})")
         return v
 
     @field_validator("resolve_record_start")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from kinod.export.timeline import MARKER_CATEGORIES
+from kinod import catalog
 from kinod.export.writers.base import RESOLVE_COLORS, MarkerFacts, ReadMarker, Writer, single_line, timeline_facts
 from kinod.export.writers.edl_common import EdlError, header, read_edl, tc
 from kinod.export.writers.options import ExportOptions
@@ -60,11 +60,9 @@ def merge_same_frame(markers: list[tuple[int, MarkerFacts]]) -> list[tuple[int, 
     for frame, m in markers:
         by_frame.setdefault(frame, []).append(m)
     out: list[tuple[int, MarkerFacts]] = []
+    priority = {c: i for i, c in enumerate(catalog.category_names())}
     for frame in sorted(by_frame):
-        group = sorted(
-            by_frame[frame],
-            key=lambda m: (MARKER_CATEGORIES.index(m.category) if m.category in MARKER_CATEGORIES else 99, m.name),
-        )
+        group = sorted(by_frame[frame], key=lambda m: (priority.get(m.category, len(priority)), m.name))
         first = group[0]
         if len(group) > 1:
             first = MarkerFacts(
