@@ -218,6 +218,9 @@ class ClipInfo:
     #: Timecode of frame 0 as a frame count at ``rate`` (0 when the clip has no TC).
     start_tc_frames: int = 0
     drop_frame: bool = False
+    #: Where the clip's sidecar is written, for analyzers that index clips across the
+    #: library (the people registry); None where no sidecar is planned.
+    sidecar: Path | None = None
 
 
 @dataclass(frozen=True)

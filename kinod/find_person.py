@@ -30,9 +30,9 @@ from kinod.analyzers.faces.matching import MatchScore, score_tracks, verdict
 from kinod.analyzers.faces.private import write_private_jpeg
 from kinod.analyzers.faces.sampler import sample_frames
 from kinod.clipcut import CutError, cut, stream_index
-from kinod.export.sidecar import TimeBase
 from kinod.fsutil import atomic_write_json
 from kinod.media.probe import Probe, ProbeError, probe
+from kinod.media.timebase import TimeBase
 from kinod.weights import sha256_file
 
 log = structlog.get_logger(__name__)

@@ -14,9 +14,7 @@ and ``schema_version`` follows semver: readers accept any 1.x.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,8 @@ from kinod import __version__
 from kinod.contracts import Marker, Result
 from kinod.fsutil import atomic_write_json, fit_name
 from kinod.media.probe import Probe
-from kinod.media.timecode import format_rate, frames_to_tc
+from kinod.media.timebase import TimeBase
+from kinod.media.timecode import format_rate
 
 SCHEMA_NAME = "kinod.clip"
 SCHEMA_VERSION = "1.0"
@@ -34,25 +33,6 @@ SIDECAR_SUFFIX = ".kino.json"
 
 class SidecarError(ValueError):
     """A sidecar is unreadable or not one of ours; the message names the file."""
-
-
-@dataclass(frozen=True)
-class TimeBase:
-    """Converts frames of a clip's timeline to seconds and source timecode."""
-
-    rate: Fraction
-    start_tc_frames: int = 0
-    drop_frame: bool = False
-
-    def seconds(self, frame: int) -> float:
-        return round(float(frame / self.rate), 6)
-
-    def tc(self, frame: int) -> str:
-        return frames_to_tc(self.start_tc_frames + frame, self.rate, self.drop_frame)
-
-    @classmethod
-    def from_probe(cls, probe: Probe) -> TimeBase:
-        return cls(probe.timeline_rate, probe.start_tc_frames, probe.drop_frame)
 
 
 def add_seconds(record: Any, tb: TimeBase) -> Any:

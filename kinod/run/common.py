@@ -15,6 +15,7 @@ from kinod.analyzers.base import (
     Resources,
 )
 from kinod.config import Config
+from kinod.export.sidecar import sidecar_path
 from kinod.fsutil import fit_name
 from kinod.media.decode import AudioBranch, VideoBranch
 from kinod.media.probe import Probe
@@ -102,6 +103,7 @@ def clip_info(path: Path, pr: Probe, out_dir: Path) -> ClipInfo:
         artefact_dir=out_dir / "keyframes" / fit_name(path.name, out_dir),
         start_tc_frames=pr.start_tc_frames,
         drop_frame=pr.drop_frame,
+        sidecar=sidecar_path(out_dir, path.name),
     )
 
 

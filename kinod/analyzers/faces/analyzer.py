@@ -156,7 +156,6 @@ class FacesAnalyzer(ModelAnalyzer):
         ordered = [groups[k] for k in sorted(groups)]
         ids: list[tuple[str, str | None]]
         if self.cfg.store_embeddings:
-            from kinod.export.sidecar import sidecar_path
             from kinod.people import PeopleRegistry
 
             reg = PeopleRegistry(self.runtime.state_dir)
@@ -168,7 +167,8 @@ class FacesAnalyzer(ModelAnalyzer):
                 )
                 for g in ordered
             ]
-            ids = reg.assign(str(clip.path), str(sidecar_path(out_root, clip.path.name)), clusters,
+            side = clip.sidecar or out_root / f"{clip.path.name}.kino.json"
+            ids = reg.assign(str(clip.path), str(side), clusters,
                              self.cfg.identity_threshold)  # fmt: skip
             by_track_pid = {t.id: pid for (pid, _), g in zip(ids, ordered, strict=True) for t in g}
             reg.save_tracks(
