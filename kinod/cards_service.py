@@ -24,6 +24,7 @@ from kinod.card_outputs import finish_card, verify_before_analysis
 from kinod.config import Config
 from kinod.index.update import forget_clip
 from kinod.jobs.store import JobStore
+from kinod.media.cards.model import ClipFiles
 from kinod.media.mhl import Verification
 from kinod.outputs import output_dir_for
 from kinod.pipeline import ClipError, ClipProcessor
@@ -77,14 +78,14 @@ class CardService:
             row = self.store.clip_by_path(str(p))
             if row is None:
                 continue
-            if self.store.is_settled(row["fingerprint"]):
+            if self.store.is_settled(row.fingerprint):
                 # Moved or deleted after it was done: results stay by content, and the path's
                 # record stays until the content is finalized at a new path (a rename), which
                 # then removes the old outputs (Finalizer._remove_renamed).
                 if p in ev.removed:
                     forget_clip(self.host.config.state.dir, p)  # the search index: that path is no hit any more
                 continue
-            fps[row["fingerprint"]] = f"{p}: the file {why}"
+            fps[row.fingerprint] = f"{p}: the file {why}"
         for fp, reason in fps.items():
             log.warning("cancelling work on a changed file", reason=reason)
             self.store.set_clip_state(fp, "cancelled", reason)
@@ -153,10 +154,8 @@ class CardService:
                 continue
             out_dir = output_dir_for(clip, self.host.config)
             try:
-                plan = self.host.processor.enqueue_clip(
-                    clip, out_dir, card=c.name, card_path=str(c.path), card_rank=rank, owner=self.host.owner,
-                    files=ev.parts.get(clip),
-                )  # fmt: skip
+                value = (ev.parts.get(clip) or ClipFiles.alone(clip)).on_card(c.name, c.path)
+                plan = self.host.processor.enqueue_clip(value, out_dir, card_rank=rank, owner=self.host.owner)
             except ClipError as e:
                 problems.append(str(e))
                 self.host.metrics.errors.labels("vanished" if not clip.exists() else "unreadable").inc()
@@ -185,8 +184,9 @@ class CardService:
         return (
             known is not None
             and sig is not None
-            and (known["path_size"], known["path_mtime_ns"]) == sig
-            and known["state"] in ("done", "failed", "queued", "running")
+            and known.at is not None
+            and (known.at.size, known.at.mtime_ns) == sig
+            and known.state in ("done", "failed", "queued", "running")
         )
 
     def finalize(self, fp: str, only: str | None = None) -> None:

@@ -14,7 +14,6 @@ worker could take), no time limit and no retries (see :mod:`kinod.jobs.broker`).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -34,15 +33,11 @@ from kinod.config import Config
 from kinod.jobs.broker import RESULT_ACTOR, RESULTS_QUEUE, TASK_ACTOR, make_broker, message, safe_url
 from kinod.jobs.dist_files import DistFiles, task_from_json
 from kinod.jobs.registry_workers import WorkerInfo, remove_record, write_record
-from kinod.jobs.store import JobStore
+from kinod.jobs.store import ClipRecord, JobStore
 from kinod.jobs.tasks import TaskOutcome
 from kinod.paths_map import PathMap
 
 log = structlog.get_logger(__name__)
-
-#: Clip-row columns that hold paths (mapped for a worker with another mount point).
-_PATH_COLUMNS = ("path", "out_dir", "card_path")
-
 
 def model_hashes(processor: Any) -> dict[str, str | None]:
     """analyzer -> sha256 of its model file (None for analyzers without a model)."""
@@ -60,17 +55,9 @@ class MappedStore:
         self._store = store
         self._pmap = pmap
 
-    def clip(self, fingerprint: str) -> dict[str, Any] | None:
-        row = self._store.clip(fingerprint)
-        if row is None:
-            return None
-        d = dict(row)
-        for col in _PATH_COLUMNS:
-            if d.get(col):
-                d[col] = self._pmap.to_worker(d[col])
-        if d.get("parts"):  # JSON of the clip's files (chapters, audio essences)
-            d["parts"] = json.dumps(self._pmap.deep_to_worker(json.loads(d["parts"])))
-        return d
+    def clip(self, fingerprint: str) -> ClipRecord | None:
+        known = self._store.clip(fingerprint)
+        return known.with_paths(self._pmap.to_worker) if known is not None else None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)

@@ -23,6 +23,7 @@ from kinod.export.sidecar import (
 from kinod.jobs.store import JobSpec, JobStore
 from kinod.jobs.tasks import Task, TaskOutcome
 from kinod.media.cache import FrameCacheSpec
+from kinod.media.cards.model import ClipFiles
 from kinod.media.decode import AudioBranch, VideoBranch
 from kinod.media.probe import Probe
 
@@ -139,7 +140,7 @@ class Room:
     def finalize(self, fp: str, only: str | None = None) -> ClipOutcome:
         raise NotImplementedError
 
-    def enqueue_clip(self, path: Path, out_dir: Path, **kwargs: Any) -> ClipPlan:
+    def enqueue_clip(self, clip: ClipFiles, out_dir: Path, **kwargs: Any) -> ClipPlan:
         raise NotImplementedError
 
     def run_task(

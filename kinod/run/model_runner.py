@@ -4,7 +4,6 @@ out-of-memory is sorted out here for the scheduler's retry policy.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,11 +33,11 @@ class ModelRunner(Room):
         t0 = time.monotonic()
         clip = self.store.clip(task.fingerprint)
         path = Path(task.path)
-        if clip is None or not clip["probe"]:
+        if clip is None or not clip.probe:
             return TaskOutcome(task.key, "failed", f"{path}: {task.analyzer}: the clip has no probe result")
         if task.analyzer not in self.classes:
             return TaskOutcome(task.key, "cancelled", f"{path}: {task.analyzer}: analyzer is no longer enabled")
-        pr = Probe.from_json(json.loads(clip["probe"]))
+        pr = Probe.from_json(clip.probe)
         info = self._clip_info(path, pr, self._out_dir(task.fingerprint, path))
         try:
             cache = AnalysisCache.open(self.cache_dir(task.fingerprint))
@@ -81,7 +80,7 @@ class ModelRunner(Room):
         ``DEPENDENCY_WAIT_S``. Readers must still work without any of them (disabled, failed).
         """
         clip = self.store.clip(fp)
-        plan: dict[str, str] = json.loads(clip["plan"]) if clip is not None and clip["plan"] else {}
+        plan: dict[str, str] = (clip.plan if clip is not None else None) or {}
         keys = {n: plan[n] for n in names if n in plan}
         deadline = time.monotonic() + DEPENDENCY_WAIT_S
         while keys and not cancelled():

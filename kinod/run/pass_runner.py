@@ -6,7 +6,6 @@ Also the task dispatch (:meth:`PassRunner.run_task`), the entry point of every e
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from fractions import Fraction
@@ -64,17 +63,15 @@ class PassRunner(Room):
 
     def _files(self, fp: str, path: Path) -> ClipFiles:
         """The clip's files: its chapters and audio essences as planned, else the one file."""
-        row = self.store.clip(fp)
-        if row is not None and row["parts"]:
-            return ClipFiles.from_json(json.loads(row["parts"]))
-        return ClipFiles.alone(path)
+        known = self.store.clip(fp)
+        return known.clip if known is not None else ClipFiles.alone(path)
 
     def _audio_tc_rate(self, fp: str, path: Path) -> tuple[Fraction, str] | None:
         """For a WAV: the rate labelling its bext start if its iXML has none (see ``media.cards.tcrate``)."""
         if path.suffix.lower() not in (".wav", ".bwf"):
             return None
         row = self.store.clip(fp)
-        card = Path(row["card_path"]) if row is not None and row["card_path"] else None
+        card = Path(row.card_path) if row is not None and row.card_path else None
         return audio_tc_rate(card, parse_rate(self.config.cards.audio_tc_rate))
 
     def _clip_info(self, path: Path, pr: Probe, out_dir: Path) -> ClipInfo:
@@ -90,8 +87,8 @@ class PassRunner(Room):
 
     def _out_dir(self, fp: str, path: Path) -> Path:
         clip = self.store.clip(fp)
-        if clip is not None and clip["out_dir"]:
-            return Path(clip["out_dir"])
+        if clip is not None and clip.out_dir:
+            return clip.out_dir
         return output_dir_for(path, self.config)
 
     def _run_pass(
