@@ -12,7 +12,8 @@ old and new results when only some analyzers re-ran.
 
 Tables:
 
-* ``clips``: one row per content fingerprint (its latest path, probe, cache state);
+* ``clips``: one row per content fingerprint (its latest path, the clip value its card
+  parser made, probe, cache state), read back as a :class:`~kinod.jobs.clip_record.ClipRecord`;
 * ``clip_paths``: every place that content was found (a copy on two cards is analysed
   once and gets a sidecar in both places; a renamed clip moves its row);
 * ``jobs``: one row per analyzer job, ``queued -> running -> done | failed | cancelled``;
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from kinod.jobs.card_store import CardStore
-from kinod.jobs.clip_record import ClipRecord, PathRecord
+from kinod.jobs.clip_record import ClipRecord
 from kinod.jobs.queue_store import QueueStore
 from kinod.jobs.schema import (
     ACTIVE,
@@ -77,7 +78,6 @@ __all__ = [
     "JobState",
     "JobStore",
     "PassState",
-    "PathRecord",
     "StoreError",
     "job_key",
     "pass_key",

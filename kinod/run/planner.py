@@ -130,7 +130,7 @@ class Planner(Room):
         fingerprint, one pass and one sidecar. It is stored with the clip's row, where
         planning again, resuming and retrying read it back.
         """
-        clip = clip.with_paths(os.path.abspath)
+        clip = clip.with_paths(lambda p: str(Path(p).absolute()))
         path = clip.first
         every = list(clip.files)
         try:
