@@ -86,14 +86,14 @@ class CardService:
             row = self.store.clip_by_path(str(p))
             if row is None:
                 continue
-            if self.store.is_settled(row["fingerprint"]):
+            if self.store.is_settled(row.fingerprint):
                 # Moved or deleted after it was done: results stay by content, and the path's
                 # record stays until the content is finalized at a new path (a rename), which
                 # then removes the old outputs (Finalizer._remove_renamed).
                 if p in ev.removed:
                     forget_clip(self.host.config.state.dir, p)  # the search index: that path is no hit any more
                 continue
-            fps[row["fingerprint"]] = f"{p}: the file {why}"
+            fps[row.fingerprint] = f"{p}: the file {why}"
         for fp, reason in fps.items():
             log.warning("cancelling work on a changed file", reason=reason)
             self.store.set_clip_state(fp, "cancelled", reason)
@@ -179,10 +179,8 @@ class CardService:
                 continue
             out_dir = self.life.out_dir(clip)
             try:
-                plan = self.host.processor.enqueue_clip(
-                    clip, out_dir, card=c.name, card_path=str(c.path), card_rank=rank, owner=self.host.owner,
-                    files=None if clip_files.plain else clip_files,
-                )  # fmt: skip
+                value = clip_files.on_card(c.name, c.path)
+                plan = self.host.processor.enqueue_clip(value, out_dir, card_rank=rank, owner=self.host.owner)
             except ClipError as e:
                 problems.append(str(e))
                 self.host.metrics.errors.labels("vanished" if not clip.exists() else "unreadable").inc()
@@ -217,8 +215,9 @@ class CardService:
         return (
             known is not None
             and sig is not None
-            and (known["path_size"], known["path_mtime_ns"]) == sig
-            and known["state"] in ("done", "failed", "queued", "running")
+            and known.at is not None
+            and (known.at.size, known.at.mtime_ns) == sig
+            and known.state in ("done", "failed", "queued", "running")
         )
 
     def finalize(self, fp: str, only: str | None = None) -> None:

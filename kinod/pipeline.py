@@ -97,6 +97,7 @@ class ClipProcessor:
         self.runner = TaskRunner(config, self.analyzers)
         self.finalizer = Finalizer(config, store)
         self.enqueue_clip = self.planner.enqueue_clip
+        self.enqueue_known = self.planner.enqueue_known
         self.replan_known = self.planner.replan_known
         self.finalize = self.finalizer.finalize
         self.write_error_sidecar = self.finalizer.write_error_sidecar
@@ -167,16 +168,8 @@ class ClipProcessor:
         with structlog.contextvars.bound_contextvars(clip=str(path)):
             owner = make_owner("scan")
             try:
-                plan = self.enqueue_clip(
-                    path,
-                    out_dir,
-                    card=card,
-                    card_path=card_path,
-                    force=force,
-                    retry_failed=True,
-                    owner=owner,
-                    files=files,
-                )
+                value = (files if files is not None else ClipFiles.alone(path)).on_card(card, card_path)
+                plan = self.enqueue_clip(value, out_dir, force=force, retry_failed=True, owner=owner)
             except ClipError as e:
                 log.error("clip failed", error=str(e))
                 self.write_error_sidecar(path, out_dir, str(e), card, None)
@@ -184,13 +177,13 @@ class ClipProcessor:
             if plan.up_to_date:
                 clip = self.store.clip(plan.fingerprint)
                 log.info("clip up to date", sidecar=str(sidecar_path(out_dir, path.name)))
-                failed = clip is not None and clip["state"] == "failed"
+                failed = clip is not None and clip.state == "failed"
                 return ClipOutcome(
                     path,
                     ok=not failed,
                     sidecar=sidecar_path(out_dir, path.name),
                     skipped=True,
-                    error=clip["last_error"] if failed and clip else None,
+                    error=clip.last_error if failed and clip else None,
                 )
             executor = InlineExecutor(lambda t, c: self.run_task(t, lambda: c() or stop(), progress))
             sched = Scheduler(

@@ -21,6 +21,7 @@ from kinod.analyzers.speech import SpeechAnalyzer
 from kinod.config import load_config
 from kinod.jobs.store import JobStore
 from kinod.jobs.tasks import Task
+from kinod.media.cards.model import ClipFiles
 from kinod.pipeline import ClipProcessor
 
 DATA = Path(__file__).parent / "data" / "categories"
@@ -149,7 +150,7 @@ def test_a_model_analyzer_waits_for_a_running_one_it_reads(tmp_path: Path) -> No
     store = JobStore(config.state.dir / "kinod.sqlite")
     try:
         proc = ClipProcessor(config, store, classes=[SpeechAnalyzer, CategoriesAnalyzer])
-        plan = proc.enqueue_clip(DATA / "football_1.wav", tmp_path / "out")
+        plan = proc.enqueue_clip(ClipFiles.alone(DATA / "football_1.wav"), tmp_path / "out")
         specs = proc.specs(plan.fingerprint, DATA / "football_1.wav")
         assert specs["categories"].priority > specs["speech"].priority
         speech_key = plan.keys["speech"]

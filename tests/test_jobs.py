@@ -23,6 +23,7 @@ from kinod.jobs.lease import is_local_and_dead, make_owner
 from kinod.jobs.scheduler import Decision, Limits, Scheduler, decide
 from kinod.jobs.store import JobSpec, JobStore, job_key
 from kinod.jobs.tasks import Need, OutOfMemory, Task, TaskOutcome
+from kinod.media.cards.model import ClipFiles
 from kinod.pipeline import ClipProcessor, InlineExecutor
 
 V1_SCHEMA = """
@@ -50,7 +51,7 @@ def test_a_schema_1_state_file_is_migrated_in_place(tmp_path: Path) -> None:
         assert store.meta("schema_version") == "2"
         row = store.query("SELECT key, state, kind, gpu_mem_mb FROM jobs")[0]
         assert (row["key"], row["state"], row["kind"], row["gpu_mem_mb"]) == ("k1", "done", "stream", 0)
-        assert store.clip("fp1")["cache"] == "none"
+        assert store.clip("fp1").cache == "none"
         assert store.done_records({"shots": "k1"}) == {"shots": {}}
     finally:
         store.close()
@@ -205,7 +206,7 @@ def test_passes_first_newest_card_first_and_a_bounded_queue(tmp_path: Path) -> N
         assert max(sizes) <= 5
         kinds = ["pass" if k.startswith("pass:") else "model" for k in runner.order]
         assert kinds == ["pass"] * 30 + ["model"] * 30
-        ranks = [store.clip(k.removeprefix("pass:"))["card_rank"] for k in runner.order[:30]]
+        ranks = [store.clip(k.removeprefix("pass:")).card_rank for k in runner.order[:30]]
         assert ranks == sorted(ranks, reverse=True)
         assert store.counts() == {("pass", "done"): 30, ("m", "done"): 30, ("s", "done"): 30}
     finally:
@@ -283,7 +284,7 @@ def test_out_of_memory_retries_smaller_then_on_cpu_through_the_pipeline(
     store = JobStore(tmp_path / "var" / "kinod.sqlite")
     try:
         proc = ClipProcessor(config, store, classes=[ShotsAnalyzer, GreedyModel])
-        plan = proc.enqueue_clip(clip, tmp_path / "out")
+        plan = proc.enqueue_clip(ClipFiles.alone(clip), tmp_path / "out")
         settled: list[str] = []
         sched = Scheduler(
             store,
@@ -363,7 +364,7 @@ def test_process_executor_runs_the_real_pipeline(tmp_path: Path) -> None:
     executor = ProcessExecutor(functools.partial(make_runner, config))
     try:
         proc = ClipProcessor(config, store)
-        plan = proc.enqueue_clip(clip, tmp_path / "out")
+        plan = proc.enqueue_clip(ClipFiles.alone(clip), tmp_path / "out")
         # the worker processes open no state file: the scheduler hands tasks out filled in
         sched = Scheduler(store, executor, owner="t:h:1:1", limits=Limits(2), facts=proc.facts)
         _drain(sched, timeout=120)

@@ -60,9 +60,9 @@ def test_model_records_are_cut_at_finalize_too() -> None:
     pr = Probe(path="/x.mp4", size=1, container="mp4", duration_s=4.0, has_video=True, rate=Fraction(25), frames=100)
     rec = {"items": [{"start_frame": 10, "end_frame": 60, "text": "a"}, {"start_frame": 70, "end_frame": 80}],
            "warnings": []}
-    cut_at_break({"speech": rec}, json.dumps({"integrity": {"ok": False, "break_frame": 50}}), pr)
+    cut_at_break({"speech": rec}, {"integrity": {"ok": False, "break_frame": 50}}, pr)
     assert rec["coverage"]["until_frame"] == 50 and rec["coverage"]["complete"] is False
     assert len(rec["items"]) == 1 and rec["items"][0]["end_frame"] == 50 and rec["items"][0]["cut_at_break"]
     whole = {"items": [{"start_frame": 70}]}
-    cut_at_break({"speech": whole}, json.dumps({"integrity": {"ok": True}}), pr)
+    cut_at_break({"speech": whole}, {"integrity": {"ok": True}}, pr)
     assert "coverage" not in whole

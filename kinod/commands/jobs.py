@@ -145,7 +145,6 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_retry(config: Config, args: argparse.Namespace) -> int:
-    from kinod.outputs import clip_out_dir
     from kinod.pipeline import ClipError, ClipProcessor
 
     if not _db(config).is_file():
@@ -156,31 +155,23 @@ def cmd_retry(config: Config, args: argparse.Namespace) -> int:
     try:
         processor = ClipProcessor(config, store)
         targets = [str(Path(p).absolute()) for p in args.paths] or [None]
-        rows = {r["fingerprint"]: r for t in targets for r in store.failed_clips(t)}
-        for fp, row in rows.items():
-            path = Path(row["path"])
-            if not path.exists():
-                print(f"skipped: {path}: the file is gone", file=sys.stderr)
+        known = {k.fingerprint: k for t in targets for k in store.failed_clips(t)}
+        for fp, k in known.items():
+            if not k.path.exists():
+                print(f"skipped: {k.path}: the file is gone", file=sys.stderr)
                 gone += 1
                 continue
             store.reset_failed(fp)
-            out_dir = clip_out_dir(row["out_dir"], path, config)
-            try:
-                plan = processor.enqueue_clip(
-                    path,
-                    out_dir,
-                    card=row["card"],
-                    card_path=row["card_path"],
-                    card_rank=row["card_rank"] or time.time(),
-                    retry_failed=True,
-                    owner="kinod retry",
+            try:  # the stored clip: every chapter and audio essence, as its card was read
+                plan = processor.enqueue_known(
+                    k, card_rank=k.card_rank or time.time(), retry_failed=True, owner="kinod retry", rehash=True
                 )
             except ClipError as e:
                 print(f"skipped: {e}", file=sys.stderr)
                 continue
             queued += len(plan.queued) + int(plan.pass_queued)
             clips += 1
-            for key in store.card_keys_at(row["card_path"]):
+            for key in store.card_keys_at(k.card_path) if k.card_path else []:
                 store.set_card_state(key, "queued")  # finished again when its clips are
         # cards with files that could not even be read: let the watcher look at them again
         reread = store.reread_unreadable_cards()

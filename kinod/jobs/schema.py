@@ -114,7 +114,8 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "cache": "TEXT NOT NULL DEFAULT 'none'",
         "plan": "TEXT",
         "card_rank": "REAL NOT NULL DEFAULT 0",
-        # a clip of several files: {"parts": [chapters in order], "audio": [essences]}; NULL: the file at path
+        # the clip value (ClipFiles.to_json: chapters in order, audio essences, camera facts, card); every
+        # path that plans the clip again reads it. NULL (rows of older versions): the file at path alone
         "parts": "TEXT",
     },
     "jobs": {

@@ -12,7 +12,8 @@ old and new results when only some analyzers re-ran.
 
 Tables:
 
-* ``clips``: one row per content fingerprint (its latest path, probe, cache state);
+* ``clips``: one row per content fingerprint (its latest path, the clip value its card
+  parser made, probe, cache state), read back as a :class:`~kinod.jobs.clip_record.ClipRecord`;
 * ``clip_paths``: every place that content was found (a copy on two cards is analysed
   once and gets a sidecar in both places; a renamed clip moves its row);
 * ``jobs``: one row per analyzer job, ``queued -> running -> done | failed | cancelled``;
@@ -42,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from kinod.jobs.card_store import CardStore
+from kinod.jobs.clip_record import ClipRecord
 from kinod.jobs.queue_store import QueueStore
 from kinod.jobs.schema import (
     ACTIVE,
@@ -61,6 +63,7 @@ from kinod.jobs.schema import (
     job_key,
     pass_key,
 )
+from kinod.media.cards.model import ClipFiles
 from kinod.robust.pathcodec import lossless_row
 
 __all__ = [
@@ -69,6 +72,7 @@ __all__ = [
     "JOB_STATES_ORDER",
     "PASS_PREFIX",
     "CardState",
+    "ClipRecord",
     "ClipState",
     "JobSpec",
     "JobState",
@@ -179,8 +183,10 @@ class JobStore(QueueStore, CardStore):
         out_dir: str | None = None,
         card_rank: float | None = None,
         plan: dict[str, str] | None = None,
-        parts: dict[str, list[str]] | None = None,
+        clip: ClipFiles | None = None,
     ) -> None:
+        """Record a clip planned at ``path``; ``clip`` is its whole value (files, camera facts,
+        card), kept with the row so every later plan of it reads the same files."""
         with self.tx() as db:
             db.execute(
                 """INSERT INTO clips(fingerprint, path, size, card, state, sidecar, last_error, updated,
@@ -193,7 +199,7 @@ class JobStore(QueueStore, CardStore):
                      card_path=coalesce(excluded.card_path, clips.card_path),
                      out_dir=coalesce(excluded.out_dir, clips.out_dir),
                      card_rank=CASE WHEN ? IS NULL THEN clips.card_rank ELSE excluded.card_rank END,
-                     plan=coalesce(excluded.plan, clips.plan), parts=excluded.parts""",
+                     plan=coalesce(excluded.plan, clips.plan), parts=coalesce(excluded.parts, clips.parts)""",
                 (
                     fingerprint,
                     path,
@@ -208,7 +214,7 @@ class JobStore(QueueStore, CardStore):
                     out_dir,
                     card_rank,
                     json.dumps(plan) if plan is not None else None,
-                    json.dumps(parts) if parts is not None else None,
+                    json.dumps(clip.to_json()) if clip is not None else None,
                     card_rank,
                 ),
             )
@@ -226,19 +232,19 @@ class JobStore(QueueStore, CardStore):
             db.execute("UPDATE jobs SET path=? WHERE fingerprint=? AND path<>?", (path, fingerprint, path))
             db.execute("UPDATE passes SET path=? WHERE fingerprint=? AND path<>?", (path, fingerprint, path))
 
-    def clip(self, fingerprint: str) -> sqlite3.Row | None:
+    def clip(self, fingerprint: str) -> ClipRecord | None:
         rows = self.query("SELECT * FROM clips WHERE fingerprint=?", (fingerprint,))
-        return rows[0] if rows else None
+        return ClipRecord.from_row(rows[0]) if rows else None
 
-    def clip_by_path(self, path: str) -> sqlite3.Row | None:
-        """The clip found at ``path`` (clips row, with that path's own size and mtime)."""
+    def clip_by_path(self, path: str) -> ClipRecord | None:
+        """The clip found at ``path``, with that place's own record (``at``: size, mtime, card)."""
         rows = self.query(
-            """SELECT c.*, p.size AS path_size, p.mtime_ns AS path_mtime_ns, p.out_dir AS path_out_dir,
-                      p.card AS path_card, p.card_path AS path_card_path
+            """SELECT c.*, p.path AS path_at, p.size AS path_size, p.mtime_ns AS path_mtime_ns,
+                      p.out_dir AS path_out_dir, p.card AS path_card, p.card_path AS path_card_path
                  FROM clip_paths p JOIN clips c ON c.fingerprint=p.fingerprint WHERE p.path=?""",
             (path,),
         )
-        return rows[0] if rows else None
+        return ClipRecord.from_row(rows[0]) if rows else None
 
     def paths_of(self, fingerprint: str) -> list[sqlite3.Row]:
         return self.query("SELECT * FROM clip_paths WHERE fingerprint=? ORDER BY updated DESC", (fingerprint,))
@@ -300,7 +306,7 @@ class JobStore(QueueStore, CardStore):
         return self.query("SELECT * FROM job_events WHERE key=? ORDER BY id", (key,))
 
     # Maintenance (kinod retry / forget) -----------------------------------------------------
-    def failed_clips(self, under: str | None = None) -> list[sqlite3.Row]:
+    def failed_clips(self, under: str | None = None) -> list[ClipRecord]:
         sql = """SELECT DISTINCT c.* FROM clips c WHERE (c.state='failed'
                    OR EXISTS (SELECT 1 FROM jobs j WHERE j.fingerprint=c.fingerprint AND j.state='failed')
                    OR EXISTS (SELECT 1 FROM passes p WHERE p.fingerprint=c.fingerprint AND p.state='failed'))"""
@@ -308,7 +314,7 @@ class JobStore(QueueStore, CardStore):
         if under:
             sql += " AND (c.path=? OR c.path LIKE ? ESCAPE '\\')"
             args += [under, _like_prefix(under)]
-        return self.query(sql, args)
+        return [ClipRecord.from_row(r) for r in self.query(sql, args)]
 
     def reset_failed(self, fingerprint: str) -> int:
         """Failed jobs of a clip become cancelled (so planning queues them again with fresh attempts)."""
@@ -363,9 +369,10 @@ class JobStore(QueueStore, CardStore):
         )
         return [r["fingerprint"] for r in rows]
 
-    def known_clips(self) -> list[sqlite3.Row]:
+    def known_clips(self) -> list[ClipRecord]:
         """Every clip that may need planning again after a config change."""
-        return self.query("SELECT * FROM clips WHERE state NOT IN ('missing','cancelled','replaced')")
+        rows = self.query("SELECT * FROM clips WHERE state NOT IN ('missing','cancelled','replaced')")
+        return [ClipRecord.from_row(r) for r in rows]
 
     def path_sidecar(self, path: str) -> str | None:
         """The sidecar last written for the clip at ``path`` (None: none yet)."""

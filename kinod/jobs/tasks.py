@@ -60,7 +60,7 @@ class Task:
     version: str = ""
     config_hash: str = ""
     model_sha256: str | None = None
-    files: dict[str, list[str]] | None = None
+    files: dict[str, Any] | None = None
     #: The clip's output folder (keyframes, the proxy); None until the coordinator fills it.
     out_dir: str | None = None
     #: The clip's analysis cache folder (the pass writes it, model tasks read it).

@@ -15,7 +15,6 @@ running to the end the header claims. Now (``cards.integrity_check``):
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -132,14 +131,11 @@ def integrity_from_sidecar(data: dict[str, Any]) -> Integrity | None:
     )
 
 
-def cut_at_break(records: dict[str, dict[str, Any]], decode_json: str | None, probe: Probe | None) -> None:
+def cut_at_break(records: dict[str, dict[str, Any]], decode: dict[str, Any] | None, probe: Probe | None) -> None:
     """At finalize: records not cut in the pass (model analyzers read the cache later) are cut too."""
-    if probe is None or not decode_json:
+    if probe is None or not isinstance(decode, dict):
         return
-    try:
-        info = json.loads(decode_json).get("integrity") or {}
-    except (ValueError, AttributeError):
-        return
+    info = decode.get("integrity") or {}
     until = info.get("break_frame")
     if not isinstance(until, int):
         return

@@ -7,7 +7,6 @@ and intake queue.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -87,28 +86,16 @@ def tick_failed(daemon: Any, error: BaseException) -> None:
 
 def resume(daemon: Any) -> None:
     """On the intake thread, once space is back: plan again what failed, then the held items."""
-    from kinod.outputs import clip_out_dir
-
     items, hit = daemon.space.take_back()
     store = daemon.store
     requeued = 0
     for fp in sorted(hit):
-        clip = store.clip(fp)
-        if clip is None:
+        known = store.clip(fp)
+        if known is None:
             continue
         store.reset_failed(fp)
-        path = Path(clip["path"])
-        try:
-            daemon.processor.enqueue_clip(
-                path,
-                clip_out_dir(clip["out_dir"], path, daemon.config),
-                card=clip["card"],
-                card_path=clip["card_path"],
-                card_rank=clip["card_rank"] or 0.0,
-                retry_failed=True,
-                owner=daemon.owner,
-                fp=fp,
-            )
+        try:  # the stored clip: every chapter and audio essence, as its card was read
+            daemon.processor.enqueue_known(known, retry_failed=True, owner=daemon.owner)
             requeued += 1
         except Exception as e:  # the clip may be gone meanwhile
             log.warning("cannot plan again after the disk was full", fingerprint=fp, error=str(e))

@@ -55,12 +55,12 @@ class Finalizer:
         clip = self.store.clip(fp)
         if clip is None:
             raise ClipError(f"{fp}: no such clip in the state file")
-        places = [(Path(r["path"]), r) for r in self.store.paths_of(fp)] or [(Path(clip["path"]), None)]
+        places = [(Path(r["path"]), r) for r in self.store.paths_of(fp)] or [(clip.path, None)]
         self._remove_renamed(places)
         if only is not None:
             places = [pl for pl in places if str(pl[0]) == only] or [(Path(only), None)]
         path = places[0][0]
-        keys: dict[str, str] = json.loads(clip["plan"]) if clip["plan"] else {}
+        keys: dict[str, str] = clip.plan or {}
         rows = {r["key"]: r for r in self.store.jobs_of(fp)}
         records: dict[str, dict[str, Any]] = {}
         failed: dict[str, str] = {}
@@ -79,15 +79,15 @@ class Finalizer:
             log.error("clip vanished", error=msg)
             self.store.set_clip_state(fp, "missing", msg)
             return ClipOutcome(path, ok=False, error=msg)
-        errors: list[dict[str, Any]] = json.loads(clip["errors"]) if clip["errors"] else []
+        errors: list[dict[str, Any]] = list(clip.errors or [])
         errors += [_err("analyze", m, n) for n, m in failed.items()]
-        pr = Probe.from_json(json.loads(clip["probe"])) if clip["probe"] else None
-        cut_at_break(records, clip["decode"], pr)  # model results of a broken file end at the break, too
+        pr = Probe.from_json(clip.probe) if clip.probe else None
+        cut_at_break(records, clip.decode, pr)  # model results of a broken file end at the break, too
         outcome = ClipOutcome(path, ok=False)
         first: ClipOutcome | None = None
         for p, row in present:
             out_dir = clip_out_dir(row["out_dir"] if row is not None else None, p, self.config)
-            card = row["card"] if row is not None else clip["card"]
+            card = row["card"] if row is not None else clip.card
             side = sidecar_path(out_dir, p.name)
             if pr is None:
                 msg = next((e["message"] for e in errors), None) or self._pass_error(fp) or f"{p}: could not be probed"
@@ -95,7 +95,7 @@ class Finalizer:
                 outcome = ClipOutcome(p, ok=False, sidecar=side, error=msg)
             else:
                 markers = [m for rec in records.values() for m in rec.get("markers", [])]
-                decode = json.loads(clip["decode"]) if clip["decode"] else None
+                decode = clip.decode
                 spans = (decode or {}).get("parts") or []
                 if spans:  # per-file NLE markers land on the right frame after a relink
                     markers = [_placed(m, spans) for m in markers]
@@ -118,7 +118,7 @@ class Finalizer:
                 )
             if row is not None:
                 self.store.set_path_sidecar(str(p), str(side))
-            if p == Path(clip["path"]):
+            if p == clip.path:
                 first = outcome
         first = first or outcome
         self._drop_cache(fp, keys, rows)
@@ -167,7 +167,7 @@ class Finalizer:
             shutil.rmtree(cache, ignore_errors=True)
             clip = self.store.clip(fp)
             if clip is not None:
-                self.store.set_clip_state(fp, clip["state"], clip["last_error"], cache="deleted")
+                self.store.set_clip_state(fp, clip.state, clip.last_error, cache="deleted")
 
     def write_error_sidecar(self, path: Path, out_dir: Path, message: str, card: str | None, fp: str | None) -> None:
         try:

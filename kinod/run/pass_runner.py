@@ -94,7 +94,7 @@ class PassRunner:
             pr, parts = probe_span(
                 clip_files.parts,
                 clip_files.audio,
-                audio_tc_rate=self._audio_tc_rate(path, task.card_path, clip_files.camera),
+                audio_tc_rate=self._audio_tc_rate(path, task.card_path or clip_files.card_path, clip_files.camera),
                 camera=clip_files.camera,
             )
             if clip_fingerprint(files) != task.fingerprint:

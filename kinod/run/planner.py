@@ -16,7 +16,7 @@ from kinod.export.sidecar import (
     sidecar_path,
 )
 from kinod.jobs.scheduler import PASS_PRIORITY
-from kinod.jobs.store import JobSpec, JobStore
+from kinod.jobs.store import ClipRecord, JobSpec, JobStore
 from kinod.media.cache import AnalysisCache
 from kinod.media.cards.model import ClipFiles
 from kinod.media.fingerprint import clip_fingerprint
@@ -55,27 +55,25 @@ class Planner:
 
     def enqueue_clip(
         self,
-        path: Path,
+        clip: ClipFiles,
         out_dir: Path,
         *,
-        card: str | None = None,
-        card_path: str | None = None,
         card_rank: float = 0.0,
         force: bool = False,
         retry_failed: bool = False,
         owner: str | None = None,
         fp: str | None = None,
-        files: ClipFiles | None = None,
     ) -> ClipPlan:
         """Queue what this clip still needs. Raises ClipError for a file that cannot be read.
 
-        ``files``: the clip's files as its card layout grouped them (``path`` is the first):
-        a spanned recording's chapters, a P2 clip's audio essences. The clip is all of
-        them, with one fingerprint, one pass and one sidecar.
+        ``clip`` is the whole clip as its card layout grouped it (a spanned recording's
+        chapters, a P2 clip's audio essences, the camera's facts, its card): one
+        fingerprint, one pass and one sidecar. It is stored with the clip's row, where
+        planning again, resuming and retrying read it back.
         """
-        path = path.absolute()
-        clip_files = files if files is not None and not files.plain else ClipFiles.alone(path)
-        every = list(clip_files.files)
+        clip = clip.with_paths(lambda p: str(Path(p).absolute()))
+        path = clip.first
+        every = list(clip.files)
         try:
             st = os.stat(path)
             size = sum(os.stat(p).st_size for p in every)
@@ -85,8 +83,8 @@ class Planner:
         specs = self.specs(fp, path)
         keys = {n: s.key for n, s in specs.items()}
         existing = self.store.clip(fp)
-        if existing is not None and existing["cache"] == "ready" and not self._cache_ready(fp):
-            self.store.set_clip_state(fp, existing["state"], existing["last_error"], cache="none")
+        if existing is not None and existing.cache == "ready" and not self._cache_ready(fp):
+            self.store.set_clip_state(fp, existing.state, existing.last_error, cache="none")
             existing = self.store.clip(fp)
         states = self.store.job_states(keys.values())
         redo = ("cancelled", "failed") if retry_failed else ("cancelled",)
@@ -100,20 +98,20 @@ class Planner:
             fp,
             str(path),
             size,
-            card,
-            existing["state"] if existing is not None else "new",
+            clip.card,
+            existing.state if existing is not None else "new",
             mtime_ns=st.st_mtime_ns,
-            card_path=card_path,
+            card_path=clip.card_path,
             out_dir=str(out_dir),
             card_rank=card_rank,
             plan=keys,
-            parts=None if clip_files.plain else clip_files.to_json(),
+            clip=clip,
         )
         queued = self.store.enqueue(todo, card_rank=card_rank, force=force, owner=owner)
         states = self.store.job_states(keys.values())
         stream_waiting = any(states.get(s.key) == "queued" and s.kind == "stream" for s in specs.values())
         model_waiting = any(states.get(s.key) == "queued" and s.kind == "model" for s in specs.values())
-        cache_ready = existing is not None and existing["cache"] == "ready"
+        cache_ready = existing is not None and existing.cache == "ready"
         pass_queued = False
         if stream_waiting or (model_waiting and not cache_ready):
             cpu = max([s.cpu for s in specs.values() if s.kind == "stream"] or [1])
@@ -122,7 +120,7 @@ class Planner:
         if self.store.is_settled(fp):
             side = sidecar_path(out_dir, path.name)
             here = self.store.clip_by_path(str(path))
-            done = here is not None and here["state"] in ("done", "failed")
+            done = here is not None and here.state in ("done", "failed")
             written = self.store.path_sidecar(str(path))
             plan.up_to_date = done and written == str(side) and side.is_file()
             plan.needs_finalize = not plan.up_to_date
@@ -130,25 +128,38 @@ class Planner:
             self.store.set_clip_state(fp, "queued")
         return plan
 
+    def enqueue_known(
+        self,
+        known: ClipRecord,
+        *,
+        retry_failed: bool = False,
+        owner: str | None = None,
+        card_rank: float | None = None,
+        rehash: bool = False,
+    ) -> ClipPlan:
+        """Plan a clip the store knows again, from its stored value (every file, camera facts, card).
+
+        The one way back in for planning again after a config change, resuming after a
+        full disk and ``kinod retry``: none of them has the card parser at hand, and none
+        may read a spanned recording or a P2 clip as its first file alone. ``rehash``:
+        fingerprint the files again (``kinod retry``: content replaced since is new work)
+        instead of trusting the stored fingerprint.
+        """
+        out_dir = clip_out_dir(known.out_dir, known.path, self.config)
+        return self.enqueue_clip(
+            known.clip, out_dir, card_rank=known.card_rank if card_rank is None else card_rank,
+            retry_failed=retry_failed, owner=owner, fp=None if rehash else known.fingerprint,
+        )  # fmt: skip
+
     # Known clips after a config change ------------------------------------------------------------
     def replan_known(self, owner: str | None = None) -> int:
         """Queue the jobs a changed analyzer set or config needs for every known clip; returns clips touched."""
         touched = 0
-        for row in self.store.known_clips():
-            path = Path(row["path"])
-            if not path.exists():
+        for known in self.store.known_clips():
+            if not known.path.exists():
                 continue
-            out_dir = clip_out_dir(row["out_dir"], path, self.config)
             try:
-                plan = self.enqueue_clip(
-                    path,
-                    out_dir,
-                    card=row["card"],
-                    card_path=row["card_path"],
-                    card_rank=row["card_rank"] or 0.0,
-                    owner=owner,
-                    fp=row["fingerprint"],
-                )
+                plan = self.enqueue_known(known, owner=owner)
             except ClipError as e:
                 log.warning("cannot plan clip again", error=str(e))
                 continue

@@ -9,7 +9,6 @@ results of the analyzers it reads. So a runner (in this process, a worker proces
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -52,22 +51,22 @@ class TaskFacts:
             return task
         clip = self.store.clip(task.fingerprint)
         path = Path(task.path)
-        out_dir = clip_out_dir(clip["out_dir"] if clip is not None else None, path, self.config)
+        out_dir = clip_out_dir(clip.out_dir if clip is not None else None, path, self.config)
         facts: dict[str, Any] = {
             "out_dir": str(out_dir),
             "cache_dir": str(cache_dir_for(self.config, task.fingerprint)),
-            "card_path": clip["card_path"] if clip is not None else None,
+            "card_path": clip.card_path if clip is not None else None,
         }
-        if task.files is None and clip is not None and clip["parts"]:
-            facts["files"] = json.loads(clip["parts"])
+        if task.files is None and clip is not None:
+            facts["files"] = clip.clip.to_json()
         if task.kind == "model":
-            facts["probe"] = json.loads(clip["probe"]) if clip is not None and clip["probe"] else None
+            facts["probe"] = clip.probe if clip is not None and clip.probe else None
             facts["results"] = self._results(task)
         return replace(task, **facts)
 
     def _plan_keys(self, fp: str, names: tuple[str, ...] | list[str]) -> dict[str, str]:
         clip = self.store.clip(fp)
-        plan: dict[str, str] = json.loads(clip["plan"]) if clip is not None and clip["plan"] else {}
+        plan: dict[str, str] = (clip.plan if clip is not None else None) or {}
         return {n: plan[n] for n in names if n in plan}
 
     def _results(self, task: Task) -> dict[str, dict[str, Any]]:

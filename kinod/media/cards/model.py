@@ -11,7 +11,8 @@ accounts for every byte on the card.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
@@ -275,20 +276,27 @@ class CameraFacts:
 
 @dataclass(frozen=True)
 class ClipFiles:
-    """One clip of a card as the decode pass reads it: its files as the layout grouped them,
-    and what the camera said about it.
+    """One clip of a card as every path that plans, decodes or finishes it reads it: its files
+    as the layout grouped them, what the camera said about it, and the card it is on.
 
     ``parts``: the picture files in recording order (one file, or a spanned recording's
     chapters, read as one input); ``audio``: separate audio essences in channel order
     (P2 OP-Atom), inputs of the same pass, merged into the clip's channels; ``camera``:
     start TC with its source, reel, camera and clip name from the camera's sidecar (None:
-    the probe looks beside the file itself, as for a loose file).
+    the probe looks beside the file itself, as for a loose file); ``card``/``card_path``:
+    the card's name and folder (None: not known, as for a file scanned on its own).
+
+    The value is stored with the clip's row (``to_json``/``from_json``) so that planning
+    again, resuming and retrying read the clip the card parser found, never its first
+    file alone: the fingerprint covers every file.
     """
 
     first: Path
     parts: tuple[Path, ...]
     audio: tuple[Path, ...] = ()
     camera: CameraFacts | None = None
+    card: str | None = None
+    card_path: str | None = None
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -304,17 +312,37 @@ class ClipFiles:
         """Nothing to hand on beyond the one file's path (no camera facts either)."""
         return self.single and self.camera is None
 
+    def on_card(self, name: str | None, path: str | Path | None) -> ClipFiles:
+        """The same clip, placed on the card it was found on."""
+        return replace(self, card=name, card_path=str(path) if path is not None else None)
+
+    def with_paths(self, swap: Callable[[str], str]) -> ClipFiles:
+        """The same clip with every path passed through ``swap`` (absolute paths, another mount)."""
+        parts = tuple(Path(swap(str(p))) for p in self.parts)
+        camera = self.camera
+        if camera is not None and camera.sidecar:
+            camera = replace(camera, sidecar=swap(camera.sidecar))
+        return replace(
+            self, first=parts[0], parts=parts, audio=tuple(Path(swap(str(p))) for p in self.audio), camera=camera,
+            card_path=swap(self.card_path) if self.card_path else None,
+        )  # fmt: skip
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"parts": [str(p) for p in self.parts], "audio": [str(p) for p in self.audio]}
         if self.camera is not None:
             out["camera"] = self.camera.to_json()
+        if self.card is not None:
+            out["card"] = self.card
+        if self.card_path is not None:
+            out["card_path"] = self.card_path
         return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ClipFiles:
         parts = tuple(Path(p) for p in data.get("parts", []))
         audio = tuple(Path(p) for p in data.get("audio", []))
-        return cls(parts[0], parts, audio, CameraFacts.from_json(data.get("camera")))
+        camera = CameraFacts.from_json(data.get("camera"))
+        return cls(parts[0], parts, audio, camera, data.get("card"), data.get("card_path"))
 
     @classmethod
     def alone(cls, path: Path) -> ClipFiles:
