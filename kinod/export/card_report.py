@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -94,6 +95,30 @@ def _verification_record(v: Verification | None) -> dict[str, Any]:
     return rec
 
 
+@dataclass
+class _Files:
+    """What a clip's files add up to: one record each, the media they cover, what was wrong."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    frames: int = 0
+    duration_s: float = 0.0
+    first_probe: Probe | None = None
+    integrity_ok: bool | None = None
+
+
+@dataclass(frozen=True)
+class _Timing:
+    """The clip's rate, timecode and length: from the card's metadata, else from the probe."""
+
+    rate: Fraction | None
+    start_tc: str | None
+    tc_source: str | None
+    drop: bool | None
+    duration_frames: int | None
+    duration_s: float | None
+
+
 def _clip_record(
     clip: CardClip,
     probes: Mapping[str, Probe | str],
@@ -101,73 +126,24 @@ def _clip_record(
     hashes: Mapping[str, Mapping[str, str]],
     outputs: Mapping[str, str],
 ) -> dict[str, Any]:
-    problems = list(clip.problems)
-    files = []
-    frames_total = 0
-    duration_total = 0.0
-    first_probe: Probe | None = None
-    integrity_ok: bool | None = None
-    for f in clip.files:
-        pr = probes.get(f.rel)
-        rec: dict[str, Any] = {"path": f.rel, "role": f.role, "size": f.size}
-        if f.channel is not None:
-            rec["channel"] = f.channel
-        if f.track_name:
-            rec["track_name"] = f.track_name
-        if f.rel in hashes:
-            rec["hashes"] = dict(hashes[f.rel])
-        if isinstance(pr, Probe):
-            first_probe = first_probe or pr
-            rec.update({"frames": pr.frames, "duration_s": pr.duration_s, "codec": pr.codec, "start_tc": pr.start_tc})
-            if f.role in ("av", "video", "part"):
-                frames_total += pr.frames
-                duration_total += pr.duration_s
-        elif isinstance(pr, str):
-            rec["error"] = pr
-            problems.append(pr)
-        check = integrity.get(f.rel)
-        if check is not None:
-            rec["integrity"] = {"ok": check.ok, "decodable": check.decodable, "problems": check.problems}
-            integrity_ok = (integrity_ok is not False) and check.ok
-            problems.extend(check.problems)
-        files.append(rec)
-    rate = _rate(clip, first_probe)
-    start_tc = clip.start_tc or (first_probe.start_tc if first_probe else None)
-    tc_source = clip.tc_source if clip.start_tc else (first_probe.tc_source if first_probe else None)
-    drop = clip.drop_frame if clip.start_tc else (first_probe.drop_frame if first_probe else False)
-    duration_frames = frames_total or clip.duration_frames or None
-    if not duration_frames and first_probe is not None and not first_probe.has_video and rate:
-        duration_frames = round(Fraction(first_probe.duration_s).limit_denominator(1_000_000) * rate) or None
-    duration_s = duration_total or (float(duration_frames / rate) if duration_frames and rate else None)
-    if duration_s is None and first_probe is not None:
-        duration_s = first_probe.duration_s
-    tc_out = tc_last = None
-    if start_tc and rate and duration_frames:
-        try:
-            start = tc_to_frames(start_tc, rate)
-            tc_out = frames_to_tc(start + duration_frames, rate, bool(drop))
-            tc_last = frames_to_tc(start + duration_frames - 1, rate, bool(drop))
-        except ValueError as e:
-            problems.append(f"{clip.name}: timecode {start_tc!r} cannot be used at {format_rate(rate)}: {e}")
-    camera = {k: v for k, v in clip.camera.__dict__.items() if v}
-    if first_probe is not None:
-        found = (("make", first_probe.camera_make), ("model", first_probe.camera_model))
-        for key, value in (*found, ("serial", first_probe.camera_serial)):
-            if value:
-                camera.setdefault(key, value)
+    files = _file_records(clip, probes, integrity, hashes)
+    first_probe, integrity_ok = files.first_probe, files.integrity_ok
+    problems = [*clip.problems, *files.problems]
+    t = _timing(clip, files)
+    tc_out, tc_last = _tc_range(clip, t, problems)
     return {
         "name": clip.name,
         "family": clip.family,
         "user_clip_name": clip.user_clip_name or (first_probe.clip_name if first_probe else None),
-        "camera": camera,
-        "rate": format_rate(rate) if rate else None,
-        "start_tc": start_tc,
+        "camera": _camera(clip, first_probe),
+        "rate": format_rate(t.rate) if t.rate else None,
+        "start_tc": t.start_tc,
         "end_tc": tc_last,
         "out_tc": tc_out,
-        "tc_source": tc_source,
-        "drop_frame": bool(drop),
-        "duration_frames": duration_frames,
-        "duration_s": round(duration_s, 3) if duration_s is not None else None,
+        "tc_source": t.tc_source,
+        "drop_frame": bool(t.drop),
+        "duration_frames": t.duration_frames,
+        "duration_s": round(t.duration_s, 3) if t.duration_s is not None else None,
         "size": clip.size,
         "spanned": clip.spanned,
         "audio_channels": _audio_channels(clip, first_probe),
@@ -185,11 +161,90 @@ def _clip_record(
         "not_analysed_reason": clip.not_analysed_reason
         or ("integrity check failed" if integrity_ok is False else None),
         "integrity_ok": integrity_ok,
-        "files": files,
+        "files": files.records,
         "outputs": dict(outputs),
         "metadata": clip.metadata,
         "problems": list(dict.fromkeys(problems)),
     }
+
+
+def _file_records(
+    clip: CardClip,
+    probes: Mapping[str, Probe | str],
+    integrity: Mapping[str, Integrity],
+    hashes: Mapping[str, Mapping[str, str]],
+) -> _Files:
+    """One record per file (role, size, hashes, probe, integrity), and what they add up to.
+
+    Only picture-bearing files (``av``, ``video``, ``part``) count towards the clip's
+    frames and seconds; the first probe that worked stands in for the clip's metadata.
+    """
+    out = _Files()
+    for f in clip.files:
+        pr = probes.get(f.rel)
+        rec: dict[str, Any] = {"path": f.rel, "role": f.role, "size": f.size}
+        if f.channel is not None:
+            rec["channel"] = f.channel
+        if f.track_name:
+            rec["track_name"] = f.track_name
+        if f.rel in hashes:
+            rec["hashes"] = dict(hashes[f.rel])
+        if isinstance(pr, Probe):
+            out.first_probe = out.first_probe or pr
+            rec.update({"frames": pr.frames, "duration_s": pr.duration_s, "codec": pr.codec, "start_tc": pr.start_tc})
+            if f.role in ("av", "video", "part"):
+                out.frames += pr.frames
+                out.duration_s += pr.duration_s
+        elif isinstance(pr, str):
+            rec["error"] = pr
+            out.problems.append(pr)
+        check = integrity.get(f.rel)
+        if check is not None:
+            rec["integrity"] = {"ok": check.ok, "decodable": check.decodable, "problems": check.problems}
+            out.integrity_ok = (out.integrity_ok is not False) and check.ok
+            out.problems.extend(check.problems)
+        out.records.append(rec)
+    return out
+
+
+def _timing(clip: CardClip, files: _Files) -> _Timing:
+    """Rate, start timecode and length; a sound-only clip's frames are counted at the clip's rate."""
+    first_probe = files.first_probe
+    rate = _rate(clip, first_probe)
+    start_tc = clip.start_tc or (first_probe.start_tc if first_probe else None)
+    tc_source = clip.tc_source if clip.start_tc else (first_probe.tc_source if first_probe else None)
+    drop = clip.drop_frame if clip.start_tc else (first_probe.drop_frame if first_probe else False)
+    duration_frames = files.frames or clip.duration_frames or None
+    if not duration_frames and first_probe is not None and not first_probe.has_video and rate:
+        duration_frames = round(Fraction(first_probe.duration_s).limit_denominator(1_000_000) * rate) or None
+    duration_s = files.duration_s or (float(duration_frames / rate) if duration_frames and rate else None)
+    if duration_s is None and first_probe is not None:
+        duration_s = first_probe.duration_s
+    return _Timing(rate, start_tc, tc_source, drop, duration_frames, duration_s)
+
+
+def _tc_range(clip: CardClip, t: _Timing, problems: list[str]) -> tuple[str | None, str | None]:
+    """The out point and the last frame's timecode; a start timecode unusable at the rate is a problem."""
+    tc_out = tc_last = None
+    if t.start_tc and t.rate and t.duration_frames:
+        try:
+            start = tc_to_frames(t.start_tc, t.rate)
+            tc_out = frames_to_tc(start + t.duration_frames, t.rate, bool(t.drop))
+            tc_last = frames_to_tc(start + t.duration_frames - 1, t.rate, bool(t.drop))
+        except ValueError as e:
+            problems.append(f"{clip.name}: timecode {t.start_tc!r} cannot be used at {format_rate(t.rate)}: {e}")
+    return tc_out, tc_last
+
+
+def _camera(clip: CardClip, first_probe: Probe | None) -> dict[str, Any]:
+    """The camera the card's metadata names, completed by what the probe found (make, model, serial)."""
+    camera = {k: v for k, v in clip.camera.__dict__.items() if v}
+    if first_probe is not None:
+        found = (("make", first_probe.camera_make), ("model", first_probe.camera_model))
+        for key, value in (*found, ("serial", first_probe.camera_serial)):
+            if value:
+                camera.setdefault(key, value)
+    return camera
 
 
 def _rate(clip: CardClip, probe: Probe | None) -> Fraction | None:

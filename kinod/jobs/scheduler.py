@@ -20,26 +20,44 @@
   batch its analyzer suggests, then on the CPU when ``jobs.oom_cpu_fallback`` allows,
   and the job's note and event log say what was done.
 
-It knows tasks, slots and states, never what an analyzer computes.
+It knows tasks, slots and states, never what an analyzer computes. The slot accounting
+lives in :mod:`kinod.jobs.slots`, the retry and out-of-memory policy in
+:mod:`kinod.jobs.retry_policy`, the observer and filler protocols in
+:mod:`kinod.jobs.scheduler_hooks`; their names are importable from here too.
 """
 
 from __future__ import annotations
 
-import json
 import queue
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Any
 
 import structlog
 
 from kinod.jobs.executor import Executor
+from kinod.jobs.retry_policy import Decision, decide
+from kinod.jobs.scheduler_hooks import QuietObserver, SchedulerObserver, TaskFiller
+from kinod.jobs.slots import Limits, Slots, gpu_memory_mb, limits_for, task_from_row
 from kinod.jobs.store import JobStore
-from kinod.jobs.tasks import Need, Task, TaskOutcome
+from kinod.jobs.tasks import Task, TaskOutcome
+
+__all__ = [
+    "MODEL_PRIORITY",
+    "PASS_PRIORITY",
+    "REFILL_SECONDS",
+    "Decision",
+    "Limits",
+    "Scheduler",
+    "SchedulerObserver",
+    "Slots",
+    "TaskFiller",
+    "decide",
+    "gpu_memory_mb",
+    "limits_for",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -48,140 +66,6 @@ PASS_PRIORITY = 0
 MODEL_PRIORITY = 10
 #: Without news, the queue is re-read from SQLite this often (picks up ``kinod retry``).
 REFILL_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class Limits:
-    cpu_slots: int
-    gpu_slots: int = 0
-    #: GPU memory that may be reserved, MiB; 0 = unknown (only slots limit GPU tasks).
-    gpu_memory_mb: int = 0
-
-    @property
-    def has_gpu(self) -> bool:
-        return self.gpu_slots > 0
-
-
-def gpu_memory_mb() -> int | None:
-    """Total memory of the first NVIDIA GPU, or None when there is none (or no driver tools)."""
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return None
-    try:
-        out = subprocess.run(
-            [smi, "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    first = out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else ""
-    return int(float(first)) if first.replace(".", "", 1).isdigit() else None
-
-
-def limits_for(cpu_workers: int, gpu_workers: int, device: str, configured_gpu_mb: int) -> tuple[Limits, str]:
-    """Slots for this machine under ``[jobs]``, and a sentence saying why."""
-    if device == "cpu" or gpu_workers == 0:
-        return Limits(cpu_workers), "GPU not used (jobs.device = 'cpu' or jobs.gpu_workers = 0)"
-    total = gpu_memory_mb()
-    if total is None:
-        why = "no NVIDIA GPU found (nvidia-smi)"
-        if device == "cuda":
-            why += "; jobs.device = 'cuda' but GPU tasks will run on the CPU"
-        return Limits(cpu_workers), why
-    mem = configured_gpu_mb or total
-    return Limits(cpu_workers, gpu_workers, mem), f"GPU with {total} MiB, planning for {mem} MiB"
-
-
-class Slots:
-    """CPU slots, GPU slots and GPU memory in use."""
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self.cpu = 0
-        self.gpu = 0
-        self.gpu_mem = 0
-
-    def cpu_need(self, task: Task) -> int:
-        return max(1, min(task.need.cpu, self.limits.cpu_slots))
-
-    def fits(self, task: Task) -> bool:
-        if task.on_gpu:
-            mem_ok = not self.limits.gpu_memory_mb or self.gpu_mem + task.need.gpu_mem_mb <= self.limits.gpu_memory_mb
-            return self.gpu + max(1, task.need.gpu) <= self.limits.gpu_slots and mem_ok
-        return self.cpu + self.cpu_need(task) <= self.limits.cpu_slots
-
-    def take(self, task: Task) -> None:
-        if task.on_gpu:
-            self.gpu += max(1, task.need.gpu)
-            self.gpu_mem += task.need.gpu_mem_mb
-        else:
-            self.cpu += self.cpu_need(task)
-
-    def give(self, task: Task) -> None:
-        if task.on_gpu:
-            self.gpu -= max(1, task.need.gpu)
-            self.gpu_mem -= task.need.gpu_mem_mb
-        else:
-            self.cpu -= self.cpu_need(task)
-
-
-@dataclass(frozen=True)
-class Decision:
-    state: str  # done | failed | queued | cancelled
-    options: dict[str, Any] | None = None
-    note: str | None = None
-    count_attempt: bool = True
-
-
-def decide(task: Task, outcome: TaskOutcome, max_attempts: int, cpu_fallback: bool) -> Decision:
-    """What happens to a task after its outcome: the retry and out-of-memory policy."""
-    if outcome.status in ("done", "cancelled"):
-        return Decision(outcome.status)
-    oom = outcome.oom
-    if oom is not None:
-        if oom.retry_batch_size and task.on_gpu:
-            note = f"CUDA out of memory at batch_size={oom.batch_size}; retrying with batch_size={oom.retry_batch_size}"
-            return Decision("queued", {**task.options, "batch_size": oom.retry_batch_size}, note, False)
-        if task.on_gpu and cpu_fallback:
-            note = f"CUDA out of memory ({oom.message}); retrying on the CPU"
-            return Decision("queued", {**task.options, "device": "cpu"}, note, False)
-        why = "jobs.oom_cpu_fallback is off" if task.on_gpu else "it ran on the CPU"
-        return Decision("failed", None, f"out of memory and no smaller retry left ({why})")
-    if outcome.retriable and task.attempts < max_attempts:
-        return Decision("queued", None, f"attempt {task.attempts} of {max_attempts} failed; retrying")
-    return Decision("failed")
-
-
-class SchedulerObserver(Protocol):
-    """What the scheduler reports (metrics implement it)."""
-
-    def task_started(self, task: Task) -> None: ...
-    def task_finished(self, task: Task, outcome: TaskOutcome, state: str) -> None: ...
-    def slots(self, cpu: int, gpu: int, gpu_mem_mb: int, queued_in_memory: int) -> None: ...
-    def overhead(self, seconds: float, cpu_seconds: float, dispatched: int) -> None: ...
-
-
-class TaskFiller(Protocol):
-    """The coordinator's side of a self-contained task (see :mod:`kinod.run.task_facts`)."""
-
-    def blocked(self, task: Task) -> bool: ...
-    def fill(self, task: Task) -> Task: ...
-
-
-class _Quiet:
-    def task_started(self, task: Task) -> None:
-        return None
-
-    def task_finished(self, task: Task, outcome: TaskOutcome, state: str) -> None:
-        return None
-
-    def slots(self, cpu: int, gpu: int, gpu_mem_mb: int, queued_in_memory: int) -> None:
-        return None
-
-    def overhead(self, seconds: float, cpu_seconds: float, dispatched: int) -> None:
-        return None
 
 
 class Scheduler:
@@ -216,7 +100,7 @@ class Scheduler:
         self.newest_first = newest_first
         self.queue_size = queue_size
         self.cpu_fallback = cpu_fallback
-        self.observer: SchedulerObserver = observer or _Quiet()
+        self.observer: SchedulerObserver = observer or QuietObserver()
         self.on_settled = on_settled or (lambda fp: None)
         #: Only these clips (``kinod scan`` runs one clip's tasks, not the daemon's queue).
         self.scope = scope
@@ -327,31 +211,7 @@ class Scheduler:
         self._last_refill = now
 
     def _task(self, row: Any) -> Task:
-        options = json.loads(row["options"]) if row["options"] else {}
-        need = Need(int(row["cpu"]), int(row["gpu"]), int(row["gpu_mem_mb"]))
-        on_gpu = (
-            need.gpu > 0
-            and self.limits.has_gpu
-            and options.get("device") != "cpu"
-            and (not self.limits.gpu_memory_mb or need.gpu_mem_mb <= self.limits.gpu_memory_mb)
-        )
-        return Task(
-            key=row["key"],
-            kind=row["kind"],
-            fingerprint=row["fingerprint"],
-            path=row["path"],
-            analyzer=row["analyzer"],
-            need=need,
-            priority=int(row["priority"]),
-            attempts=int(row["attempts"]),
-            device="cuda" if on_gpu else "cpu",
-            options=options,
-            card=row["card"],
-            version=row["version"] or "",
-            config_hash=row["config_hash"] or "",
-            model_sha256=row["model_sha256"],
-            files=json.loads(row["parts"]) if row["parts"] else None,
-        )
+        return task_from_row(row, self.limits)
 
     def _full(self) -> bool:
         s, lim = self.slots, self.limits
@@ -491,7 +351,7 @@ class Scheduler:
             self.running.clear()
         return requeued
 
-    # --- issue 17: tasks adopted from a dead coordinator's outbox ----------------------------
+    # Tasks adopted from a dead coordinator's outbox ----------------------------------------
     def adopt(self, tasks: Iterable[Task]) -> None:
         """Count tasks already running elsewhere (their leases were moved to us) as ours."""
         for task in tasks:

@@ -62,17 +62,9 @@ class Finalizer:
         path = places[0][0]
         keys: dict[str, str] = clip.plan or {}
         rows = {r["key"]: r for r in self.store.jobs_of(fp)}
-        records: dict[str, dict[str, Any]] = {}
-        failed: dict[str, str] = {}
-        for name, key in keys.items():
-            row = rows.get(key)
-            if row is not None and row["state"] == "cancelled":
-                self.store.set_clip_state(fp, "cancelled", row["last_error"])
-                return ClipOutcome(path, ok=False, error=row["last_error"] or "cancelled")
-            if row is not None and row["state"] == "done" and row["record"]:
-                records[name] = json.loads(row["record"])
-            elif row is not None and row["state"] == "failed":
-                failed[name] = row["last_error"] or "failed"
+        records, failed, stopped = self._stored_results(fp, keys, rows, path)
+        if stopped is not None:
+            return stopped
         present = [(p, r) for p, r in places if p.exists()]
         if not present:
             msg = f"{path}: the file is gone (deleted, moved or its share unmounted); no sidecar written"
@@ -86,38 +78,7 @@ class Finalizer:
         outcome = ClipOutcome(path, ok=False)
         first: ClipOutcome | None = None
         for p, row in present:
-            out_dir = clip_out_dir(row["out_dir"] if row is not None else None, p, self.config)
-            card = row["card"] if row is not None else clip.card
-            side = sidecar_path(out_dir, p.name)
-            if pr is None:
-                msg = next((e["message"] for e in errors), None) or self._pass_error(fp) or f"{p}: could not be probed"
-                self.write_error_sidecar(p, out_dir, msg, card, fp)
-                outcome = ClipOutcome(p, ok=False, sidecar=side, error=msg)
-            else:
-                markers = [m for rec in records.values() for m in rec.get("markers", [])]
-                decode = clip.decode
-                spans = (decode or {}).get("parts") or []
-                if spans:  # per-file NLE markers land on the right frame after a relink
-                    markers = [_placed(m, spans) for m in markers]
-                analyses = {n: {k: v for k, v in r.items() if k != "markers"} for n, r in records.items()}
-                data = build_sidecar(
-                    source_path=p,
-                    fingerprint=fp,
-                    probe=pr,
-                    analyses=analyses,
-                    markers=markers,
-                    errors=errors,
-                    decode=decode,
-                    card=card,
-                )
-                write_sidecar(side, data)
-                self.write_outputs(side, data, out_dir)
-                problem = "; ".join(failed.values()) or None
-                outcome = ClipOutcome(
-                    p, ok=not failed, sidecar=side, error=problem, media_seconds=pr.duration_s, ran=sorted(records)
-                )
-            if row is not None:
-                self.store.set_path_sidecar(str(p), str(side))
+            outcome = self._write_place(fp, clip, p, row, pr, records, failed, errors)
             if p == clip.path:
                 first = outcome
         first = first or outcome
@@ -126,6 +87,69 @@ class Finalizer:
         self.store.set_clip_state(fp, state, first.error, sidecar=str(first.sidecar))
         log.info("clip done", sidecar=str(first.sidecar), failed=sorted(failed) or None, places=len(present))
         return first
+
+    def _stored_results(
+        self, fp: str, keys: dict[str, str], rows: dict[str, Any], path: Path
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, str], ClipOutcome | None]:
+        """Each planned analyzer's stored record or failure; a cancelled job stops the clip (third item)."""
+        records: dict[str, dict[str, Any]] = {}
+        failed: dict[str, str] = {}
+        for name, key in keys.items():
+            row = rows.get(key)
+            if row is not None and row["state"] == "cancelled":
+                self.store.set_clip_state(fp, "cancelled", row["last_error"])
+                return records, failed, ClipOutcome(path, ok=False, error=row["last_error"] or "cancelled")
+            if row is not None and row["state"] == "done" and row["record"]:
+                records[name] = json.loads(row["record"])
+            elif row is not None and row["state"] == "failed":
+                failed[name] = row["last_error"] or "failed"
+        return records, failed, None
+
+    def _write_place(
+        self,
+        fp: str,
+        clip: Any,
+        p: Path,
+        row: Any,
+        pr: Probe | None,
+        records: dict[str, dict[str, Any]],
+        failed: dict[str, str],
+        errors: list[dict[str, Any]],
+    ) -> ClipOutcome:
+        """The sidecar and derived files at one path of the clip (an error sidecar when it was not probed)."""
+        out_dir = clip_out_dir(row["out_dir"] if row is not None else None, p, self.config)
+        card = row["card"] if row is not None else clip.card
+        side = sidecar_path(out_dir, p.name)
+        if pr is None:
+            msg = next((e["message"] for e in errors), None) or self._pass_error(fp) or f"{p}: could not be probed"
+            self.write_error_sidecar(p, out_dir, msg, card, fp)
+            outcome = ClipOutcome(p, ok=False, sidecar=side, error=msg)
+        else:
+            markers = [m for rec in records.values() for m in rec.get("markers", [])]
+            decode = clip.decode
+            spans = (decode or {}).get("parts") or []
+            if spans:  # per-file NLE markers land on the right frame after a relink
+                markers = [_placed(m, spans) for m in markers]
+            analyses = {n: {k: v for k, v in r.items() if k != "markers"} for n, r in records.items()}
+            data = build_sidecar(
+                source_path=p,
+                fingerprint=fp,
+                probe=pr,
+                analyses=analyses,
+                markers=markers,
+                errors=errors,
+                decode=decode,
+                card=card,
+            )
+            write_sidecar(side, data)
+            self.write_outputs(side, data, out_dir)
+            problem = "; ".join(failed.values()) or None
+            outcome = ClipOutcome(
+                p, ok=not failed, sidecar=side, error=problem, media_seconds=pr.duration_s, ran=sorted(records)
+            )
+        if row is not None:
+            self.store.set_path_sidecar(str(p), str(side))
+        return outcome
 
     def _remove_renamed(self, places: list[tuple[Path, Any]]) -> None:
         """Outputs of a path that is gone while the same content is at another path (a rename

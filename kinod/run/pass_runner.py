@@ -193,6 +193,8 @@ class PassRunner:
         parts: Sequence[Part] = (),
         audio_inputs: Sequence[Path] = (),
     ) -> dict[str, Any] | None:
+        """Set up the pass's consumers, decode once when any of them wants pictures or sound, then
+        finish the analyzers and close the cache; the decode's facts come back (None: no decode)."""
         frame_spec = self.analyzers.cache_frame_spec() if cache_dir is not None and pr.has_video else None
         media = self.config.media
         cache_writer = (
@@ -212,47 +214,83 @@ class PassRunner:
         decode_info: dict[str, Any] | None = None
         elapsed = 0.0
         if wants:
-            dp = DecodePass(
-                path,
-                pr,
-                ffmpeg=self.ffmpeg,
-                width=self.config.media.analysis_width,
-                audio_rate=self.config.media.audio_rate,
-                threads=self.config.media.decode_threads,
-                parts=[p.path for p in parts],
-                audio_inputs=audio_inputs,
+            decode_info, elapsed = self._run_pass(
+                path, pr, live, feeders, cache_writer, extras, errors, progress, cancelled, parts, audio_inputs
             )
-            t0 = time.monotonic()
-            total = pr.frames
-            cb = (lambda n: progress(n, total)) if progress is not None else None
-            try:
-                stats = dp.run(
-                    [*live, *feeders],  # type: ignore[list-item]
-                    cache=cache_writer,
-                    video_branches=[b for e in extras for b in e.video],
-                    audio_branches=[b for e in extras for b in e.audio],
-                    progress=cb,
-                    cancelled=cancelled,
-                )
-            except BaseException:
-                if cache_writer is not None:
-                    cache_writer.abort()
-                _finish_extras(extras, False)
-                raise
-            errors.extend(_err("output", m) for m in _finish_extras(extras, True))
-            decode_info = {
-                "frames": stats.frames,
-                "audio_samples": stats.audio_samples,
-                "analysis_size": list(dp.size),
-                "wall_s": round(stats.wall_s, 3),
-                "cpu_s": round(stats.cpu_s, 3),
-            }
-            if len(parts) > 1:  # a spanned recording: where each file starts on its timeline
-                decode_info["parts"] = [p.to_json() for p in parts]
-            if audio_inputs:  # separate audio essences (P2): one channel each, in this order
-                decode_info["audio_inputs"] = [str(p) for p in audio_inputs]
-            errors.extend(_err("decode", f"{path}: {w}") for w in stats.warnings)
-            elapsed = time.monotonic() - t0
+        self._finish_analyzers(path, pr, live, elapsed, outcome, failures)
+        _close_cache(path, cache_writer, feeders, errors)
+        return decode_info
+
+    def _run_pass(
+        self,
+        path: Path,
+        pr: Probe,
+        live: list[Analyzer],
+        feeders: list[FrameCacheFeeder],
+        cache_writer: AnalysisCacheWriter | None,
+        extras: list[DecodeExtras],
+        errors: list[dict[str, Any]],
+        progress: Callable[[int, int], None] | None,
+        cancelled: Callable[[], bool],
+        parts: Sequence[Part],
+        audio_inputs: Sequence[Path],
+    ) -> tuple[dict[str, Any], float]:
+        """The decode itself, every consumer fed from it; its facts for the sidecar and its wall time.
+
+        A decode that fails or is stopped leaves no half-written cache and no half-made extra output.
+        """
+        dp = DecodePass(
+            path,
+            pr,
+            ffmpeg=self.ffmpeg,
+            width=self.config.media.analysis_width,
+            audio_rate=self.config.media.audio_rate,
+            threads=self.config.media.decode_threads,
+            parts=[p.path for p in parts],
+            audio_inputs=audio_inputs,
+        )
+        t0 = time.monotonic()
+        total = pr.frames
+        cb = (lambda n: progress(n, total)) if progress is not None else None
+        try:
+            stats = dp.run(
+                [*live, *feeders],  # type: ignore[list-item]
+                cache=cache_writer,
+                video_branches=[b for e in extras for b in e.video],
+                audio_branches=[b for e in extras for b in e.audio],
+                progress=cb,
+                cancelled=cancelled,
+            )
+        except BaseException:
+            if cache_writer is not None:
+                cache_writer.abort()
+            _finish_extras(extras, False)
+            raise
+        errors.extend(_err("output", m) for m in _finish_extras(extras, True))
+        decode_info: dict[str, Any] = {
+            "frames": stats.frames,
+            "audio_samples": stats.audio_samples,
+            "analysis_size": list(dp.size),
+            "wall_s": round(stats.wall_s, 3),
+            "cpu_s": round(stats.cpu_s, 3),
+        }
+        if len(parts) > 1:  # a spanned recording: where each file starts on its timeline
+            decode_info["parts"] = [p.to_json() for p in parts]
+        if audio_inputs:  # separate audio essences (P2): one channel each, in this order
+            decode_info["audio_inputs"] = [str(p) for p in audio_inputs]
+        errors.extend(_err("decode", f"{path}: {w}") for w in stats.warnings)
+        return decode_info, time.monotonic() - t0
+
+    def _finish_analyzers(
+        self,
+        path: Path,
+        pr: Probe,
+        live: list[Analyzer],
+        elapsed: float,
+        outcome: TaskOutcome,
+        failures: dict[str, str],
+    ) -> None:
+        """Each analyzer's result made into its record; one that fails costs only its own result."""
         tb = TimeBase.from_probe(pr)
         results: dict[str, Result] = {}
         for a in finish_order(live):  # an analyzer that reads another's results finishes after it
@@ -266,13 +304,18 @@ class PassRunner:
                 except Exception as e:
                     log.error("analyzer failed", error=str(e))
                     failures[a.name] = f"{path}: {a.name}: {e}"
-        broken = [f.failure for f in feeders if f.failure]
-        if cache_writer is not None and broken:
-            cache_writer.abort()  # a cache missing frames must not look complete
-            errors.append(_err("decode", f"{path}: cannot keep frames in the analysis cache: {broken[0]}"))
-        elif cache_writer is not None:
-            cache_writer.commit()
-        return decode_info
+
+
+def _close_cache(
+    path: Path, cache_writer: AnalysisCacheWriter | None, feeders: list[FrameCacheFeeder], errors: list[dict[str, Any]]
+) -> None:
+    """Commit the analysis cache, or drop it when a frame feeder failed (the error says why)."""
+    broken = [f.failure for f in feeders if f.failure]
+    if cache_writer is not None and broken:
+        cache_writer.abort()  # a cache missing frames must not look complete
+        errors.append(_err("decode", f"{path}: cannot keep frames in the analysis cache: {broken[0]}"))
+    elif cache_writer is not None:
+        cache_writer.commit()
 
 
 def default_branch_providers(config: Config, ffmpeg: str) -> list[BranchProvider]:
