@@ -21,6 +21,9 @@ Codecs: H.264 (default; 540 px high, CRF, AAC) or ProRes 422 Proxy with the nati
 proxy quality) and PCM. Layouts: Premiere (``Proxies/<name>_Proxy.mov``), Resolve
 (``Proxy/<name>.mov``) or flat (``<root>/<name>.mov``). Optional burn-in of source
 timecode and clip name uses ffmpeg's ``drawtext`` (checked for in the build).
+
+The branches' filter chains and encoder options are built in
+:mod:`kinod.media.proxy_encode`; this module plans a proxy and finishes it.
 """
 
 from __future__ import annotations
@@ -29,12 +32,9 @@ import contextlib
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
-from functools import cache
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -42,6 +42,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kinod.media.decode import AudioBranch, DecodePass, VideoBranch
 from kinod.media.probe import Probe
+from kinod.media.proxy_encode import (
+    audio_filters,
+    ff_path,
+    ffmpeg_filters,
+    layout_name,
+    proxy_size,
+    video_codec_args,
+    video_filters,
+)
 
 ProxyCodec = Literal["h264", "prores_proxy"]
 ProxyLayout = Literal["premiere", "resolve", "flat"]
@@ -112,40 +121,6 @@ def proxy_up_to_date(target: Path, source: Path) -> bool:
     except OSError:
         return False
     return t.st_size > 0 and t.st_mtime >= s.st_mtime
-
-
-@cache
-def ffmpeg_filters(binary: str) -> frozenset[str]:
-    """Filter names this ffmpeg build has (drawtext needs libfreetype, not in every build)."""
-    try:
-        out = subprocess.run([binary, "-hide_banner", "-filters"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return frozenset()
-    names = set()
-    for line in out.stdout.splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and "->" in parts[2]:
-            names.add(parts[1])
-    return frozenset(names)
-
-
-def proxy_size(probe: Probe, config: ProxyConfig) -> tuple[int, int]:
-    """Even (width, height) with square pixels at the original's display aspect, never upscaled."""
-    w, h = probe.width or 1920, probe.height or 1080
-    if abs(probe.rotation) % 180 == 90:
-        w, h = h, w
-    par = Fraction(1)
-    if probe.pixel_aspect:
-        with contextlib.suppress(ValueError, ZeroDivisionError):
-            par = Fraction(probe.pixel_aspect).limit_denominator(1000)
-    display_w = Fraction(w) * par
-    if config.width:
-        out_w = min(config.width, int(display_w))
-        out_h = round(out_w * h / display_w)
-    else:
-        out_h = min(config.height, h)
-        out_w = round(display_w * out_h / h)
-    return max(2, out_w // 2 * 2), max(2, out_h // 2 * 2)
 
 
 @dataclass
@@ -232,22 +207,22 @@ class ProxyJob:
 
     def _mux_command(self, partial: Path) -> list[str]:
         cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
-        cmd += ["-i", _ff(self.video_tmp)]
+        cmd += ["-i", ff_path(self.video_tmp)]
         maps = ["-map", "0:v:0"]
         graph: list[str] = []
         layout = self._track_channels()
         if self.extra_audio:
             for i, p in enumerate(self.extra_audio, start=1):
-                cmd += ["-i", _ff(p)]
+                cmd += ["-i", ff_path(p)]
                 graph.append(f"[{i}:a:0]aformat=channel_layouts=mono[t{i - 1}]")
         elif self.audio_tmp is not None and layout:
-            cmd += ["-i", _ff(self.audio_tmp)]
+            cmd += ["-i", ff_path(self.audio_tmp)]
             splits = "".join(f"[m{k}]" for k in range(len(layout)))
             graph.append(f"[1:a:0]asplit={len(layout)}{splits}" if len(layout) > 1 else "[1:a:0]anull[m0]")
             offset = 0
             for k, n in enumerate(layout):
                 pairs = "|".join(f"c{j}=c{offset + j}" for j in range(n))
-                graph.append(f"[m{k}]pan={_layout_name(n)}|{pairs}[t{k}]")
+                graph.append(f"[m{k}]pan={layout_name(n)}|{pairs}[t{k}]")
                 offset += n
         if graph:
             cmd += ["-filter_complex", ";".join(graph)]
@@ -264,7 +239,7 @@ class ProxyJob:
         if self.reel:
             cmd += ["-metadata:s:v:0", f"reel_name={self.reel}"]
         cmd += ["-metadata", f"comment=kinod proxy of {self.source.name}"]
-        cmd += ["-movflags", "+faststart", "-f", "mov", _ff(partial)]
+        cmd += ["-movflags", "+faststart", "-f", "mov", ff_path(partial)]
         return cmd
 
 
@@ -307,11 +282,11 @@ def plan_proxy(
         audio_tmp=audio_tmp,
         extra_audio=tuple(extra_audio),
     )
-    vf = _video_filters(job, clip_name or source.stem)
-    job.video_branches = (VideoBranch(vf, (*_video_codec_args(config, probe), "-an", "-f", "mov", _ff(video_tmp))),)
+    vf = video_filters(job, clip_name or source.stem)
+    job.video_branches = (VideoBranch(vf, (*video_codec_args(config, probe), "-an", "-f", "mov", ff_path(video_tmp))),)
     if audio_tmp is not None:
-        af = _audio_filters(probe)
-        job.audio_branches = (AudioBranch(af, ("-c:a", "pcm_f32le", "-rf64", "auto", "-f", "wav", _ff(audio_tmp))),)
+        af = audio_filters(probe)
+        job.audio_branches = (AudioBranch(af, ("-c:a", "pcm_f32le", "-rf64", "auto", "-f", "wav", ff_path(audio_tmp))),)
     return job
 
 
@@ -337,81 +312,6 @@ def make_proxy(
         raise
 
 
-def _video_filters(job: ProxyJob, name: str) -> str:
-    probe, config = job.probe, job.config
-    w, h = proxy_size(probe, config)
-    chain: list[str] = []
-    if probe.vfr and probe.rate is not None:
-        r = probe.rate
-        chain.append(f"fps={r.numerator}/{r.denominator}")
-    if probe.field_order in ("tff", "bff"):
-        chain.append("bwdif=mode=send_frame:deint=all")  # one frame out per frame in: same frame count
-    chain.append(f"scale={w}:{h}:flags=bicubic")
-    chain.append("setsar=1")
-    chain.append("setpts=PTS-STARTPTS")
-    if config.burn_in_timecode or config.burn_in_name:
-        chain.extend(_burn_in(job, name, h))
-    chain.append("format=yuv422p10le" if config.codec == "prores_proxy" else "format=yuv420p")
-    return ",".join(chain)
-
-
-def _burn_in(job: ProxyJob, name: str, height: int) -> list[str]:
-    if "drawtext" not in ffmpeg_filters(job.ffmpeg):
-        job.warnings.append(f"{job.source}: this ffmpeg has no drawtext filter; proxy made without burn-in")
-        return []
-    size = max(12, height // 20)
-    font = f":fontfile='{_quote(job.config.fontfile)}'" if job.config.fontfile else ""
-    style = f"fontsize={size}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw={max(2, size // 5)}{font}"
-    out = []
-    if job.config.burn_in_name:
-        # The name goes through a file in a private folder: no escaping of user text in the filter graph.
-        job.work_dir = Path(tempfile.mkdtemp(prefix="kinod-proxy-"))
-        name_file = job.work_dir / "name.txt"
-        name_file.write_text(name, encoding="utf-8")
-        out.append(f"drawtext=textfile='{_quote(str(name_file))}':expansion=none:{style}:x=20:y=h-th-20")
-    if job.config.burn_in_timecode:
-        r = job.probe.timeline_rate  # the rate the start label was counted at
-        tc = job.start_tc.replace(":", "\\:").replace(";", "\\;")
-        out.append(f"drawtext=timecode='{tc}':rate={r.numerator}/{r.denominator}:{style}:x=w-tw-20:y=h-th-20")
-    return out
-
-
-def _audio_filters(probe: Probe) -> str:
-    """Align sound with picture frame 0 (as the analysis audio is), starting at time 0."""
-    chain = ["asetpts=PTS-STARTPTS"]
-    offset = probe.video_start_s - probe.audio_start_s
-    if probe.has_video and offset > 0.0005:
-        chain.append(f"atrim=start={offset:.6f},asetpts=PTS-STARTPTS")
-    elif probe.has_video and offset < -0.0005:
-        chain.append(f"adelay=delays={round(-offset * 1000)}:all=1")
-    return ",".join(chain)
-
-
-def _video_codec_args(config: ProxyConfig, probe: Probe) -> tuple[str, ...]:
-    r = probe.timeline_rate  # the grid the analysis frame indices use, so the proxy frames match them
-    rate = ("-r", f"{r.numerator}/{r.denominator}") if probe.vfr else ()
-    common = ("-fps_mode", "cfr" if probe.vfr else "passthrough", *rate)
-    if config.codec == "prores_proxy":
-        return ("-c:v", "prores", "-profile:v", "0", "-vendor", "apl0", *common)
-    gop = str(max(1, round(r * 2)))
-    tune = ("-tune", "fastdecode") if config.fast_decode else ()
-    return ("-c:v", "libx264", "-preset", config.preset, *tune, "-crf", str(config.crf), "-g", gop, *common)
-
-
-def _layout_name(channels: int) -> str:
-    return {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
-
-
-def _quote(value: str) -> str:
-    """Quote for a filter option value in single quotes (a quote itself must leave the quotes)."""
-    return value.replace("\\", "\\\\").replace("'", "'\\''")
-
-
-def _ff(path: Path) -> str:
-    """A path ffmpeg will not read as an option or a protocol."""
-    return "file:" + str(Path(path).absolute())
-
-
 def _proxy_facts(path: Path) -> tuple[int, list[int]]:
     import av
 
@@ -435,10 +335,12 @@ def _fsync_dir(folder: Path) -> None:
 
 
 __all__ = [
+    "PARTIAL",
     "ProxyConfig",
     "ProxyError",
     "ProxyJob",
     "ProxyResult",
+    "ffmpeg_filters",
     "make_proxy",
     "plan_proxy",
     "proxy_path",
