@@ -31,9 +31,9 @@ from kinod.media.cards import Card
 from kinod.media.cards.model import ClipFiles
 from kinod.media.mhl import Verification
 from kinod.pipeline import ClipError, ClipProcessor
-from kinod.robust import pause
 from kinod.robust.cards import clips_coming_back
 from kinod.robust.outputs import clip_planning_failed, record_output_failure
+from kinod.robust.space import SpaceGuard
 from kinod.robust.tempfiles import remove_temps_of
 from kinod.run.card_lifecycle import CardLifecycle
 from kinod.watch.cards import CardRef, OpenCard
@@ -50,6 +50,7 @@ class CardHost(Protocol):
     processor: ClipProcessor
     metrics: Any
     scheduler: Any
+    space: SpaceGuard
     owner: str
     once: bool
     stop_event: threading.Event
@@ -226,7 +227,8 @@ class CardService:
         try:
             out = self.host.processor.finalize(fp, only=only)
         except Exception as e:  # any failure to write ends the clip as failed, with the reason ...
-            if pause.finalize_failed(self.host, fp, e):  # ... except lack of space: then it waits for space
+            note = "clip outputs wait for space"  # ... except lack of space: then it waits for space
+            if self.host.space.defer_if_full(("finalize", fp), e, note=note, fingerprint=fp):
                 return
             self.host.metrics.errors.labels("finalize").inc()
             why = record_output_failure(self.store, fp, e)

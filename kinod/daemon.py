@@ -13,98 +13,49 @@
   ``jobs.shutdown_grace_seconds`` and requeues the rest; SIGHUP reloads the config;
   it also pings the systemd watchdog while the scheduler loop is alive.
 
-A lock file in the state directory keeps a second daemon off the same state.
+A lock file in the state directory (:mod:`kinod.statelock`) keeps a second daemon off the same state.
 """
 
 from __future__ import annotations
 
-import fcntl
-import functools
-import os
 import queue
 import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import structlog
 
 from kinod import logs
 from kinod.cards_service import CardService
-from kinod.config import Config, ConfigError, load_config
-from kinod.jobs.executor import LocalExecutor, ProcessExecutor
+from kinod.config import Config, ConfigError
+from kinod.daemon_events import route_watch_event
+from kinod.daemon_executor import apply_reload, make_executor, slot_limits, start_dist
+from kinod.daemon_servers import start_metrics, start_ui
 from kinod.jobs.lease import is_local_and_dead, make_owner
-from kinod.jobs.scheduler import Limits, Scheduler, limits_for
+from kinod.jobs.scheduler import Limits, Scheduler
 from kinod.jobs.store import JobStore
 from kinod.jobs.tasks import Task, TaskOutcome
-from kinod.metrics import Metrics, MetricsServer
-from kinod.pipeline import ClipProcessor, make_runner
-from kinod.robust import pause
+from kinod.metrics import Metrics
+from kinod.pipeline import ClipProcessor
+from kinod.reload import ConfigConflict, check_layout, read_reloaded
+from kinod.robust.pause import StoragePause
 from kinod.robust.tempfiles import start_sweep
 from kinod.sdnotify import Notifier
-from kinod.watch.events import CardChanged, CardReady, CardSeen, RootState, ScanDone, WatchEvent, WatchProblem
+from kinod.statelock import LOCK_NAME, AlreadyRunning, StateLock
+from kinod.watch.events import WatchEvent
 from kinod.watch.watcher import Watcher
 
 log = structlog.get_logger(__name__)
 
-LOCK_NAME = "kinod.lock"
 #: The scheduler loop counts as hung (no watchdog ping, /healthz 503) after this long without a tick.
 STALL_SECONDS = 60.0
 STATUS_SECONDS = 10.0
 SWITCH_INTERVAL_S = 0.001
 
 
-class ConfigConflict(RuntimeError):
-    pass
-
-
-class AlreadyRunning(RuntimeError):
-    """Another daemon holds the state directory's lock."""
-
-
-def check_layout(config: Config) -> None:
-    """Refuse layouts that would write into the footage or watch our own outputs."""
-    out = config.output.root.absolute()
-    state = config.state.dir.absolute()
-    for root in config.watch.roots:
-        r = root.path.absolute()
-        if out.is_relative_to(r) or r.is_relative_to(out):
-            raise ConfigConflict(
-                f"output.root {out} and watch root {r} overlap: outputs must never be written into the footage"
-            )
-        if state.is_relative_to(r):
-            raise ConfigConflict(f"state.dir {state} is inside watch root {r}: kinod would watch its own state")
-
-
-class StateLock:
-    """An exclusive ``flock`` on ``<state dir>/kinod.lock``; released by the kernel if we die."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / LOCK_NAME
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise AlreadyRunning(
-                f"another kinod (pid {holder}) is already running on state dir {self.path.parent} "
-                f"(lock {self.path}); stop it first, or give this one its own state.dir"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+__all__ = ["LOCK_NAME", "AlreadyRunning", "ConfigConflict", "Daemon", "StateLock", "check_layout", "run_daemon"]
 
 
 class Daemon:
@@ -119,6 +70,7 @@ class Daemon:
         self.owner = make_owner("daemon")
         self._intake_busy = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._dist: Any = None  # the Dramatiq executor with jobs.executor = "dramatiq"
 
     # Start-up --------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -146,26 +98,32 @@ class Daemon:
         self.processor = ClipProcessor(cfg, self.store)
         self.cards = CardService(self)
         self.metrics = Metrics(self.store, self.processor.classes, [str(r.path.absolute()) for r in cfg.watch.roots])
-        self.space = pause.make_guard(self)  # issue 13: a full output/state file system pauses, then resumes
-        self.server: MetricsServer | None = None
-        if cfg.metrics.enabled and not self.once:
-            self.server = MetricsServer(cfg.metrics.listen, self.metrics, self.health)
-            self.server.start()
-            log.info("metrics listening", address=self.server.address)
-        self._start_ui()
-        adopted = self._dist_start()  # issue 17: before _recover, which would requeue them
+        self.storage = StoragePause(  # a full output/state file system pauses, then resumes
+            cfg,
+            metrics=self.metrics,
+            notifier=self.notifier,
+            intake=self.intake,
+            stop_event=self.stop_event,
+            store=self.store,
+            processor=lambda: self.processor,
+            owner=self.owner,
+        )
+        self.space = self.storage.guard
+        self.server = start_metrics(cfg, self.metrics, self.health, self.once)
+        self.ui_server = start_ui(cfg, self.once)
+        # Dramatiq: adopt what a killed coordinator had in flight, before _recover would requeue it
+        self._dist, adopted = start_dist(cfg, self.processor, self.metrics, self.store, self.owner)
         self._recover()
-        start_sweep(cfg.output.root)  # issue 13: orphaned temp files of a killed daemon
-        limits, why = limits_for(cfg.jobs.cpu_workers, cfg.jobs.gpu_workers, cfg.jobs.device, cfg.jobs.gpu_memory_mb)
-        if self._dist is not None:  # issue 17: remote workers, not local slots, bound the work
-            limits, why = self._dist_limits()
+        start_sweep(cfg.output.root)  # orphaned temp files of a killed daemon
+        limits, why = slot_limits(cfg, self._dist)
         log.info(
             "scheduler slots", cpu=limits.cpu_slots, gpu=limits.gpu_slots, gpu_memory_mb=limits.gpu_memory_mb, why=why
         )
         self.metrics.set_limits(limits.cpu_slots, limits.gpu_slots)
-        self.executor = self._make_executor()
+        self.executor = make_executor(cfg, self._dist, self._run_task)
         self.scheduler = self._make_scheduler(limits)
-        if adopted:  # issue 17
+        self.storage.attach(self.scheduler)
+        if adopted:
             self.scheduler.adopt(adopted)
         self.watcher = Watcher(cfg.watch, self._on_watch_event, known=self.store.card_files)
         self.watcher.seed(self.store.card_files())
@@ -175,7 +133,7 @@ class Daemon:
         if self.once:
             return self._run_once()
         self.watcher.start()
-        # Faces (issue 14): reference photos dropped into <output root>/people/<Name>/.
+        # Faces: reference photos dropped into <output root>/people/<Name>/.
         from kinod.people_watch import start_people_watch
 
         start_people_watch(cfg, self.stop_event)
@@ -187,54 +145,6 @@ class Daemon:
         finally:
             self._shutdown()
         return 0
-
-    # --- browse UI (issue 16) ---
-    def _start_ui(self) -> None:
-        """The browse UI on ``ui.listen`` (off by default); a UI that cannot bind costs the UI, not the daemon."""
-        from kinod.ui.server import UiServer
-
-        self.ui_server: UiServer | None = None
-        if not self.config.ui.listen or self.once:
-            return
-        try:
-            self.ui_server = UiServer(self.config, self.config.ui.listen)
-            self.ui_server.start()
-            log.info("ui listening", address=self.ui_server.address)
-        except (OSError, ValueError) as e:
-            log.error("ui not started", listen=self.config.ui.listen, error=str(e))
-            self.ui_server = None
-    # --- end browse UI ---
-
-    def _make_executor(self) -> Any:
-        """Threads (default), worker processes (``jobs.executor = "process"``) or Dramatiq workers."""
-        if self._dist is not None:  # issue 17
-            return self._dist
-        if self.config.jobs.executor == "process":
-            return ProcessExecutor(functools.partial(make_runner, self.config))
-        return LocalExecutor(self._run_task)
-
-    # --- issue 17: jobs.executor = "dramatiq" ------------------------------------------------------
-    _dist: Any = None
-
-    def _dist_start(self) -> list[Task]:
-        """Connect to the broker, and adopt what a killed coordinator still had in flight."""
-        if self.config.jobs.executor != "dramatiq":
-            return []
-        from kinod.jobs.dramatiq_executor import DistCollector, DramatiqExecutor
-        from kinod.worker import model_hashes
-
-        self._dist = DramatiqExecutor(self.config, model_hashes(self.processor.analyzers))
-        self.metrics.registry.register(DistCollector(self._dist))
-        outbox = self._dist.outbox_tasks()
-        moved = self.store.adopt_leases([t.key for t, _q, _e in outbox], self.owner, self.config.jobs.lease_seconds)
-        return self._dist.adopt(outbox, moved)
-
-    def _dist_limits(self) -> tuple[Limits, str]:
-        n = self.config.broker.max_in_flight
-        gpu = n if self.config.jobs.device != "cpu" and self.config.jobs.gpu_workers else 0
-        return Limits(n, gpu, 0), f"dramatiq executor: up to {n} tasks in flight on workers"
-
-    # --- end issue 17 ---
 
     def _make_scheduler(self, limits: Limits) -> Scheduler:
         j = self.config.jobs
@@ -300,7 +210,7 @@ class Daemon:
             try:
                 self.scheduler.tick(0.2)
             except Exception as e:  # log, pause, go on: a transient SQLite error must not end the daemon
-                pause.tick_failed(self, e)  # issue 13: "database or disk is full" pauses like ENOSPC
+                self.storage.tick_failed(e)  # "database or disk is full" pauses like ENOSPC
                 log.exception("scheduler tick failed", error=str(e))
                 time.sleep(1.0)
         self.scheduler.drain(self.grace)
@@ -312,10 +222,10 @@ class Daemon:
                 return
             self._intake_busy.set()
             try:
-                if pause.hold(self, kind, arg):  # issue 13: waits while the disk is full
+                if self.storage.hold(kind, arg):  # waits while the disk is full
                     continue
                 if kind == "resume":
-                    pause.resume(self)
+                    self.storage.resume()
                 elif kind == "ready":
                     self.cards.ready(arg)
                 elif kind == "verified":
@@ -330,7 +240,7 @@ class Daemon:
                     log.info("planned known clips again after a config change", clips=n)
                     self.scheduler.notify()
             except Exception as e:  # one bad card or clip must not stop intake
-                if pause.intake_failed(self, kind, arg, e):  # issue 13: the state file system is full
+                if self.storage.intake_failed(kind, arg, e):  # the state file system is full
                     continue
                 log.exception("intake failed", what=kind, error=str(e))
             finally:
@@ -339,23 +249,7 @@ class Daemon:
     # Watch events -------------------------------------------------------------------------------
     def _on_watch_event(self, ev: WatchEvent) -> None:
         """Runs on watcher threads: urgent things here, slow ones go to the intake thread."""
-        if isinstance(ev, CardSeen):
-            if ev.first_time:
-                self.metrics.cards_seen.inc()
-            self.metrics.files_detected.inc(ev.new_files)
-            self.intake.put(("seen", ev))
-        elif isinstance(ev, CardReady):
-            self.metrics.cards_ready.inc()
-            self.intake.put(("ready", ev))
-        elif isinstance(ev, CardChanged):
-            self.cards.changed(ev)
-        elif isinstance(ev, WatchProblem):
-            self.metrics.errors.labels(ev.kind).inc()
-        elif isinstance(ev, RootState):
-            self.metrics.root_up.labels(str(ev.root)).set(1 if ev.up else 0)
-            self.metrics.root_polling.labels(str(ev.root)).set(1 if ev.mode == "poll" else 0)
-        elif isinstance(ev, ScanDone) and not ev.roots_down:
-            self.metrics.last_scan.set(ev.at)
+        route_watch_event(ev, self.metrics, self.submit, self.cards.changed)
 
     # Main thread ------------------------------------------------------------------------------
     def health(self) -> tuple[bool, dict[str, Any]]:
@@ -365,7 +259,8 @@ class Daemon:
         ok = age < STALL_SECONDS and not self.stop_event.is_set()
         running = len(sched.running) if sched is not None else 0
         info = {"status": "ok" if ok else "stalled", "scheduler_tick_age_s": round(age, 1), "running": running}
-        return ok, pause.health(self, info)  # issue 13: "degraded" while storage is full
+        storage = getattr(self, "storage", None)
+        return ok, storage.health(info) if storage is not None else info  # "degraded" while storage is full
 
     def _main_loop(self) -> None:
         interval = self.notifier.watchdog_interval
@@ -418,7 +313,7 @@ class Daemon:
         self.notifier.stopping(f"stopping: {len(self.scheduler.running)} task(s) get {self.grace:.0f} s to finish")
         log.info("shutting down", running=len(self.scheduler.running), grace_s=self.grace)
         self.watcher.stop()
-        self.space.stop()
+        self.storage.stop()
         self.stop_event.set()
         self.cards.close()
         sched = next((t for t in self._threads if t.name == "kinod-scheduler"), None)
@@ -448,19 +343,12 @@ class Daemon:
         """SIGHUP: read the config file again and apply what can change while running."""
         self.notifier.reloading()
         try:
-            new = load_config(self.config.source) if self.config.source else None
-            if new is None:
-                raise ConfigError("no config file was given (built-in defaults): nothing to reload")
-            check_layout(new)
-            if new.state.dir.absolute() != self.config.state.dir.absolute():
-                raise ConfigError(f"state.dir changed to {new.state.dir}: restart kinod to move its state")
-            if new.state.shared != self.config.state.shared:
-                raise ConfigError(f"state.shared_dir changed to {new.state.shared}: restart kinod to move it")
+            new = read_reloaded(self.config)
         except (ConfigError, ConfigConflict) as e:
             log.error("reload refused; keeping the running config", error=str(e))
             self.notifier.ready(f"reload refused: {e}")
             return
-        except Exception as e:  # issue 13: nothing in a config file may end the daemon on SIGHUP
+        except Exception as e:  # nothing in a config file may end the daemon on SIGHUP
             log.exception("reload refused; keeping the running config", error=f"{self.config.source}: {e}")
             self.notifier.ready(f"reload refused: {e}")
             return
@@ -471,15 +359,9 @@ class Daemon:
         logs.configure(new.logging.level, new.logging.format)
         self.processor = ClipProcessor(new, self.store)
         self.scheduler.facts = self.processor.facts  # tasks handed out from now on: the new analyzer set
-        if isinstance(self.executor, ProcessExecutor):
-            self.executor.replace_factory(functools.partial(make_runner, new))
+        apply_reload(new, self.executor, self._dist, self.processor)
         self.metrics.add_analyzers(self.processor.classes)
-        limits, _why = limits_for(new.jobs.cpu_workers, new.jobs.gpu_workers, new.jobs.device, new.jobs.gpu_memory_mb)
-        if self._dist is not None:  # issue 17: in-flight bound, and the models workers must match
-            from kinod.worker import model_hashes
-
-            limits, _why = self._dist_limits()
-            self._dist.set_models(model_hashes(self.processor.analyzers))
+        limits, _why = slot_limits(new, self._dist)
         self.metrics.set_limits(limits.cpu_slots, limits.gpu_slots)
         self.scheduler.update_limits(limits, new.jobs.max_attempts, new.jobs.newest_card_first, new.jobs.queue_size)
         self.scheduler.cpu_fallback = new.jobs.oom_cpu_fallback
@@ -488,7 +370,7 @@ class Daemon:
             self.watcher.stop()
             self.watcher = Watcher(new.watch, self._on_watch_event, known=self.store.card_files)
             self.watcher.seed(handled)
-            self.metrics.set_roots(str(r.path.absolute()) for r in new.watch.roots)  # issue 13
+            self.metrics.set_roots(str(r.path.absolute()) for r in new.watch.roots)
             self.watcher.start()
         else:
             threading.Thread(target=self.watcher.rescan, name="kinod-rescan", daemon=True).start()

@@ -211,3 +211,10 @@ def test_only_the_job_store_speaks_sql() -> None:
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and sql.search(node.value):
                 bad.append(f"{_module_name(path)}:{node.lineno}")
     assert bad == []
+
+
+def test_the_card_lifecycle_sits_below_the_daemon_and_its_storage_pause() -> None:
+    """cards_service is used by the daemon, so it must not reach back up into it (nor its pause)."""
+    path = ROOT / "cards_service.py"
+    above = ("kinod.daemon", "kinod.robust.pause")
+    assert [m for m in sorted(_imports(path, top_level_only=False)) if _under(m, above)] == []

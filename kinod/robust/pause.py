@@ -1,18 +1,31 @@
 """The daemon's side of :mod:`kinod.robust.space`: what pausing and resuming do.
 
-Kept out of ``daemon.py`` so the daemon only makes one call at each point; the
-functions take the daemon object and use its store, processor, scheduler, metrics
-and intake queue.
+Kept out of ``daemon.py`` so the daemon only makes one call at each point.
+:class:`StoragePause` is given the parts it acts on (metrics, notifier, intake queue,
+store, the current clip processor, and the scheduler once there is one) and holds the
+:class:`~kinod.robust.space.SpaceGuard`; a full output or state file system flips
+the scheduler's dispatch off, keeps the intake items that write, and on resume plans
+again what failed for lack of space.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import queue
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from kinod.config import Config
 from kinod.robust.space import SpaceGuard, install, is_disk_full, short_of_space
+
+if TYPE_CHECKING:
+    from kinod.jobs.scheduler import Scheduler
+    from kinod.jobs.store import JobStore
+    from kinod.metrics import Metrics
+    from kinod.pipeline import ClipProcessor
+    from kinod.sdnotify import Notifier
 
 log = structlog.get_logger(__name__)
 
@@ -20,99 +33,110 @@ log = structlog.get_logger(__name__)
 HELD_KINDS = ("ready", "finalize")
 
 
-def make_guard(daemon: Any) -> SpaceGuard:
-    """The daemon's guard, installed for the tasks, wired to pause and resume it."""
-    cfg: Config = daemon.config
-    guard = SpaceGuard(
-        [cfg.output.root, cfg.state.dir],
-        min_free_bytes=cfg.storage.min_free_mb * 2**20,
-        max_backoff_s=cfg.storage.retry_max_seconds,
-        on_change=lambda full, why: storage_changed(daemon, full, why),
-    )
-    install(guard)
-    return guard
+class StoragePause:
+    """Pause on a full disk, resume when space returns; one per daemon."""
 
+    def __init__(
+        self,
+        config: Config,
+        *,
+        metrics: Metrics,
+        notifier: Notifier,
+        intake: queue.Queue[tuple[str, Any]],
+        stop_event: threading.Event,
+        store: JobStore,
+        processor: Callable[[], ClipProcessor],
+        owner: str,
+    ) -> None:
+        self.metrics = metrics
+        self.notifier = notifier
+        self.intake = intake
+        self.stop_event = stop_event
+        self.store = store
+        self.processor = processor  # a callable: a SIGHUP reload replaces the processor
+        self.owner = owner
+        self.scheduler: Scheduler | None = None  # made after the guard; see attach()
+        self.guard = self.make_guard(config)
 
-def storage_changed(daemon: Any, full: bool, why: str) -> None:
-    """Runs on whichever thread saw the change: flip the switches, leave the work to intake."""
-    daemon.metrics.storage_full.set(1 if full else 0)
-    sched = getattr(daemon, "scheduler", None)
-    if sched is not None and not daemon.stop_event.is_set():
-        sched.accepting = not full  # running tasks finish; nothing new starts
-    if full:
-        daemon.metrics.errors.labels("disk_full").inc()
-        daemon.notifier.status(f"paused: storage full: {why}")
-    else:
-        daemon.intake.put(("resume", None))
+    def make_guard(self, cfg: Config) -> SpaceGuard:
+        """The daemon's guard, installed for the tasks, wired to pause and resume it."""
+        guard = SpaceGuard(
+            [cfg.output.root, cfg.state.dir],
+            min_free_bytes=cfg.storage.min_free_mb * 2**20,
+            max_backoff_s=cfg.storage.retry_max_seconds,
+            on_change=self.storage_changed,
+        )
+        install(guard)
+        return guard
 
+    def attach(self, scheduler: Scheduler) -> None:
+        """The scheduler, once made: its dispatch is what pausing switches off."""
+        self.scheduler = scheduler
 
-def hold(daemon: Any, kind: str, arg: Any) -> bool:
-    """True when this intake item must wait for space (it is kept for the resume)."""
-    guard: SpaceGuard = daemon.space
-    if kind not in HELD_KINDS:
+    def storage_changed(self, full: bool, why: str) -> None:
+        """Runs on whichever thread saw the change: flip the switches, leave the work to intake."""
+        self.metrics.storage_full.set(1 if full else 0)
+        sched = self.scheduler
+        if sched is not None and not self.stop_event.is_set():
+            sched.accepting = not full  # running tasks finish; nothing new starts
+        if full:
+            self.metrics.errors.labels("disk_full").inc()
+            self.notifier.status(f"paused: storage full: {why}")
+        else:
+            self.intake.put(("resume", None))
+
+    def hold(self, kind: str, arg: Any) -> bool:
+        """True when this intake item must wait for space (it is kept for the resume)."""
+        guard = self.guard
+        if kind not in HELD_KINDS:
+            return False
+        if guard.full or (kind == "ready" and guard.check_before_intake()):
+            guard.defer((kind, arg))
+            return True
         return False
-    if guard.full or (kind == "ready" and guard.check_before_intake()):
-        guard.defer((kind, arg))
-        return True
-    return False
 
+    def intake_failed(self, kind: str, arg: Any, error: BaseException) -> bool:
+        """An intake item failed: if for lack of space (the state file), keep it for the resume."""
+        keep = (kind, arg) if kind in (*HELD_KINDS, "seen", "replan") else None
+        return self.guard.defer_if_full(keep, error, note="intake waits for space", what=kind)
 
-def finalize_failed(daemon: Any, fp: str, error: BaseException) -> bool:
-    """A clip's outputs could not be written: True if for lack of space (then it waits, not fails)."""
-    if not is_disk_full(error):
-        return False
-    daemon.space.report_full(f"{error}", None)
-    daemon.space.defer(("finalize", fp))
-    log.warning("clip outputs wait for space", fingerprint=fp, error=str(error))
-    return True
+    def tick_failed(self, error: BaseException) -> None:
+        """The scheduler could not write the state file for lack of space: pause until there is some."""
+        if is_disk_full(error):
+            self.guard.report_full(str(error))
 
+    def resume(self) -> None:
+        """On the intake thread, once space is back: plan again what failed, then the held items."""
+        items, hit = self.guard.take_back()
+        store = self.store
+        requeued = 0
+        for fp in sorted(hit):
+            known = store.clip(fp)
+            if known is None:
+                continue
+            store.reset_failed(fp)
+            try:  # the stored clip: every chapter and audio essence, as its card was read
+                self.processor().enqueue_known(known, retry_failed=True, owner=self.owner)
+                requeued += 1
+            except Exception as e:  # the clip may be gone meanwhile
+                log.warning("cannot plan again after the disk was full", fingerprint=fp, error=str(e))
+        for kind, arg in items:
+            if kind == "finalize" and (arg in hit or not store.is_settled(arg)):
+                continue  # it finalizes when its re-planned work settles
+            self.intake.put((kind, arg))
+        if self.scheduler is not None:
+            self.scheduler.notify()
+        log.info("resumed after the disk was full", clips_planned_again=requeued, held_items=len(items))
 
-def intake_failed(daemon: Any, kind: str, arg: Any, error: BaseException) -> bool:
-    """An intake item failed: if for lack of space (the state file), keep it for the resume."""
-    if not is_disk_full(error):
-        return False
-    daemon.space.report_full(str(error))
-    if kind in (*HELD_KINDS, "seen", "replan"):
-        daemon.space.defer((kind, arg))
-    log.warning("intake waits for space", what=kind, error=str(error))
-    return True
+    def health(self, info: dict[str, Any]) -> dict[str, Any]:
+        """/healthz body: ``degraded`` with the reason while storage is full (the process is alive)."""
+        guard = self.guard
+        if guard.full and info.get("status") == "ok":
+            info = {**info, "status": "degraded", "storage": guard.reason}
+        return info
 
-
-def tick_failed(daemon: Any, error: BaseException) -> None:
-    """The scheduler could not write the state file for lack of space: pause until there is some."""
-    if is_disk_full(error):
-        daemon.space.report_full(str(error))
-
-
-def resume(daemon: Any) -> None:
-    """On the intake thread, once space is back: plan again what failed, then the held items."""
-    items, hit = daemon.space.take_back()
-    store = daemon.store
-    requeued = 0
-    for fp in sorted(hit):
-        known = store.clip(fp)
-        if known is None:
-            continue
-        store.reset_failed(fp)
-        try:  # the stored clip: every chapter and audio essence, as its card was read
-            daemon.processor.enqueue_known(known, retry_failed=True, owner=daemon.owner)
-            requeued += 1
-        except Exception as e:  # the clip may be gone meanwhile
-            log.warning("cannot plan again after the disk was full", fingerprint=fp, error=str(e))
-    for kind, arg in items:
-        if kind == "finalize" and (arg in hit or not store.is_settled(arg)):
-            continue  # it finalizes when its re-planned work settles
-        daemon.intake.put((kind, arg))
-    daemon.scheduler.notify()
-    log.info("resumed after the disk was full", clips_planned_again=requeued, held_items=len(items))
-
-
-def health(daemon: Any, info: dict[str, Any]) -> dict[str, Any]:
-    """/healthz body: ``degraded`` with the reason while storage is full (the process is alive)."""
-    guard = getattr(daemon, "space", None)
-    if guard is not None and guard.full and info.get("status") == "ok":
-        info = {**info, "status": "degraded", "storage": guard.reason}
-    return info
+    def stop(self) -> None:
+        self.guard.stop()
 
 
 def status_lines(config: Config) -> list[str]:

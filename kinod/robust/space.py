@@ -148,6 +148,22 @@ class SpaceGuard:
             if item not in self._deferred:
                 self._deferred.append(item)
 
+    def defer_if_full(
+        self, item: tuple[str, Any] | None, error: BaseException, *, note: str = "waits for space", **fields: Any
+    ) -> bool:
+        """If ``error`` is lack of space: pause, keep ``item`` for the resume, True; else False.
+
+        For work that writes (a clip's outputs, an intake step on the state file): on a
+        full disk it waits for space instead of failing; the caller fails it otherwise.
+        """
+        if not is_disk_full(error):
+            return False
+        self.report_full(str(error))
+        if item is not None:
+            self.defer(item)
+        log.warning(note, **fields, error=str(error))
+        return True
+
     def take_back(self) -> tuple[list[tuple[str, Any]], set[str]]:
         """What was deferred and the clips whose tasks failed for lack of space; clears both."""
         with self._lock:
