@@ -39,7 +39,7 @@ class PathRecord:
 @dataclass(frozen=True)
 class ClipRecord:
     """The ``clips`` row of one content fingerprint; ``at`` is the place it was looked up by
-    (:meth:`kinod.jobs.store.JobStore.clip_by_path`), None for a lookup by fingerprint."""
+    (:meth:`kinod.jobs.clip_store.ClipRepo.by_path`), None for a lookup by fingerprint."""
 
     fingerprint: str
     clip: ClipFiles

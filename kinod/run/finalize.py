@@ -52,16 +52,16 @@ class Finalizer:
         and gets a sidecar beside each; ``only`` limits the writing to one path (a clip
         that was just found somewhere new).
         """
-        clip = self.store.clip(fp)
+        clip = self.store.clips.get(fp)
         if clip is None:
             raise ClipError(f"{fp}: no such clip in the state file")
-        places = [(Path(r["path"]), r) for r in self.store.paths_of(fp)] or [(clip.path, None)]
+        places = [(Path(r["path"]), r) for r in self.store.clips.paths_of(fp)] or [(clip.path, None)]
         self._remove_renamed(places)
         if only is not None:
             places = [pl for pl in places if str(pl[0]) == only] or [(Path(only), None)]
         path = places[0][0]
         keys: dict[str, str] = clip.plan or {}
-        rows = {r["key"]: r for r in self.store.jobs_of(fp)}
+        rows = {r["key"]: r for r in self.store.queue.jobs_of(fp)}
         records, failed, stopped = self._stored_results(fp, keys, rows, path)
         if stopped is not None:
             return stopped
@@ -69,7 +69,7 @@ class Finalizer:
         if not present:
             msg = f"{path}: the file is gone (deleted, moved or its share unmounted); no sidecar written"
             log.error("clip vanished", error=msg)
-            self.store.set_clip_state(fp, "missing", msg)
+            self.store.clips.set_state(fp, "missing", msg)
             return ClipOutcome(path, ok=False, error=msg)
         errors: list[dict[str, Any]] = list(clip.errors or [])
         errors += [_err("analyze", m, n) for n, m in failed.items()]
@@ -84,7 +84,7 @@ class Finalizer:
         first = first or outcome
         self._drop_cache(fp, keys, rows)
         state = "failed" if (pr is None or failed) else "done"
-        self.store.set_clip_state(fp, state, first.error, sidecar=str(first.sidecar))
+        self.store.clips.set_state(fp, state, first.error, sidecar=str(first.sidecar))
         log.info("clip done", sidecar=str(first.sidecar), failed=sorted(failed) or None, places=len(present))
         return first
 
@@ -97,7 +97,7 @@ class Finalizer:
         for name, key in keys.items():
             row = rows.get(key)
             if row is not None and row["state"] == "cancelled":
-                self.store.set_clip_state(fp, "cancelled", row["last_error"])
+                self.store.clips.set_state(fp, "cancelled", row["last_error"])
                 return records, failed, ClipOutcome(path, ok=False, error=row["last_error"] or "cancelled")
             if row is not None and row["state"] == "done" and row["record"]:
                 records[name] = json.loads(row["record"])
@@ -148,7 +148,7 @@ class Finalizer:
                 p, ok=not failed, sidecar=side, error=problem, media_seconds=pr.duration_s, ran=sorted(records)
             )
         if row is not None:
-            self.store.set_path_sidecar(str(p), str(side))
+            self.store.clips.set_path_sidecar(str(p), str(side))
         return outcome
 
     def _remove_renamed(self, places: list[tuple[Path, Any]]) -> None:
@@ -163,7 +163,7 @@ class Finalizer:
                 continue
             out_dir = clip_out_dir(row["out_dir"], p, self.config)
             removed = remove_outputs(clip_outputs(p, out_dir, self.config))
-            self.store.drop_path(str(p))
+            self.store.clips.drop_path(str(p))
             forget_clip(self.config.state.dir, p)  # the search index follows the rename
             log.info("renamed clip: old outputs removed", old=str(p), new=str(here[0]), removed=len(removed))
 
@@ -180,7 +180,7 @@ class Finalizer:
             log.error("export failed", error=str(e), written=[str(p) for p in e.written])
 
     def _pass_error(self, fp: str) -> str | None:
-        return self.store.pass_error(fp)
+        return self.store.queue.pass_error(fp)
 
     def _drop_cache(self, fp: str, keys: dict[str, str], rows: dict[str, Any]) -> None:
         if self.config.media.keep_cache:
@@ -189,9 +189,9 @@ class Finalizer:
         cache = cache_dir_for(self.config, fp)
         if not pending and cache.exists():
             shutil.rmtree(cache, ignore_errors=True)
-            clip = self.store.clip(fp)
+            clip = self.store.clips.get(fp)
             if clip is not None:
-                self.store.set_clip_state(fp, clip.state, clip.last_error, cache="deleted")
+                self.store.clips.set_state(fp, clip.state, clip.last_error, cache="deleted")
 
     def write_error_sidecar(self, path: Path, out_dir: Path, message: str, card: str | None, fp: str | None) -> None:
         try:
