@@ -235,10 +235,10 @@ class CardService:
         if out is not None and out.error and "file is gone" in out.error:
             self.host.metrics.errors.labels("vanished").inc()
         for row in self.store.clips.paths_of(fp):
-            if row["card_path"] and (only is None or row["path"] == only):
-                key = self.store.cards.key_at(row["card_path"])
+            if row.card_path and (only is None or str(row.path) == only):
+                key = self.store.cards.key_at(row.card_path)
                 if key is not None:
-                    self.check(row["card_path"], key)
+                    self.check(row.card_path, key)
 
     def check(self, card_path: str, key: str, failed_reads: int = 0) -> None:
         """When none of a card's clips is waiting any more: its state, report and timelines."""

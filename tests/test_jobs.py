@@ -74,7 +74,7 @@ def test_leases_expire_back_to_queued_and_give_up_after_max_attempts(tmp_path: P
         assert store.queue.enqueue([spec]) == [spec.key]
         assert store.queue.enqueue([spec]) == []  # queued twice is harmless
         for attempt in (1, 2, 3):
-            assert [r["key"] for r in store.queue.next_tasks(10, newest_first=True)] == [spec.key]
+            assert [r.key for r in store.queue.next_tasks(10, newest_first=True)] == [spec.key]
             assert store.queue.claim(spec.key, "w:host:1:1", 0.01) is not None
             assert store.queue.claim(spec.key, "other", 10) is None  # held
             time.sleep(0.02)

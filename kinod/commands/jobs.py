@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +76,8 @@ def status_data(store: JobStore, state_dir: Path, failed_limit: int = 10) -> dic
     analyzers = sorted({a for a, _ in counts}, key=lambda a: (a != "pass", a))
     cards = []
     for c in store.cards.all():
-        progress = store.cards.progress(c["path"])
-        cards.append(
-            {"card": c["path"], "name": c["name"], "state": c["state"], "clips": progress, "error": c["last_error"]}
-        )
+        progress = store.cards.progress(c.path)
+        cards.append({"card": c.path, "name": c.name, "state": c.state, "clips": progress, "error": c.last_error})
     failed = store.queue.failed_tasks(failed_limit)
     pid = daemon_pid(state_dir)
     return {
@@ -88,7 +87,7 @@ def status_data(store: JobStore, state_dir: Path, failed_limit: int = 10) -> dic
         "clips": store.clips.states(),
         "cards": cards,
         "oldest_queued_s": round(store.queue.oldest_queued_age(), 1),
-        "failed": [dict(r) for r in failed],
+        "failed": [asdict(r) for r in failed],
     }
 
 

@@ -27,6 +27,22 @@ class CardRecord:
     loose: bool
     #: The stored MHL verification (``Verification.to_record``), if it ran.
     verification: dict[str, Any] | None
+    name: str | None = None
+    root: str | None = None
+    #: When the watcher first saw it, when it was ready, when it finished (epoch seconds).
+    seen: float | None = None
+    ready: float | None = None
+    done: float | None = None
+    clips: int = 0
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> CardRecord:
+        ver = json.loads(r["verification"]) if r["verification"] else None
+        return cls(
+            r["key"], r["path"], r["state"], r["last_error"], bool(r["loose"]), ver,
+            name=r["name"], root=r["root"], seen=r["seen"], ready=r["ready"], done=r["done"],
+            clips=int(r["clips"] or 0),
+        )  # fmt: skip
 
 
 class CardRepo:
@@ -115,17 +131,15 @@ class CardRepo:
         )
         return [r["path"] for r in rows]
 
-    def all(self) -> list[sqlite3.Row]:
-        return self.db.query("SELECT * FROM cards ORDER BY coalesce(ready, seen) DESC")
+    def all(self) -> list[CardRecord]:
+        """Every card, the most recently ready first."""
+        rows = self.db.query("SELECT * FROM cards ORDER BY coalesce(ready, seen) DESC")
+        return [CardRecord.from_row(r) for r in rows]
 
     def get(self, key: str) -> CardRecord | None:
         """A card's state as the lifecycle needs it, or None when it is not known."""
-        rows = self.db.query("SELECT key, path, state, last_error, loose, verification FROM cards WHERE key=?", (key,))
-        if not rows:
-            return None
-        r = rows[0]
-        ver = json.loads(r["verification"]) if r["verification"] else None
-        return CardRecord(r["key"], r["path"], r["state"], r["last_error"], bool(r["loose"]), ver)
+        rows = self.db.query("SELECT * FROM cards WHERE key=?", (key,))
+        return CardRecord.from_row(rows[0]) if rows else None
 
     def key_at(self, card_path: str) -> str | None:
         """The key of the card at a folder (the most recently updated one)."""

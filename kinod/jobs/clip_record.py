@@ -34,6 +34,16 @@ class PathRecord:
     out_dir: Path | None
     card: str | None
     card_path: str | None
+    #: The sidecar last written at this place (None: none yet).
+    sidecar: str | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> PathRecord:
+        """A ``clip_paths`` row."""
+        out_dir = Path(row["out_dir"]) if row["out_dir"] else None
+        return cls(
+            Path(row["path"]), row["size"], row["mtime_ns"], out_dir, row["card"], row["card_path"], row["sidecar"]
+        )
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,10 @@ connection (:class:`kinod.jobs.db.Db`). A clip reads back as a
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from typing import Any
 
-from kinod.jobs.clip_record import ClipRecord
+from kinod.jobs.clip_record import ClipRecord, PathRecord
 from kinod.jobs.db import Db, like_prefix
 from kinod.media.cards.model import ClipFiles
 
@@ -102,8 +101,10 @@ class ClipRepo:
         )
         return ClipRecord.from_row(rows[0]) if rows else None
 
-    def paths_of(self, fingerprint: str) -> list[sqlite3.Row]:
-        return self.db.query("SELECT * FROM clip_paths WHERE fingerprint=? ORDER BY updated DESC", (fingerprint,))
+    def paths_of(self, fingerprint: str) -> list[PathRecord]:
+        """Every place this content was found, the most recently seen first."""
+        rows = self.db.query("SELECT * FROM clip_paths WHERE fingerprint=? ORDER BY updated DESC", (fingerprint,))
+        return [PathRecord.from_row(r) for r in rows]
 
     def set_path_sidecar(self, path: str, sidecar: str | None) -> None:
         with self.db.tx() as db:

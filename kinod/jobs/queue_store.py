@@ -9,13 +9,13 @@ are :class:`kinod.jobs.schema.JobState`; the writes of an outcome are in
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from kinod.jobs import queue_writes
 from kinod.jobs.db import Db, event
+from kinod.jobs.rows import ClaimedJob, FailedTask, JobRow, QueuedTask
 from kinod.jobs.schema import ACTIVE, PASS_PREFIX, JobSpec, pass_key
 
 
@@ -89,7 +89,7 @@ class QueueRepo:
         newest_first: bool,
         exclude: Iterable[str] = (),
         fingerprints: Iterable[str] | None = None,
-    ) -> list[sqlite3.Row]:
+    ) -> list[QueuedTask]:
         """The best ``limit`` runnable tasks: queued passes, and queued model jobs whose cache is ready.
 
         Order: priority (passes first), then card (newest or oldest first), then age.
@@ -116,9 +116,9 @@ class QueueRepo:
                 ORDER BY priority ASC, card_rank {order}, created ASC LIMIT ?""",
             (*args, limit + len(excluded)),
         )
-        return [r for r in rows if r["key"] not in excluded][:limit]
+        return [QueuedTask.from_row(r) for r in rows if r["key"] not in excluded][:limit]
 
-    def claim(self, key: str, owner: str, lease_seconds: float) -> list[sqlite3.Row] | None:
+    def claim(self, key: str, owner: str, lease_seconds: float) -> list[ClaimedJob] | None:
         """Take a queued task under a lease. Returns the job rows it covers, or None if it was not queued.
 
         A pass covers the clip's queued stream jobs (they run inside it); a model task
@@ -145,7 +145,7 @@ class QueueRepo:
                     "INSERT INTO job_events(at, key, fingerprint, analyzer, event, owner) VALUES (?,?,?,?,'started',?)",
                     [(now, key, fp, "pass", owner)] + [(now, r["key"], fp, r["analyzer"], owner) for r in rows],
                 )
-                return rows
+                return [ClaimedJob(r["key"], r["analyzer"]) for r in rows]
             row = db.execute(
                 """UPDATE jobs SET state='running', lease_owner=?, lease_until=?, attempts=attempts+1, started=?,
                      updated=? WHERE key=? AND state='queued' RETURNING key, fingerprint, analyzer""",
@@ -154,7 +154,7 @@ class QueueRepo:
             if row is None:
                 return None
             event(db, key, "started", row["fingerprint"], row["analyzer"], owner)
-            return [row]
+            return [ClaimedJob(row["key"], row["analyzer"])]
 
     def needs_cache(self, fingerprint: str) -> bool:
         """True when model jobs of this clip wait and its analysis cache is not ready."""
@@ -326,8 +326,9 @@ class QueueRepo:
         )
         return int(rows[0]["n"]) == 0
 
-    def jobs_of(self, fingerprint: str) -> list[sqlite3.Row]:
-        return self.db.query("SELECT * FROM jobs WHERE fingerprint=? ORDER BY kind, analyzer", (fingerprint,))
+    def jobs_of(self, fingerprint: str) -> list[JobRow]:
+        rows = self.db.query("SELECT * FROM jobs WHERE fingerprint=? ORDER BY kind, analyzer", (fingerprint,))
+        return [JobRow.from_row(r) for r in rows]
 
     # Reporting ----------------------------------------------------------------------------
     def counts(self) -> dict[tuple[str, str], int]:
@@ -350,11 +351,12 @@ class QueueRepo:
         rows = self.db.query("SELECT last_error FROM passes WHERE fingerprint=?", (fingerprint,))
         return rows[0]["last_error"] if rows else None
 
-    def failed_tasks(self, limit: int) -> list[sqlite3.Row]:
+    def failed_tasks(self, limit: int) -> list[FailedTask]:
         """Failed jobs and passes (analyzer, path, last_error, attempts), for ``kinod status``."""
-        return self.db.query(
+        rows = self.db.query(
             """SELECT j.analyzer, j.path, j.last_error, j.attempts FROM jobs j WHERE j.state='failed'
                UNION ALL SELECT 'pass', p.path, p.last_error, p.attempts FROM passes p WHERE p.state='failed'
                LIMIT ?""",
             (limit,),
         )
+        return [FailedTask(r["analyzer"], r["path"], r["last_error"], r["attempts"]) for r in rows]

@@ -259,7 +259,7 @@ class Scheduler:
 
     def _pass_task(self, task: Task, rows: list[Any]) -> Task | None:
         fp = task.fingerprint
-        stream = {r["analyzer"]: r["key"] for r in rows}
+        stream = {r.analyzer: r.key for r in rows}
         need_cache = self.store.queue.needs_cache(fp)
         if not stream and not need_cache:
             self.store.queue.finish_pass(
