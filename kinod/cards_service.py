@@ -84,10 +84,10 @@ class CardService:
         changed = "changed (still being copied?) while it was processed; cancelled, it runs again once settled"
         deleted = "was deleted (or moved away) while it was processed; cancelled"
         for p, why in [(p, changed) for p in ev.changed] + [(p, deleted) for p in ev.removed]:
-            row = self.store.clip_by_path(str(p))
+            row = self.store.clips.by_path(str(p))
             if row is None:
                 continue
-            if self.store.is_settled(row.fingerprint):
+            if self.store.queue.is_settled(row.fingerprint):
                 # Moved or deleted after it was done: results stay by content, and the path's
                 # record stays until the content is finalized at a new path (a rename), which
                 # then removes the old outputs (Finalizer._remove_renamed).
@@ -97,7 +97,7 @@ class CardService:
             fps[row.fingerprint] = f"{p}: the file {why}"
         for fp, reason in fps.items():
             log.warning("cancelling work on a changed file", reason=reason)
-            self.store.set_clip_state(fp, "cancelled", reason)
+            self.store.clips.set_state(fp, "cancelled", reason)
             self.host.metrics.errors.labels("vanished" if "deleted" in reason else "changed_while_processing").inc()
         for fp, reason in fps.items():
             self.host.scheduler.cancel_fingerprints([fp], reason)
@@ -106,9 +106,9 @@ class CardService:
     def seen(self, ev: CardSeen) -> None:
         """A card is settling: recorded so status shows it."""
         c = ev.card
-        known = self.store.card(c.key)
+        known = self.store.cards.get(c.key)
         if known is None or known.state in ("done", "failed"):
-            self.store.upsert_card(
+            self.store.cards.upsert(
                 c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="settling"
             )
 
@@ -121,13 +121,13 @@ class CardService:
         opened = ev.cards or (self._opened(ev),)
         if any(o.within is not None for o in opened):
             c = ev.card
-            self.store.upsert_card(
+            self.store.cards.upsert(
                 c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="done",
                 files=ev.files, clips=len(ev.clips),
             )  # fmt: skip
         for o in opened:
             c = o.ref
-            self.store.upsert_card(
+            self.store.cards.upsert(
                 c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="ready",
                 clips=len(o.clips),
             )  # fmt: skip
@@ -155,20 +155,20 @@ class CardService:
     def plan(self, card: OpenCard, verification: Verification | None) -> None:
         """Plan a (verified) card's clips; a card that failed verification is reported and left."""
         c = card.ref
-        rank = self.store.card_rank(c.key)
+        rank = self.store.cards.rank(c.key)
         files = None if card.within is not None else card.files  # the watcher compares the folder's list
         why = self.life.refused(c, verification)
         if why is not None:
             self.host.metrics.errors.labels("verification").inc()
-            self.store.upsert_card(
+            self.store.cards.upsert(
                 c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="failed",
                 files=files, clips=len(card.clips), error=why,
             )  # fmt: skip
-            self.store.set_card_state(c.key, "failed")
+            self.store.cards.set_state(c.key, "failed")
             self.host.metrics.cards_done.labels("failed").inc()
             self.life.report(c, [], verification, card.layout)
             return
-        self.store.set_card_verification(c.key, verification.to_record() if verification is not None else None)
+        self.store.cards.set_verification(c.key, verification.to_record() if verification is not None else None)
         with self._lock:
             self._layouts[c.key] = card.layout
         problems: list[str] = []
@@ -196,13 +196,13 @@ class CardService:
                 self.host.metrics.clips_queued.inc()
             if plan.needs_finalize:
                 self.finalize(plan.fingerprint, only=str(clip))
-        self.store.upsert_card(
+        self.store.cards.upsert(
             c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="queued",
             files=files, clips=len(card.clips), error="; ".join(problems) or None,
         )  # fmt: skip
         if problems and card.within is not None:  # ``kinod retry`` settles the folder the watcher knows again
             w = card.within
-            self.store.upsert_card(
+            self.store.cards.upsert(
                 w.key, root=str(w.root), path=str(w.path), name=w.name, loose=w.loose, state="failed",
                 error="; ".join(problems),
             )  # fmt: skip
@@ -212,7 +212,7 @@ class CardService:
     def _unchanged(self, card: OpenCard, clip: Path) -> bool:
         """Known at this path with the same size and mtime, and planned or finished: nothing to do."""
         sig = card.files.get(clip.relative_to(card.ref.path).as_posix())
-        known = self.store.clip_by_path(str(clip))
+        known = self.store.clips.by_path(str(clip))
         return (
             known is not None
             and sig is not None
@@ -236,25 +236,25 @@ class CardService:
             out = None
         if out is not None and out.error and "file is gone" in out.error:
             self.host.metrics.errors.labels("vanished").inc()
-        for row in self.store.paths_of(fp):
-            if row["card_path"] and (only is None or row["path"] == only):
-                key = self.store.card_key_at(row["card_path"])
+        for row in self.store.clips.paths_of(fp):
+            if row.card_path and (only is None or str(row.path) == only):
+                key = self.store.cards.key_at(row.card_path)
                 if key is not None:
-                    self.check(row["card_path"], key)
+                    self.check(row.card_path, key)
 
     def check(self, card_path: str, key: str, failed_reads: int = 0) -> None:
         """When none of a card's clips is waiting any more: its state, report and timelines."""
-        progress = self.store.card_progress(card_path)
+        progress = self.store.cards.progress(card_path)
         if any(progress.get(s) for s in ("new", "queued", "running")):
             return
         if clips_coming_back(self.store, card_path):  # a clip still settling: not counted done twice
             return
-        card = self.store.card(key)
+        card = self.store.cards.get(key)
         if card is None or card.state not in ("queued", "ready"):
             return
         failed = failed_reads or card.last_error or any(progress.get(s) for s in ("failed", "missing"))
         state = "failed" if failed else "done"
-        self.store.set_card_state(key, state)
+        self.store.cards.set_state(key, state)
         self.host.metrics.cards_done.labels(state).inc()
         log.info("card finished", card=card_path, state=state, clips=progress)
         with self._lock:
@@ -262,4 +262,4 @@ class CardService:
         if not card.loose:
             verification = Verification.from_record(card.verification) if card.verification else None
             ref = CardRef(Path(card_path).parent, Path(card_path))
-            self.life.report(ref, self.store.card_sidecars(card_path), verification, layout)
+            self.life.report(ref, self.store.cards.sidecars(card_path), verification, layout)

@@ -125,8 +125,8 @@ class Daemon:
         self.storage.attach(self.scheduler)
         if adopted:
             self.scheduler.adopt(adopted)
-        self.watcher = Watcher(cfg.watch, self._on_watch_event, known=self.store.card_files)
-        self.watcher.seed(self.store.card_files())
+        self.watcher = Watcher(cfg.watch, self._on_watch_event, known=self.store.cards.files)
+        self.watcher.seed(self.store.cards.files())
         self._install_signals()
         self._start_thread(self._intake_loop, "kinod-intake")
         self._start_thread(self._scheduler_loop, "kinod-scheduler")
@@ -169,9 +169,9 @@ class Daemon:
 
     def _recover(self) -> None:
         """After a crash: take back what dead local daemons held; plan again after a config change."""
-        dead = [o for o in self.store.running_owners() if is_local_and_dead(o)]
+        dead = [o for o in self.store.queue.running_owners() if is_local_and_dead(o)]
         if dead:
-            back = self.store.release_leases(
+            back = self.store.queue.release_leases(
                 owners=dead,
                 max_attempts=self.config.jobs.max_attempts,
                 reason="the daemon running it stopped; requeued",
@@ -182,7 +182,7 @@ class Daemon:
             self.store.set_meta("plan", plan)
         elif self.store.meta("plan") != plan:
             self.intake.put(("replan", plan))  # the new plan is recorded once every clip was planned again
-        for fp in self.store.unfinished_clips():  # their work ended but the sidecar was never written
+        for fp in self.store.clips.unfinished():  # their work ended but the sidecar was never written
             self.intake.put(("finalize", fp))
 
     def _start_thread(self, target: Any, name: str) -> None:
@@ -280,7 +280,7 @@ class Daemon:
                 self.notifier.status(self._status_line())
 
     def _status_line(self) -> str:
-        counts = self.store.counts()
+        counts = self.store.queue.counts()
         q = sum(n for (_a, s), n in counts.items() if s == "queued")
         r = sum(n for (_a, s), n in counts.items() if s == "running")
         f = sum(n for (_a, s), n in counts.items() if s == "failed")
@@ -368,7 +368,7 @@ class Daemon:
         if new.watch != old.watch:
             handled = self.watcher.handled()
             self.watcher.stop()
-            self.watcher = Watcher(new.watch, self._on_watch_event, known=self.store.card_files)
+            self.watcher = Watcher(new.watch, self._on_watch_event, known=self.store.cards.files)
             self.watcher.seed(handled)
             self.metrics.set_roots(str(r.path.absolute()) for r in new.watch.roots)
             self.watcher.start()

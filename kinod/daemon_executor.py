@@ -36,7 +36,7 @@ def start_dist(
     dist = DramatiqExecutor(config, model_hashes(processor.analyzers))
     metrics.registry.register(DistCollector(dist))
     outbox = dist.outbox_tasks()
-    moved = store.adopt_leases([t.key for t, _q, _e in outbox], owner, config.jobs.lease_seconds)
+    moved = store.queue.adopt_leases([t.key for t, _q, _e in outbox], owner, config.jobs.lease_seconds)
     return dist, dist.adopt(outbox, moved)
 
 

@@ -83,32 +83,32 @@ class StoreCollector(Collector):
         jobs = GaugeMetricFamily(
             "kinod_jobs", "Jobs in the state file by analyzer and state", labels=["analyzer", "state"]
         )
-        counts = self.store.counts()
+        counts = self.store.queue.counts()
         names = set(self.analyzers()) | {"pass"} | {a for a, _ in counts}
         for a in sorted(names):
             for s in JOB_STATES:
                 jobs.add_metric([a, s], counts.get((a, s), 0))
         yield jobs
         clips = GaugeMetricFamily("kinod_clips", "Clips in the state file by state", labels=["state"])
-        cstates = self.store.clip_states()
+        cstates = self.store.clips.states()
         for s in sorted(set(CLIP_STATES) | set(cstates)):
             clips.add_metric([s], cstates.get(s, 0))
         yield clips
         cards = GaugeMetricFamily("kinod_cards", "Cards in the state file by state", labels=["state"])
-        kstates = self.store.card_states()
+        kstates = self.store.cards.states()
         for s in sorted(set(CARD_STATES) | set(kstates)):
             cards.add_metric([s], kstates.get(s, 0))
         yield cards
         per_card = GaugeMetricFamily(
             "kinod_card_jobs", "Jobs per card (busy or recent cards) by state", labels=["card", "state"]
         )
-        for card, state, n in self.store.card_job_states():
+        for card, state, n in self.store.cards.job_states():
             per_card.add_metric([card, state], n)
         yield per_card
         yield GaugeMetricFamily(
             "kinod_oldest_queued_job_age_seconds",
             "Age of the oldest queued job or pass (0 when none waits)",
-            value=self.store.oldest_queued_age(),
+            value=self.store.queue.oldest_queued_age(),
         )
 
 

@@ -142,7 +142,7 @@ class ClipProcessor:
             if now - last[0] >= 0.5:
                 last[0] = now
                 try:
-                    self.store.set_pass_progress(fp, n)
+                    self.store.queue.set_pass_progress(fp, n)
                 except Exception as e:  # progress is a nicety: never fail a pass for it
                     log.debug("pass progress not recorded", error=str(e))
                     last[0] = float("inf")
@@ -175,7 +175,7 @@ class ClipProcessor:
                 self.write_error_sidecar(path, out_dir, str(e), card, None)
                 return ClipOutcome(path, ok=False, error=str(e))
             if plan.up_to_date:
-                clip = self.store.clip(plan.fingerprint)
+                clip = self.store.clips.get(plan.fingerprint)
                 log.info("clip up to date", sidecar=str(sidecar_path(out_dir, path.name)))
                 failed = clip is not None and clip.state == "failed"
                 return ClipOutcome(

@@ -154,11 +154,11 @@ def test_a_model_analyzer_waits_for_a_running_one_it_reads(tmp_path: Path) -> No
         specs = proc.specs(plan.fingerprint, DATA / "football_1.wav")
         assert specs["categories"].priority > specs["speech"].priority
         speech_key = plan.keys["speech"]
-        assert store.claim(speech_key, "other-worker", 60.0) is not None  # speech runs elsewhere
+        assert store.queue.claim(speech_key, "other-worker", 60.0) is not None  # speech runs elsewhere
         task = Task(plan.keys["categories"], "model", plan.fingerprint, str(DATA / "football_1.wav"), "categories")
         assert proc.facts.blocked(task)
         record = {"items": [{"start_frame": 0, "end_frame": 10, "text": "The striker scores a goal."}], "summary": {}}
-        store.finish_job(speech_key, "other-worker", state="done", record=record)
+        store.queue.finish_job(speech_key, "other-worker", state="done", record=record)
         assert not proc.facts.blocked(task)
         filled = Task.from_json(proc.facts.fill(task).to_json())  # as it travels to a worker
     finally:

@@ -223,15 +223,15 @@ def test_the_clip_value_round_trips_through_the_clip_row(tmp_path: Path, cards: 
     assert value.camera is not None and value.camera.start_tc == "01:00:00;00" and len(value.audio) == 2
     store = JobStore(tmp_path / "kinod.sqlite")
     try:
-        store.upsert_clip("fp", str(value.first), 1, value.card, "queued", card_path=value.card_path, clip=value)
-        known = store.clip("fp")
+        store.clips.upsert("fp", str(value.first), 1, value.card, "queued", card_path=value.card_path, clip=value)
+        known = store.clips.get("fp")
         assert known is not None and known.clip == value and known.path == value.first
         assert known.card == "P2CARD" and known.state == "queued" and known.plan is None
         # a writer that does not know the value (an older caller) does not erase it
-        store.upsert_clip("fp", str(value.first), 1, None, "done")
-        assert store.clip("fp").clip == value  # type: ignore[union-attr]
-        assert [k.clip for k in store.known_clips()] == [value]
-        at = store.clip_by_path(str(value.first))
+        store.clips.upsert("fp", str(value.first), 1, None, "done")
+        assert store.clips.get("fp").clip == value  # type: ignore[union-attr]
+        assert [k.clip for k in store.clips.known()] == [value]
+        at = store.clips.by_path(str(value.first))
         assert at is not None and at.clip == value and at.at is not None and at.at.path == value.first
         moved = known.with_paths(lambda p: p.replace(str(cards), "/mnt/worker"))
         assert moved.path == Path("/mnt/worker/P2CARD/CONTENTS/VIDEO/0001AB.MXF")
@@ -250,13 +250,13 @@ def test_rows_of_an_older_state_file_read_as_the_file_alone(tmp_path: Path) -> N
 
     store = JobStore(tmp_path / "kinod.sqlite")
     try:
-        store.upsert_clip("a", "/f/A001/a.mov", 1, "A001", "done", card_path="/f/A001")
+        store.clips.upsert("a", "/f/A001/a.mov", 1, "A001", "done", card_path="/f/A001")
         old = {"parts": ["/f/G/GX010042.MP4", "/f/G/GX020042.MP4"], "audio": []}
-        store.upsert_clip("b", "/f/G/GX010042.MP4", 2, "G", "done", card_path="/f/G")
-        store.upsert_clip("c", "/f/G/GX010043.MP4", 2, "G", "done", card_path="/f/G")
+        store.clips.upsert("b", "/f/G/GX010042.MP4", 2, "G", "done", card_path="/f/G")
+        store.clips.upsert("c", "/f/G/GX010043.MP4", 2, "G", "done", card_path="/f/G")
         with store.tx() as db:
             db.execute("UPDATE clips SET parts=? WHERE fingerprint IN ('b', 'c')", (json.dumps(old),))
-        a, b, c = (store.clip(fp) for fp in "abc")
+        a, b, c = (store.clips.get(fp) for fp in "abc")
         assert a is not None and a.clip == ClipFiles.alone(Path("/f/A001/a.mov")).on_card("A001", "/f/A001")
         assert b is not None and b.clip.parts == (Path("/f/G/GX010042.MP4"), Path("/f/G/GX020042.MP4"))
         assert b.card == "G" and b.card_path == "/f/G"

@@ -51,8 +51,8 @@ def test_a_schema_1_state_file_is_migrated_in_place(tmp_path: Path) -> None:
         assert store.meta("schema_version") == "2"
         row = store.query("SELECT key, state, kind, gpu_mem_mb FROM jobs")[0]
         assert (row["key"], row["state"], row["kind"], row["gpu_mem_mb"]) == ("k1", "done", "stream", 0)
-        assert store.clip("fp1").cache == "none"
-        assert store.done_records({"shots": "k1"}) == {"shots": {}}
+        assert store.clips.get("fp1").cache == "none"
+        assert store.queue.done_records({"shots": "k1"}) == {"shots": {}}
     finally:
         store.close()
 
@@ -62,8 +62,8 @@ def _model_spec(fp: str, name: str = "m", **kw: Any) -> JobSpec:
 
 
 def _ready_clip(store: JobStore, fp: str, rank: float = 0.0) -> None:
-    store.upsert_clip(fp, f"/f/{fp}.mov", 1, None, "queued", card_rank=rank)
-    store.set_clip_state(fp, "queued", cache="ready")
+    store.clips.upsert(fp, f"/f/{fp}.mov", 1, None, "queued", card_rank=rank)
+    store.clips.set_state(fp, "queued", cache="ready")
 
 
 def test_leases_expire_back_to_queued_and_give_up_after_max_attempts(tmp_path: Path) -> None:
@@ -71,19 +71,19 @@ def test_leases_expire_back_to_queued_and_give_up_after_max_attempts(tmp_path: P
     try:
         _ready_clip(store, "fp")
         spec = _model_spec("fp")
-        assert store.enqueue([spec]) == [spec.key]
-        assert store.enqueue([spec]) == []  # queued twice is harmless
+        assert store.queue.enqueue([spec]) == [spec.key]
+        assert store.queue.enqueue([spec]) == []  # queued twice is harmless
         for attempt in (1, 2, 3):
-            assert [r["key"] for r in store.next_tasks(10, newest_first=True)] == [spec.key]
-            assert store.claim(spec.key, "w:host:1:1", 0.01) is not None
-            assert store.claim(spec.key, "other", 10) is None  # held
+            assert [r.key for r in store.queue.next_tasks(10, newest_first=True)] == [spec.key]
+            assert store.queue.claim(spec.key, "w:host:1:1", 0.01) is not None
+            assert store.queue.claim(spec.key, "other", 10) is None  # held
             time.sleep(0.02)
-            back = store.release_leases(expired_before=time.time(), max_attempts=3)
+            back = store.queue.release_leases(expired_before=time.time(), max_attempts=3)
             assert back == [spec.key]
             row = store.query("SELECT state, attempts, last_error FROM jobs")[0]
             assert row["attempts"] == attempt
         assert row["state"] == "failed" and "given up" in row["last_error"]
-        events = [e["event"] for e in store.events(spec.key)]
+        events = [e.event for e in store.events(spec.key)]
         assert events == ["queued"] + ["started", "requeued"] * 2 + ["started", "failed"]
     finally:
         store.close()
@@ -152,7 +152,7 @@ def test_slots_and_gpu_memory_are_never_oversubscribed(tmp_path: Path) -> None:
             _ready_clip(store, f"c{i}")
             specs.append(_model_spec(f"c{i}", "cpu-model", cpu=1))
             specs.append(_model_spec(f"c{i}", "gpu-model", gpu=1, gpu_mem_mb=600))
-        store.enqueue(specs)
+        store.queue.enqueue(specs)
         runner = Probe(0.05)
         limits = Limits(cpu_slots=2, gpu_slots=2, gpu_memory_mb=1000)
         sched = Scheduler(store, LocalExecutor(runner), owner="t:h:1:1", limits=limits, queue_size=4)
@@ -160,7 +160,7 @@ def test_slots_and_gpu_memory_are_never_oversubscribed(tmp_path: Path) -> None:
         assert runner.peak["cpu"] == 2
         assert runner.peak["cuda"] == 1  # two GPU slots, but 2 x 600 MiB do not fit in 1000
         assert runner.peak_mem == 600
-        assert store.counts() == {("cpu-model", "done"): 6, ("gpu-model", "done"): 6}
+        assert store.queue.counts() == {("cpu-model", "done"): 6, ("gpu-model", "done"): 6}
     finally:
         store.close()
 
@@ -178,7 +178,7 @@ def test_a_reader_is_not_backfilled_past_the_job_it_reads(tmp_path: Path) -> Non
             _model_spec("a", "categories", cpu=1, priority=11),
             _model_spec("b", "ocr", cpu=1, priority=10),
         ]
-        store.enqueue(specs)
+        store.queue.enqueue(specs)
         runner = Probe(0.05)
         sched = Scheduler(store, LocalExecutor(runner), owner="t:h:1:1", limits=Limits(cpu_slots=2), queue_size=8)
         _drain(sched)
@@ -195,10 +195,10 @@ def test_passes_first_newest_card_first_and_a_bounded_queue(tmp_path: Path) -> N
     try:
         for i, rank in enumerate([1.0, 3.0, 2.0] * 10):
             fp = f"c{i:02d}"
-            store.upsert_clip(fp, f"/f/{fp}.mov", 1, None, "queued", card_rank=rank)
+            store.clips.upsert(fp, f"/f/{fp}.mov", 1, None, "queued", card_rank=rank)
             stream = JobSpec(job_key(fp, "s", "1", "c", None), fp, "s", "1", "c", None, f"/f/{fp}.mov")
-            store.enqueue([_model_spec(fp, priority=10), stream], card_rank=rank)
-            store.enqueue_pass(fp, f"/f/{fp}.mov", card_rank=rank)
+            store.queue.enqueue([_model_spec(fp, priority=10), stream], card_rank=rank)
+            store.queue.enqueue_pass(fp, f"/f/{fp}.mov", card_rank=rank)
         runner = Probe(0.0)
         sched = Scheduler(store, LocalExecutor(runner), owner="t:h:1:1", limits=Limits(cpu_slots=1), queue_size=5)
         sizes: list[int] = []
@@ -206,9 +206,9 @@ def test_passes_first_newest_card_first_and_a_bounded_queue(tmp_path: Path) -> N
         assert max(sizes) <= 5
         kinds = ["pass" if k.startswith("pass:") else "model" for k in runner.order]
         assert kinds == ["pass"] * 30 + ["model"] * 30
-        ranks = [store.clip(k.removeprefix("pass:")).card_rank for k in runner.order[:30]]
+        ranks = [store.clips.get(k.removeprefix("pass:")).card_rank for k in runner.order[:30]]
         assert ranks == sorted(ranks, reverse=True)
-        assert store.counts() == {("pass", "done"): 30, ("m", "done"): 30, ("s", "done"): 30}
+        assert store.queue.counts() == {("pass", "done"): 30, ("m", "done"): 30, ("s", "done"): 30}
     finally:
         store.close()
 
@@ -218,7 +218,7 @@ def test_a_retriable_failure_is_retried_up_to_max_attempts(tmp_path: Path) -> No
     try:
         _ready_clip(store, "fp")
         spec = _model_spec("fp")
-        store.enqueue([spec])
+        store.queue.enqueue([spec])
         runner = Probe(0.0, fail=lambda t: TaskOutcome(t.key, "failed", "EIO reading the share", retriable=True))
         sched = Scheduler(store, LocalExecutor(runner), owner="t:h:1:1", limits=Limits(1), max_attempts=3)
         _drain(sched)
@@ -299,7 +299,7 @@ def test_out_of_memory_retries_smaller_then_on_cpu_through_the_pipeline(
         assert out.ok, out.error
         row = store.query("SELECT state, note, options, attempts FROM jobs WHERE analyzer='greedy'")[0]
         assert row["state"] == "done" and "out of memory" in row["note"].lower()
-        requeues = [e["detail"] for e in store.events() if e["analyzer"] == "greedy" and e["event"] == "requeued"]
+        requeues = [e.detail for e in store.events() if e.analyzer == "greedy" and e.event == "requeued"]
         assert requeues and all("out of memory" in r.lower() for r in requeues)
         summary = proc.finalize(plan.fingerprint) and _sidecar(out.sidecar)["analyses"]["greedy"]
         assert (summary["summary"]["device"], summary["summary"]["batch_size"]) == expect
@@ -340,12 +340,12 @@ def test_process_executor_survives_a_worker_crash(tmp_path: Path) -> None:
     executor = ProcessExecutor(functools.partial(_dies_once, str(tmp_path / "crashed")), preload=())
     try:
         _ready_clip(store, "fp")
-        store.enqueue([_model_spec("fp")])
+        store.queue.enqueue([_model_spec("fp")])
         sched = Scheduler(store, executor, owner="t:h:1:1", limits=Limits(1), max_attempts=3)
         _drain(sched, timeout=60)
         row = store.query("SELECT state, attempts, record FROM jobs")[0]
         assert row["state"] == "done" and row["attempts"] == 2
-        died = [e["detail"] for e in store.events() if e["event"] == "requeued"]
+        died = [e.detail for e in store.events() if e.event == "requeued"]
         assert died and "worker process died (killed by signal 9)" in died[0]
     finally:
         executor.shutdown(5)

@@ -52,9 +52,9 @@ def _exported(text: str) -> set[str]:
 def metrics(tmp_path: Path) -> Metrics:
     store = JobStore(tmp_path / "kinod.sqlite")
     fp = "fp"
-    store.upsert_clip(fp, "/f/A001/a.mov", 1, "A001", "queued", card_path="/f/A001")
-    store.upsert_card("/f/A001", root="/f", path="/f/A001", name="A001", loose=False, state="queued")
-    store.enqueue([JobSpec(job_key(fp, "shots", "1", "c", None), fp, "shots", "1", "c", None, "/f/A001/a.mov")])
+    store.clips.upsert(fp, "/f/A001/a.mov", 1, "A001", "queued", card_path="/f/A001")
+    store.cards.upsert("/f/A001", root="/f", path="/f/A001", name="A001", loose=False, state="queued")
+    store.queue.enqueue([JobSpec(job_key(fp, "shots", "1", "c", None), fp, "shots", "1", "c", None, "/f/A001/a.mov")])
     m = Metrics(store, ["shots"], roots=["/f"])
     task = Task("pass:fp", "pass", fp, "/f/A001/a.mov", "pass", Need())
     m.task_started(task)

@@ -61,13 +61,14 @@ def test_corrected_start_tc_relabels_the_sidecar_without_analysing_again(workspa
 
         # The start timecode is corrected (say the camera's XML turned up): the stored probe changes.
         fp = store.query("SELECT fingerprint FROM clips")[0]["fingerprint"]
-        row = store.clip(fp)
+        row = store.clips.get(fp)
         assert row is not None
-        pr = Probe.from_json(row.probe or {})
+        assert row.probe is not None
+        pr = Probe.from_json(row.probe)
         assert pr.rate is not None and pr.start_tc == "01:00:00;00"
         pr.start_tc_frames = tc_to_frames("02:00:00;00", pr.rate)
         pr.tc_source = "camera-xml"
-        store.set_clip_state(fp, row.state, row.last_error, probe=pr.to_json())
+        store.clips.set_state(fp, row.state, row.last_error, probe=pr.to_json())
 
         processor.finalize(fp)
         again = json.loads(outcome.sidecar.read_text())

@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -71,24 +72,22 @@ def _age(seconds: float) -> str:
 
 
 def status_data(store: JobStore, state_dir: Path, failed_limit: int = 10) -> dict[str, Any]:
-    counts = store.counts()
+    counts = store.queue.counts()
     analyzers = sorted({a for a, _ in counts}, key=lambda a: (a != "pass", a))
     cards = []
-    for c in store.cards():
-        progress = store.card_progress(c["path"])
-        cards.append(
-            {"card": c["path"], "name": c["name"], "state": c["state"], "clips": progress, "error": c["last_error"]}
-        )
-    failed = store.failed_tasks(failed_limit)
+    for c in store.cards.all():
+        progress = store.cards.progress(c.path)
+        cards.append({"card": c.path, "name": c.name, "state": c.state, "clips": progress, "error": c.last_error})
+    failed = store.queue.failed_tasks(failed_limit)
     pid = daemon_pid(state_dir)
     return {
         "state_file": str(store.path),
         "daemon_pid": pid,
         "jobs": {a: {s: counts.get((a, s), 0) for s in JOB_STATES_ORDER} for a in analyzers},
-        "clips": store.clip_states(),
+        "clips": store.clips.states(),
         "cards": cards,
-        "oldest_queued_s": round(store.oldest_queued_age(), 1),
-        "failed": [dict(r) for r in failed],
+        "oldest_queued_s": round(store.queue.oldest_queued_age(), 1),
+        "failed": [asdict(r) for r in failed],
     }
 
 
@@ -155,13 +154,13 @@ def cmd_retry(config: Config, args: argparse.Namespace) -> int:
     try:
         processor = ClipProcessor(config, store)
         targets = [str(Path(p).absolute()) for p in args.paths] or [None]
-        known = {k.fingerprint: k for t in targets for k in store.failed_clips(t)}
+        known = {k.fingerprint: k for t in targets for k in store.clips.failed(t)}
         for fp, k in known.items():
             if not k.path.exists():
                 print(f"skipped: {k.path}: the file is gone", file=sys.stderr)
                 gone += 1
                 continue
-            store.reset_failed(fp)
+            store.queue.reset_failed(fp)
             try:  # the stored clip: every chapter and audio essence, as its card was read
                 plan = processor.enqueue_known(
                     k, card_rank=k.card_rank or time.time(), retry_failed=True, owner="kinod retry", rehash=True
@@ -171,10 +170,10 @@ def cmd_retry(config: Config, args: argparse.Namespace) -> int:
                 continue
             queued += len(plan.queued) + int(plan.pass_queued)
             clips += 1
-            for key in store.card_keys_at(k.card_path) if k.card_path else []:
-                store.set_card_state(key, "queued")  # finished again when its clips are
+            for key in store.cards.keys_at(k.card_path) if k.card_path else []:
+                store.cards.set_state(key, "queued")  # finished again when its clips are
         # cards with files that could not even be read: let the watcher look at them again
-        reread = store.reread_unreadable_cards()
+        reread = store.cards.reread_unreadable()
     finally:
         store.close()
     pid = daemon_pid(config.state.dir)
@@ -195,10 +194,10 @@ def cmd_forget(config: Config, args: argparse.Namespace) -> int:
     target = str(Path(args.path).absolute()).rstrip("/")
     store = JobStore(_db(config))
     try:
-        fps = store.fingerprints_under(target)
-        n = store.forget(target)
+        fps = store.clips.fingerprints_under(target)
+        n = store.clips.forget(target)
         for fp in fps:
-            if store.clip(fp) is None:
+            if store.clips.get(fp) is None:
                 shutil.rmtree(config.state.cache_root / fp, ignore_errors=True)
     finally:
         store.close()

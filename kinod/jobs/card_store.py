@@ -1,6 +1,7 @@
 """The job store's cards: what the watcher handed on and how far each card got.
 
-A mixin of :class:`kinod.jobs.store.JobStore`; card states are :class:`kinod.jobs.schema.CardState`.
+``store.cards`` of :class:`kinod.jobs.store.JobStore`, a plain repository over the one
+connection (:class:`kinod.jobs.db.Db`); card states are :class:`kinod.jobs.schema.CardState`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kinod.jobs.queue_store import _Db
+from kinod.jobs.db import Db
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,31 @@ class CardRecord:
     loose: bool
     #: The stored MHL verification (``Verification.to_record``), if it ran.
     verification: dict[str, Any] | None
+    name: str | None = None
+    root: str | None = None
+    #: When the watcher first saw it, when it was ready, when it finished (epoch seconds).
+    seen: float | None = None
+    ready: float | None = None
+    done: float | None = None
+    clips: int = 0
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> CardRecord:
+        ver = json.loads(r["verification"]) if r["verification"] else None
+        return cls(
+            r["key"], r["path"], r["state"], r["last_error"], bool(r["loose"]), ver,
+            name=r["name"], root=r["root"], seen=r["seen"], ready=r["ready"], done=r["done"],
+            clips=int(r["clips"] or 0),
+        )  # fmt: skip
 
 
-class CardStore(_Db):
-    # Cards ------------------------------------------------------------------------------
-    def upsert_card(
+class CardRepo:
+    """Card rows: upserted by the watcher and the card lifecycle, read by status, metrics, the UI."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    def upsert(
         self,
         key: str,
         *,
@@ -46,7 +67,7 @@ class CardStore(_Db):
         now = time.time()
         ready = now if state == "ready" else None
         done = now if state in ("done", "failed") else None
-        with self.tx() as db:
+        with self.db.tx() as db:
             db.execute(
                 """INSERT INTO cards(key, root, path, name, loose, state, seen, ready, done, clips, files, last_error,
                                      updated)
@@ -73,28 +94,28 @@ class CardStore(_Db):
                 ),
             )
 
-    def set_card_state(self, key: str, state: str) -> None:
+    def set_state(self, key: str, state: str) -> None:
         now = time.time()
-        with self.tx() as db:
+        with self.db.tx() as db:
             db.execute(
                 "UPDATE cards SET state=?, done=CASE WHEN ? IN ('done','failed') THEN ? ELSE done END, updated=?"
                 " WHERE key=?",
                 (state, state, now, now, key),
             )
 
-    def card_files(self) -> dict[str, dict[str, tuple[int, int]]]:
+    def files(self) -> dict[str, dict[str, tuple[int, int]]]:
         """Card key -> the file list handed on last time (seeds the watcher)."""
         out: dict[str, dict[str, tuple[int, int]]] = {}
-        for r in self.query("SELECT key, files FROM cards WHERE files IS NOT NULL"):
+        for r in self.db.query("SELECT key, files FROM cards WHERE files IS NOT NULL"):
             out[r["key"]] = {k: (int(v[0]), int(v[1])) for k, v in json.loads(r["files"]).items()}
         return out
 
-    def card_rank(self, key: str) -> float:
-        rows = self.query("SELECT ready FROM cards WHERE key=?", (key,))
+    def rank(self, key: str) -> float:
+        rows = self.db.query("SELECT ready FROM cards WHERE key=?", (key,))
         return float(rows[0]["ready"] or 0) if rows else 0.0
 
-    def card_progress(self, card_path: str) -> dict[str, int]:
-        rows = self.query(
+    def progress(self, card_path: str) -> dict[str, int]:
+        rows = self.db.query(
             """SELECT c.state AS state, count(*) AS n FROM clip_paths p JOIN clips c ON c.fingerprint=p.fingerprint
                 WHERE p.card_path=? GROUP BY c.state""",
             (card_path,),
@@ -103,56 +124,67 @@ class CardStore(_Db):
 
     def cancelled_paths(self, card_path: str) -> list[str]:
         """Paths of the card's clips whose work was cancelled (a file that changed or went away)."""
-        rows = self.query(
+        rows = self.db.query(
             """SELECT p.path AS path FROM clip_paths p JOIN clips c ON c.fingerprint=p.fingerprint
                 WHERE p.card_path=? AND c.state='cancelled'""",
             (card_path,),
         )
         return [r["path"] for r in rows]
 
-    def cards(self) -> list[sqlite3.Row]:
-        return self.query("SELECT * FROM cards ORDER BY coalesce(ready, seen) DESC")
+    def all(self) -> list[CardRecord]:
+        """Every card, the most recently ready first."""
+        rows = self.db.query("SELECT * FROM cards ORDER BY coalesce(ready, seen) DESC")
+        return [CardRecord.from_row(r) for r in rows]
 
-    def card(self, key: str) -> CardRecord | None:
+    def get(self, key: str) -> CardRecord | None:
         """A card's state as the lifecycle needs it, or None when it is not known."""
-        rows = self.query("SELECT key, path, state, last_error, loose, verification FROM cards WHERE key=?", (key,))
-        if not rows:
-            return None
-        r = rows[0]
-        ver = json.loads(r["verification"]) if r["verification"] else None
-        return CardRecord(r["key"], r["path"], r["state"], r["last_error"], bool(r["loose"]), ver)
+        rows = self.db.query("SELECT * FROM cards WHERE key=?", (key,))
+        return CardRecord.from_row(rows[0]) if rows else None
 
-    def card_key_at(self, card_path: str) -> str | None:
+    def key_at(self, card_path: str) -> str | None:
         """The key of the card at a folder (the most recently updated one)."""
-        rows = self.query("SELECT key FROM cards WHERE path=? ORDER BY updated DESC LIMIT 1", (card_path,))
+        rows = self.db.query("SELECT key FROM cards WHERE path=? ORDER BY updated DESC LIMIT 1", (card_path,))
         return rows[0]["key"] if rows else None
 
-    def card_keys_at(self, card_path: str) -> list[str]:
-        return [r["key"] for r in self.query("SELECT key FROM cards WHERE path=?", (card_path,))]
+    def keys_at(self, card_path: str) -> list[str]:
+        return [r["key"] for r in self.db.query("SELECT key FROM cards WHERE path=?", (card_path,))]
 
-    def card_sidecars(self, card_path: str) -> list[Path]:
+    def sidecars(self, card_path: str) -> list[Path]:
         """The sidecars written for a card's clips (what its report and timelines are made of)."""
-        rows = self.query(
+        rows = self.db.query(
             "SELECT sidecar FROM clip_paths WHERE card_path=? AND sidecar IS NOT NULL ORDER BY path", (card_path,)
         )
         return [Path(r["sidecar"]) for r in rows]
 
-    def set_card_verification(self, key: str, verification: dict[str, Any] | None) -> None:
+    def set_verification(self, key: str, verification: dict[str, Any] | None) -> None:
         """Keep a card's MHL verification (and recorded hashes) so a restart still reports it."""
-        with self.tx() as db:
+        with self.db.tx() as db:
             db.execute(
                 "UPDATE cards SET verification=?, updated=? WHERE key=?",
                 (json.dumps(verification) if verification is not None else None, time.time(), key),
             )
 
-    def card_states(self) -> dict[str, int]:
-        return {r["state"]: r["n"] for r in self.query("SELECT state, count(*) AS n FROM cards GROUP BY state")}
+    def states(self) -> dict[str, int]:
+        return {r["state"]: r["n"] for r in self.db.query("SELECT state, count(*) AS n FROM cards GROUP BY state")}
 
-    def reread_unreadable_cards(self) -> int:
+    def reread_unreadable(self) -> int:
         """Cards that failed because files could not be read: settle them again (``kinod retry``)."""
-        with self.tx() as db:
+        with self.db.tx() as db:
             return int(
                 db.execute(
                     "UPDATE cards SET files=NULL, state='settling' WHERE last_error IS NOT NULL AND state='failed'"
                 ).rowcount
             )
+
+    def job_states(self, limit: int = 50, recent_s: float = 86400.0) -> list[tuple[str, str, int]]:
+        """(card name, job state, count) for cards still busy or done in the last ``recent_s``."""
+        since = time.time() - recent_s
+        rows = self.db.query(
+            """SELECT coalesce(cd.name, cd.path) AS card, j.state AS state, count(*) AS n
+                 FROM cards cd JOIN clip_paths c ON c.card_path=cd.path JOIN jobs j ON j.fingerprint=c.fingerprint
+                WHERE cd.key IN (SELECT key FROM cards WHERE state NOT IN ('done','failed') OR coalesce(done,0) > ?
+                                 ORDER BY coalesce(ready, seen) DESC LIMIT ?)
+                GROUP BY cd.key, j.state""",
+            (since, limit),
+        )
+        return [(r["card"], r["state"], r["n"]) for r in rows]

@@ -34,12 +34,22 @@ class PathRecord:
     out_dir: Path | None
     card: str | None
     card_path: str | None
+    #: The sidecar last written at this place (None: none yet).
+    sidecar: str | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> PathRecord:
+        """A ``clip_paths`` row."""
+        out_dir = Path(row["out_dir"]) if row["out_dir"] else None
+        return cls(
+            Path(row["path"]), row["size"], row["mtime_ns"], out_dir, row["card"], row["card_path"], row["sidecar"]
+        )
 
 
 @dataclass(frozen=True)
 class ClipRecord:
     """The ``clips`` row of one content fingerprint; ``at`` is the place it was looked up by
-    (:meth:`kinod.jobs.store.JobStore.clip_by_path`), None for a lookup by fingerprint."""
+    (:meth:`kinod.jobs.clip_store.ClipRepo.by_path`), None for a lookup by fingerprint."""
 
     fingerprint: str
     clip: ClipFiles

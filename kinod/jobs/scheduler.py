@@ -141,7 +141,7 @@ class Scheduler:
         self._run_commands()
         now = time.monotonic()
         if now - self._last_heartbeat >= self.lease_seconds / 3:
-            self.store.heartbeat(self.owner, self.lease_seconds)
+            self.store.queue.heartbeat(self.owner, self.lease_seconds)
             self._last_heartbeat = now
         if now - self._last_reap >= max(1.0, self.lease_seconds / 2):
             self._reap()
@@ -180,12 +180,12 @@ class Scheduler:
                 self._cancel_reason[key] = (reason, requeue)
                 self.executor.cancel(key)
         if not requeue:
-            self.store.cancel_fingerprints(fps, reason)
+            self.store.queue.cancel_fingerprints(fps, reason)
         self.queue = [t for t in self.queue if t.fingerprint not in fps]
         self._dirty = True
 
     def _reap(self) -> None:
-        back = self.store.release_leases(
+        back = self.store.queue.release_leases(
             expired_before=time.time(),
             max_attempts=self.max_attempts,
             reason="lease expired (worker lost?)",
@@ -202,7 +202,7 @@ class Scheduler:
         low = len(self.queue) <= self.queue_size // 2 and self._more
         if not (force or self._dirty or low or now - self._last_refill >= REFILL_SECONDS):
             return
-        rows = self.store.next_tasks(
+        rows = self.store.queue.next_tasks(
             self.queue_size, newest_first=self.newest_first, exclude=self.running, fingerprints=self.scope
         )
         self.queue = [self._task(r) for r in rows]
@@ -237,7 +237,7 @@ class Scheduler:
                     held[task.fingerprint] = min(task.priority, held.get(task.fingerprint, task.priority))
                 continue
             self.queue.remove(task)
-            rows = self.store.claim(task.key, self.owner, self.lease_seconds)
+            rows = self.store.queue.claim(task.key, self.owner, self.lease_seconds)
             if rows is None:
                 continue  # someone else took it, or it was cancelled meanwhile
             if task.kind == "pass":
@@ -259,10 +259,10 @@ class Scheduler:
 
     def _pass_task(self, task: Task, rows: list[Any]) -> Task | None:
         fp = task.fingerprint
-        stream = {r["analyzer"]: r["key"] for r in rows}
-        need_cache = self.store.needs_cache(fp)
+        stream = {r.analyzer: r.key for r in rows}
+        need_cache = self.store.queue.needs_cache(fp)
         if not stream and not need_cache:
-            self.store.finish_pass(
+            self.store.queue.finish_pass(
                 fp, self.owner, state="done", error=None, records={}, failures={}, clip={}, note="nothing left to do"
             )
             self._settled(fp)
@@ -287,7 +287,7 @@ class Scheduler:
         note = " ".join(n for n in (outcome.note, decision.note) if n) or None
         if task.kind == "pass":
             stream = task.options.get("stream", {})
-            self.store.finish_pass(
+            self.store.queue.finish_pass(
                 task.fingerprint,
                 self.owner,
                 state=decision.state,
@@ -299,7 +299,7 @@ class Scheduler:
                 count_attempt=decision.count_attempt,
             )
         else:
-            self.store.finish_job(
+            self.store.queue.finish_job(
                 task.key,
                 self.owner,
                 state=decision.state,
@@ -314,7 +314,7 @@ class Scheduler:
         self.observer.task_finished(task, outcome, decision.state)
         if decision.state == "queued" or (task.kind == "pass" and outcome.clip.get("cache")):
             self._dirty = True  # it is back in the queue, or model jobs of the clip can run now
-        if decision.state != "queued" and self.store.is_settled(task.fingerprint):
+        if decision.state != "queued" and self.store.queue.is_settled(task.fingerprint):
             self._settled(task.fingerprint)
 
     def _settled(self, fp: str) -> None:
@@ -347,7 +347,7 @@ class Scheduler:
         # Tasks that did not even notice the cancel: their leases go back now, not after expiry.
         left = list(self.running)
         if left:
-            self.store.release_leases(owners=[self.owner], reason="daemon stopped; requeued", count_attempt=False)
+            self.store.queue.release_leases(owners=[self.owner], reason="daemon stopped; requeued", count_attempt=False)
             self.running.clear()
         return requeued
 

@@ -12,8 +12,8 @@ import json
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import Any
 
+from kinod.jobs.rows import QueuedTask
 from kinod.jobs.tasks import Need, Task
 
 
@@ -94,10 +94,10 @@ class Slots:
             self.cpu -= self.cpu_need(task)
 
 
-def task_from_row(row: Any, limits: Limits) -> Task:
+def task_from_row(row: QueuedTask, limits: Limits) -> Task:
     """A queued store row as a task; it runs on the GPU only where these limits have room for it."""
-    options = json.loads(row["options"]) if row["options"] else {}
-    need = Need(int(row["cpu"]), int(row["gpu"]), int(row["gpu_mem_mb"]))
+    options = dict(row.options)
+    need = Need(row.cpu, row.gpu, row.gpu_mem_mb)
     on_gpu = (
         need.gpu > 0
         and limits.has_gpu
@@ -105,19 +105,19 @@ def task_from_row(row: Any, limits: Limits) -> Task:
         and (not limits.gpu_memory_mb or need.gpu_mem_mb <= limits.gpu_memory_mb)
     )
     return Task(
-        key=row["key"],
-        kind=row["kind"],
-        fingerprint=row["fingerprint"],
-        path=row["path"],
-        analyzer=row["analyzer"],
+        key=row.key,
+        kind=row.kind,
+        fingerprint=row.fingerprint,
+        path=row.path,
+        analyzer=row.analyzer,
         need=need,
-        priority=int(row["priority"]),
-        attempts=int(row["attempts"]),
+        priority=row.priority,
+        attempts=row.attempts,
         device="cuda" if on_gpu else "cpu",
         options=options,
-        card=row["card"],
-        version=row["version"] or "",
-        config_hash=row["config_hash"] or "",
-        model_sha256=row["model_sha256"],
-        files=json.loads(row["parts"]) if row["parts"] else None,
+        card=row.card,
+        version=row.version,
+        config_hash=row.config_hash,
+        model_sha256=row.model_sha256,
+        files=json.loads(row.parts) if row.parts else None,
     )

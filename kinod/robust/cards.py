@@ -16,4 +16,4 @@ from kinod.jobs.store import JobStore
 
 def clips_coming_back(store: JobStore, card_path: str) -> int:
     """Cancelled clips of the card whose file still exists: they run again once settled."""
-    return sum(1 for p in store.cancelled_paths(card_path) if os.path.lexists(p))
+    return sum(1 for p in store.cards.cancelled_paths(card_path) if os.path.lexists(p))

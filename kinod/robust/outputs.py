@@ -27,10 +27,10 @@ def output_failure_message(error: BaseException) -> str:
 def record_output_failure(store: JobStore, fp: str, error: BaseException) -> str:
     """Mark a clip that is still pending as failed with the reason; returns the message."""
     msg = output_failure_message(error)
-    clip = store.clip(fp)
+    clip = store.clips.get(fp)
     if clip is not None and clip.state in ("new", "queued", "running"):
         path = str(clip.path)
-        store.set_clip_state(fp, "failed", msg if path in msg else f"{path}: {msg}")
+        store.clips.set_state(fp, "failed", msg if path in msg else f"{path}: {msg}")
     return msg
 
 

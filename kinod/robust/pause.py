@@ -111,17 +111,17 @@ class StoragePause:
         store = self.store
         requeued = 0
         for fp in sorted(hit):
-            known = store.clip(fp)
+            known = store.clips.get(fp)
             if known is None:
                 continue
-            store.reset_failed(fp)
+            store.queue.reset_failed(fp)
             try:  # the stored clip: every chapter and audio essence, as its card was read
                 self.processor().enqueue_known(known, retry_failed=True, owner=self.owner)
                 requeued += 1
             except Exception as e:  # the clip may be gone meanwhile
                 log.warning("cannot plan again after the disk was full", fingerprint=fp, error=str(e))
         for kind, arg in items:
-            if kind == "finalize" and (arg in hit or not store.is_settled(arg)):
+            if kind == "finalize" and (arg in hit or not store.queue.is_settled(arg)):
                 continue  # it finalizes when its re-planned work settles
             self.intake.put((kind, arg))
         if self.scheduler is not None:

@@ -105,5 +105,5 @@ def remove_clip_temps(places: Iterable[tuple[Path, Path]]) -> list[Path]:
 
 def remove_temps_of(store: JobStore, fp: str) -> list[Path]:
     """:func:`remove_clip_temps` for every place the clip with fingerprint ``fp`` is known at."""
-    places = [(Path(r["path"]), Path(r["out_dir"])) for r in store.paths_of(fp) if r["out_dir"]]
+    places = [(r.path, r.out_dir) for r in store.clips.paths_of(fp) if r.out_dir]
     return remove_clip_temps(places)

@@ -5,7 +5,6 @@ old outputs of a renamed clip removed, the analysis cache dropped when nothing n
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
 from pathlib import Path
@@ -21,7 +20,8 @@ from kinod.export.sidecar import (
 )
 from kinod.export.writers import ExportError, write_formats
 from kinod.index.update import forget_clip, index_sidecar
-from kinod.jobs.store import JobStore
+from kinod.jobs.rows import JobRow
+from kinod.jobs.store import JobStore, PathRecord
 from kinod.media.probe import Probe
 from kinod.media.span import place
 from kinod.outputs import clip_out_dir, clip_outputs, remove_outputs
@@ -52,16 +52,17 @@ class Finalizer:
         and gets a sidecar beside each; ``only`` limits the writing to one path (a clip
         that was just found somewhere new).
         """
-        clip = self.store.clip(fp)
+        clip = self.store.clips.get(fp)
         if clip is None:
             raise ClipError(f"{fp}: no such clip in the state file")
-        places = [(Path(r["path"]), r) for r in self.store.paths_of(fp)] or [(clip.path, None)]
+        places: list[tuple[Path, PathRecord | None]] = [(r.path, r) for r in self.store.clips.paths_of(fp)]
+        places = places or [(clip.path, None)]
         self._remove_renamed(places)
         if only is not None:
             places = [pl for pl in places if str(pl[0]) == only] or [(Path(only), None)]
         path = places[0][0]
         keys: dict[str, str] = clip.plan or {}
-        rows = {r["key"]: r for r in self.store.jobs_of(fp)}
+        rows = {r.key: r for r in self.store.queue.jobs_of(fp)}
         records, failed, stopped = self._stored_results(fp, keys, rows, path)
         if stopped is not None:
             return stopped
@@ -69,7 +70,7 @@ class Finalizer:
         if not present:
             msg = f"{path}: the file is gone (deleted, moved or its share unmounted); no sidecar written"
             log.error("clip vanished", error=msg)
-            self.store.set_clip_state(fp, "missing", msg)
+            self.store.clips.set_state(fp, "missing", msg)
             return ClipOutcome(path, ok=False, error=msg)
         errors: list[dict[str, Any]] = list(clip.errors or [])
         errors += [_err("analyze", m, n) for n, m in failed.items()]
@@ -84,25 +85,25 @@ class Finalizer:
         first = first or outcome
         self._drop_cache(fp, keys, rows)
         state = "failed" if (pr is None or failed) else "done"
-        self.store.set_clip_state(fp, state, first.error, sidecar=str(first.sidecar))
+        self.store.clips.set_state(fp, state, first.error, sidecar=str(first.sidecar))
         log.info("clip done", sidecar=str(first.sidecar), failed=sorted(failed) or None, places=len(present))
         return first
 
     def _stored_results(
-        self, fp: str, keys: dict[str, str], rows: dict[str, Any], path: Path
+        self, fp: str, keys: dict[str, str], rows: dict[str, JobRow], path: Path
     ) -> tuple[dict[str, dict[str, Any]], dict[str, str], ClipOutcome | None]:
         """Each planned analyzer's stored record or failure; a cancelled job stops the clip (third item)."""
         records: dict[str, dict[str, Any]] = {}
         failed: dict[str, str] = {}
         for name, key in keys.items():
             row = rows.get(key)
-            if row is not None and row["state"] == "cancelled":
-                self.store.set_clip_state(fp, "cancelled", row["last_error"])
-                return records, failed, ClipOutcome(path, ok=False, error=row["last_error"] or "cancelled")
-            if row is not None and row["state"] == "done" and row["record"]:
-                records[name] = json.loads(row["record"])
-            elif row is not None and row["state"] == "failed":
-                failed[name] = row["last_error"] or "failed"
+            if row is not None and row.state == "cancelled":
+                self.store.clips.set_state(fp, "cancelled", row.last_error)
+                return records, failed, ClipOutcome(path, ok=False, error=row.last_error or "cancelled")
+            if row is not None and row.state == "done" and row.record:
+                records[name] = row.record
+            elif row is not None and row.state == "failed":
+                failed[name] = row.last_error or "failed"
         return records, failed, None
 
     def _write_place(
@@ -110,15 +111,15 @@ class Finalizer:
         fp: str,
         clip: Any,
         p: Path,
-        row: Any,
+        row: PathRecord | None,
         pr: Probe | None,
         records: dict[str, dict[str, Any]],
         failed: dict[str, str],
         errors: list[dict[str, Any]],
     ) -> ClipOutcome:
         """The sidecar and derived files at one path of the clip (an error sidecar when it was not probed)."""
-        out_dir = clip_out_dir(row["out_dir"] if row is not None else None, p, self.config)
-        card = row["card"] if row is not None else clip.card
+        out_dir = clip_out_dir(row.out_dir if row is not None else None, p, self.config)
+        card = row.card if row is not None else clip.card
         side = sidecar_path(out_dir, p.name)
         if pr is None:
             msg = next((e["message"] for e in errors), None) or self._pass_error(fp) or f"{p}: could not be probed"
@@ -148,10 +149,10 @@ class Finalizer:
                 p, ok=not failed, sidecar=side, error=problem, media_seconds=pr.duration_s, ran=sorted(records)
             )
         if row is not None:
-            self.store.set_path_sidecar(str(p), str(side))
+            self.store.clips.set_path_sidecar(str(p), str(side))
         return outcome
 
-    def _remove_renamed(self, places: list[tuple[Path, Any]]) -> None:
+    def _remove_renamed(self, places: list[tuple[Path, PathRecord | None]]) -> None:
         """Outputs of a path that is gone while the same content is at another path (a rename
         or a move): removed, with the path's record, so no stale sidecar names a file that
         is not there. A plain deletion (no other copy) keeps its outputs."""
@@ -159,11 +160,11 @@ class Finalizer:
         if not here:
             return
         for p, row in places:
-            if row is None or not row["sidecar"] or p.exists():
+            if row is None or not row.sidecar or p.exists():
                 continue
-            out_dir = clip_out_dir(row["out_dir"], p, self.config)
+            out_dir = clip_out_dir(row.out_dir, p, self.config)
             removed = remove_outputs(clip_outputs(p, out_dir, self.config))
-            self.store.drop_path(str(p))
+            self.store.clips.drop_path(str(p))
             forget_clip(self.config.state.dir, p)  # the search index follows the rename
             log.info("renamed clip: old outputs removed", old=str(p), new=str(here[0]), removed=len(removed))
 
@@ -180,18 +181,18 @@ class Finalizer:
             log.error("export failed", error=str(e), written=[str(p) for p in e.written])
 
     def _pass_error(self, fp: str) -> str | None:
-        return self.store.pass_error(fp)
+        return self.store.queue.pass_error(fp)
 
-    def _drop_cache(self, fp: str, keys: dict[str, str], rows: dict[str, Any]) -> None:
+    def _drop_cache(self, fp: str, keys: dict[str, str], rows: dict[str, JobRow]) -> None:
         if self.config.media.keep_cache:
             return
-        pending = [k for k in keys.values() if rows.get(k) is not None and rows[k]["state"] in ("queued", "running")]
+        pending = [k for k in keys.values() if rows.get(k) is not None and rows[k].state in ("queued", "running")]
         cache = cache_dir_for(self.config, fp)
         if not pending and cache.exists():
             shutil.rmtree(cache, ignore_errors=True)
-            clip = self.store.clip(fp)
+            clip = self.store.clips.get(fp)
             if clip is not None:
-                self.store.set_clip_state(fp, clip.state, clip.last_error, cache="deleted")
+                self.store.clips.set_state(fp, clip.state, clip.last_error, cache="deleted")
 
     def write_error_sidecar(self, path: Path, out_dir: Path, message: str, card: str | None, fp: str | None) -> None:
         try:

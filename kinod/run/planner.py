@@ -82,19 +82,19 @@ class Planner:
             raise ClipError(_os_message(Path(e.filename or path), e)) from None
         specs = self.specs(fp, path)
         keys = {n: s.key for n, s in specs.items()}
-        existing = self.store.clip(fp)
+        existing = self.store.clips.get(fp)
         if existing is not None and existing.cache == "ready" and not self._cache_ready(fp):
-            self.store.set_clip_state(fp, existing.state, existing.last_error, cache="none")
-            existing = self.store.clip(fp)
-        states = self.store.job_states(keys.values())
+            self.store.clips.set_state(fp, existing.state, existing.last_error, cache="none")
+            existing = self.store.clips.get(fp)
+        states = self.store.queue.job_states(keys.values())
         redo = ("cancelled", "failed") if retry_failed else ("cancelled",)
         todo = [s for s in specs.values() if force or states.get(s.key) in (None, *redo)]
         if retry_failed:
             for s in todo:
                 if states.get(s.key) == "failed":
-                    self.store.reset_failed(fp)
+                    self.store.queue.reset_failed(fp)
                     break
-        self.store.upsert_clip(
+        self.store.clips.upsert(
             fp,
             str(path),
             size,
@@ -107,25 +107,27 @@ class Planner:
             plan=keys,
             clip=clip,
         )
-        queued = self.store.enqueue(todo, card_rank=card_rank, force=force, owner=owner)
-        states = self.store.job_states(keys.values())
+        queued = self.store.queue.enqueue(todo, card_rank=card_rank, force=force, owner=owner)
+        states = self.store.queue.job_states(keys.values())
         stream_waiting = any(states.get(s.key) == "queued" and s.kind == "stream" for s in specs.values())
         model_waiting = any(states.get(s.key) == "queued" and s.kind == "model" for s in specs.values())
         cache_ready = existing is not None and existing.cache == "ready"
         pass_queued = False
         if stream_waiting or (model_waiting and not cache_ready):
             cpu = max([s.cpu for s in specs.values() if s.kind == "stream"] or [1])
-            pass_queued = self.store.enqueue_pass(fp, str(path), priority=PASS_PRIORITY, cpu=cpu, card_rank=card_rank)
+            pass_queued = self.store.queue.enqueue_pass(
+                fp, str(path), priority=PASS_PRIORITY, cpu=cpu, card_rank=card_rank
+            )
         plan = ClipPlan(path, fp, out_dir, keys, queued, pass_queued)
-        if self.store.is_settled(fp):
+        if self.store.queue.is_settled(fp):
             side = sidecar_path(out_dir, path.name)
-            here = self.store.clip_by_path(str(path))
+            here = self.store.clips.by_path(str(path))
             done = here is not None and here.state in ("done", "failed")
-            written = self.store.path_sidecar(str(path))
+            written = self.store.clips.path_sidecar(str(path))
             plan.up_to_date = done and written == str(side) and side.is_file()
             plan.needs_finalize = not plan.up_to_date
         else:
-            self.store.set_clip_state(fp, "queued")
+            self.store.clips.set_state(fp, "queued")
         return plan
 
     def enqueue_known(
@@ -155,7 +157,7 @@ class Planner:
     def replan_known(self, owner: str | None = None) -> int:
         """Queue the jobs a changed analyzer set or config needs for every known clip; returns clips touched."""
         touched = 0
-        for known in self.store.known_clips():
+        for known in self.store.clips.known():
             if not known.path.exists():
                 continue
             try:

@@ -42,14 +42,14 @@ class TaskFacts:
         if not names:
             return False
         keys = self._plan_keys(task.fingerprint, names)
-        states = self.store.job_states(keys.values())
+        states = self.store.queue.job_states(keys.values())
         return any(states.get(k) == "running" for k in keys.values())
 
     def fill(self, task: Task) -> Task:
         """The task with everything its runner reads (idempotent: a filled task is returned as is)."""
         if task.filled:
             return task
-        clip = self.store.clip(task.fingerprint)
+        clip = self.store.clips.get(task.fingerprint)
         path = Path(task.path)
         out_dir = clip_out_dir(clip.out_dir if clip is not None else None, path, self.config)
         facts: dict[str, Any] = {
@@ -65,7 +65,7 @@ class TaskFacts:
         return replace(task, **facts)
 
     def _plan_keys(self, fp: str, names: tuple[str, ...] | list[str]) -> dict[str, str]:
-        clip = self.store.clip(fp)
+        clip = self.store.clips.get(fp)
         plan: dict[str, str] = (clip.plan if clip is not None else None) or {}
         return {n: plan[n] for n in names if n in plan}
 
@@ -80,7 +80,7 @@ class TaskFacts:
         names = self.analyzers.classes[task.analyzer].needs.results_of
         if not names:
             return {}
-        records = self.store.done_records(self._plan_keys(task.fingerprint, names))
+        records = self.store.queue.done_records(self._plan_keys(task.fingerprint, names))
         return {
             n: {"items": list(r.get("items") or []), "summary": dict(r.get("summary") or {})}
             for n, r in records.items()

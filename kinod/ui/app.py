@@ -50,14 +50,14 @@ def job_progress(config: Config) -> dict[str, Any] | None:
         return None
     try:
         jobs: dict[str, int] = {}
-        for (_analyzer, state), n in store.counts().items():
+        for (_analyzer, state), n in store.queue.counts().items():
             jobs[state] = jobs.get(state, 0) + n
         cards: dict[str, dict[str, int]] = {}
-        for card, state, n in store.card_job_states():
+        for card, state, n in store.cards.job_states():
             cards.setdefault(card, {})[state] = n
         total = sum(jobs.values())
         finished = sum(jobs.get(s, 0) for s in ("done", "failed", "cancelled"))
-        return {"jobs": jobs, "clips": store.clip_states(), "cards": cards, "total": total, "finished": finished,
+        return {"jobs": jobs, "clips": store.clips.states(), "cards": cards, "total": total, "finished": finished,
                 "percent": round(100 * finished / total) if total else 100}
     except Exception as e:  # a locked or older state file: show the page without progress
         log.warning("ui: job progress unavailable", error=str(e))
