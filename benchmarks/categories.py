@@ -24,7 +24,7 @@ from kinod.analyzers.categories import CategoriesAnalyzer  # noqa: E402
 from kinod.analyzers.speech import SpeechAnalyzer  # noqa: E402
 from kinod.config import load_config  # noqa: E402
 from kinod.jobs.store import JobStore  # noqa: E402
-from kinod.pipeline import ClipProcessor  # noqa: E402
+from kinod.run.processor import ClipProcessor  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "categories"
 EXPECTED = {"cooking": "Food & Cooking", "football": "Football", "tutorial": "Tutorials"}

@@ -62,8 +62,7 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     from kinod.config import load_config
     from kinod.jobs.store import JobStore
-    from kinod.pipeline import ClipProcessor
-
+    from kinod.run.processor import ClipProcessor
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         cfg = t / "kinod.toml"

@@ -29,7 +29,7 @@ def main() -> int:
             '[analyzers]\nenabled = ["shots"]\n'
         )
         bare = best_of(args.runs, [FFMPEG, "-v", "error", "-nostdin", "-i", str(clip), "-f", "null", "-"])
-        kinod = best_of(args.runs, [sys.executable, "-m", "kinod.cli", "--config", str(cfg), "scan", "--force",
+        kinod = best_of(args.runs, [sys.executable, "-m", "kinod.cli.main", "--config", str(cfg), "scan", "--force",
                                     str(clip)])
     print(f"clip: {clip}")
     print(f"{'':24}{'wall s':>10}{'cpu s':>10}")

@@ -32,8 +32,8 @@ from _common import FFMPEG
 from kinod.analyzers.faces.analysis import analyse
 from kinod.analyzers.faces.backends import build_stack
 from kinod.analyzers.faces.config import FacesConfig
+from kinod.analyzers.faces.find_person import reference_embedding
 from kinod.analyzers.faces.sampler import sample_frames
-from kinod.find_person import reference_embedding
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "media"
 HAMILTON = MEDIA / "short_hamilton_clip.mp4"

@@ -98,7 +98,7 @@ def run_once(n: int, mode: str, interval: float, tmp: Path) -> dict[str, float]:
     )
     log = open(tmp / "daemon.log", "wb")  # noqa: SIM115 - the daemon's log, closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kinod.cli", "--config", str(cfg), "run"], stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "kinod.cli.main", "--config", str(cfg), "run"], stdout=log, stderr=subprocess.STDOUT
     )
     try:
 

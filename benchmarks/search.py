@@ -9,7 +9,7 @@ What it does:
    vocabulary, like speech), 4 shots of visual tags and a description, 2 on-screen texts,
    1-2 people (some named), a category, camera facts; and indexes them through the same
    ``clip_doc`` → ``SearchIndex.upsert`` path the daemon uses (build time is reported);
-2. runs Q queries (default 300) of each kind through ``kinod.index.search.search``, the
+2. runs Q queries (default 300) of each kind through ``kinod.library.index.search.search``, the
    function ``kinod search`` and the UI call, with a fresh connection each, as they do:
    * **keyword**: one or two words drawn from the vocabulary's middle frequencies, plus
      a three-word phrase taken from a transcript;
@@ -45,11 +45,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kinod.analyzers.base import ModelMissingError
-from kinod.index.db import SearchIndex
-from kinod.index.extract import ClipDoc, clip_doc
-from kinod.index.search import SearchFilters, search
-from kinod.index.semantic import SEMANTIC_KINDS
-from kinod.text_embed import embed, verify
+from kinod.analyzers.text_embed import embed, verify
+from kinod.library.index.db import SearchIndex
+from kinod.library.index.extract import ClipDoc, clip_doc
+from kinod.library.index.search import SearchFilters, search
+from kinod.library.index.semantic import SEMANTIC_KINDS
 
 TAGS = ["kitchen", "street", "office", "beach", "forest", "car", "crowd", "stage", "food", "dog", "night", "sky",
         "interview", "laptop", "river", "snow", "market", "bicycle", "train", "studio"]

@@ -41,7 +41,7 @@ from kinod.analyzers.shots import ShotsAnalyzer  # noqa: E402
 from kinod.analyzers.visual import VisualAnalyzer  # noqa: E402
 from kinod.config import load_config  # noqa: E402
 from kinod.jobs.store import JobStore  # noqa: E402
-from kinod.pipeline import ClipProcessor  # noqa: E402
+from kinod.run.processor import ClipProcessor  # noqa: E402
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 SOURCES = ["testsrc2", "mandelbrot", "smptehdbars", "cellauto", "rgbtestsrc", "life=mold=10:ratio=0.2"]

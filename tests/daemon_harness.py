@@ -98,7 +98,7 @@ def kinod_command(config: Path, *argv: str) -> tuple[int, str]:
     import contextlib
     import io
 
-    from kinod.commands import jobs as commands
+    from kinod.cli import jobs as commands
     from kinod.config import load_config
 
     p = argparse.ArgumentParser(prog="kinod")
@@ -162,7 +162,7 @@ class Daemon:
         env = {**os.environ, **self.env}
         logf = open(self.log, "ab")  # noqa: SIM115 - handed to the child, closed when it exits
         self.proc = subprocess.Popen(
-            [*self.prefix, sys.executable, "-m", "kinod.cli", "--config", str(self.config), "run"],
+            [*self.prefix, sys.executable, "-m", "kinod.cli.main", "--config", str(self.config), "run"],
             stdout=logf,
             stderr=subprocess.STDOUT,
             env=env,

@@ -126,7 +126,7 @@ class Worker:
     def start(self, *args: str) -> Worker:
         logf = open(self.log, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
-            [*self.prefix, sys.executable, "-m", "kinod.cli", "--config", str(self.config), "worker", *args],
+            [*self.prefix, sys.executable, "-m", "kinod.cli.main", "--config", str(self.config), "worker", *args],
             stdout=logf,
             stderr=subprocess.STDOUT,
             cwd=self.base,

@@ -76,8 +76,7 @@ def build_library(tmp: Path) -> dict[str, Path]:
         return _CACHE["lib"]
     import pytest
 
-    from kinod.cli import main
-
+    from kinod.cli.main import main
     if not FIXTURE_MEDIA.is_dir():
         pytest.fail(f"fixtures not found at {FIXTURE_MEDIA}: clone kinod beside shared/ as CI does")
     ws = {"root": tmp / "footage", "out": tmp / "out", "state": tmp / "var"}

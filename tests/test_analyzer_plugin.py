@@ -27,7 +27,7 @@ from kinod.export.writers import writer_classes
 from kinod.export.writers.base import AVID_COLORS, RESOLVE_COLORS
 from kinod.export.writers.fcp7_xml import ppro_color
 
-KINOD = [sys.executable, "-m", "kinod.cli"]
+KINOD = [sys.executable, "-m", "kinod.cli.main"]
 WORD = "okapi parade"
 
 PLUGIN = '''
@@ -80,7 +80,7 @@ UI_SCRIPT = """
 import sys
 from starlette.testclient import TestClient
 from kinod.config import load_config
-from kinod.ui.app import create_app
+from kinod.library.ui.app import create_app
 page = TestClient(create_app(load_config(sys.argv[1]))).get(sys.argv[2])
 assert page.status_code == 200, page.status_code
 sys.stdout.write(page.text)

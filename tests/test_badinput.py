@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from media import cuts_clip
 
-KINOD = [sys.executable, "-m", "kinod.cli"]
+KINOD = [sys.executable, "-m", "kinod.cli.main"]
 
 
 def tree_digest(root: Path) -> dict[str, str]:

@@ -14,7 +14,7 @@ from kinod.analyzers.base import ClipInfo, FrameNeeds, ModelAnalyzer, Needs, Res
 from kinod.config import load_config
 from kinod.jobs.store import JobStore
 from kinod.media.cache import AnalysisCache, AnalysisCacheWriter, FrameCacheSpec
-from kinod.pipeline import ClipProcessor
+from kinod.run.processor import ClipProcessor
 
 SEEN: dict[str, Any] = {}
 

@@ -82,7 +82,7 @@ def test_scan_and_run_once_make_the_same_three_cards(tmp_path: Path) -> None:
             '[analyzers]\nenabled = ["shots", "silence"]\n'
         )
         r = subprocess.run(
-            [sys.executable, "-m", "kinod.cli", "--config", str(cfg), *args],
+            [sys.executable, "-m", "kinod.cli.main", "--config", str(cfg), *args],
             capture_output=True, text=True, timeout=300, cwd=tmp_path,
         )  # fmt: skip
         assert r.returncode == 0, r.stderr[-3000:]

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from cardkit import copy, tree_digest, video
 
-from kinod.card_outputs import render_html
 from kinod.export.card_report import build_card_report, write_card_report
 from kinod.media.cards import CardError, detect_card
 from kinod.media.integrity import check_file
 from kinod.media.mhl import verify_card
 from kinod.media.probe import Probe, ProbeError, probe
+from kinod.run.card_outputs import render_html
 
 PRORES = ("-c:v", "prores", "-profile:v", "0")
 CANON_XML = """<?xml version="1.0" encoding="UTF-8"?>

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kinod import text_embed
+from kinod.analyzers import text_embed
 from kinod.analyzers.base import AnalyzerError, ModelMissingError, Result, RuntimeContext
 from kinod.analyzers.categories import CategoriesAnalyzer, CategoriesConfig
 from kinod.analyzers.categories.taxonomy import TaxonomyError, load
@@ -22,7 +22,7 @@ from kinod.config import load_config
 from kinod.jobs.store import JobStore
 from kinod.jobs.tasks import Task
 from kinod.media.cards.model import ClipFiles
-from kinod.pipeline import ClipProcessor
+from kinod.run.processor import ClipProcessor
 
 DATA = Path(__file__).parent / "data" / "categories"
 EXPECTED = {

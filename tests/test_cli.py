@@ -11,7 +11,7 @@ from media import ffmpeg
 
 from kinod import __version__
 
-KINOD = [sys.executable, "-m", "kinod.cli"]
+KINOD = [sys.executable, "-m", "kinod.cli.main"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

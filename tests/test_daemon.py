@@ -85,7 +85,7 @@ def test_slow_copy_of_a_card_then_metrics_until_done(tmp_path: Path, clips: dict
         assert not missing, f"dashboard/rules query metrics that are not exported: {missing}"
         # A second daemon on the same state refuses to start, naming the holder.
         r = subprocess.run(
-            [sys.executable, "-m", "kinod.cli", "--config", str(d.config), "run"],
+            [sys.executable, "-m", "kinod.cli.main", "--config", str(d.config), "run"],
             capture_output=True,
             text=True,
             timeout=60,

@@ -316,7 +316,7 @@ def test_worker_bad_arguments_are_clear_errors(tmp_path: Path, redis: RedisServe
     dist_config(d, redis)
     w = Worker(d, "bad", extra="")
     r = subprocess.run(
-        [sys.executable, "-m", "kinod.cli", "--config", str(w.config), "worker", "--queues", "pass,video"],
+        [sys.executable, "-m", "kinod.cli.main", "--config", str(w.config), "worker", "--queues", "pass,video"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -324,7 +324,7 @@ def test_worker_bad_arguments_are_clear_errors(tmp_path: Path, redis: RedisServe
     assert r.returncode == 2 and "unknown queue(s) video" in r.stderr
     (d.state / "kinod.sqlite").touch()
     r = subprocess.run(
-        [sys.executable, "-m", "kinod.cli", "--config", str(w.config), "worker", "--metrics-listen", "nohost"],
+        [sys.executable, "-m", "kinod.cli.main", "--config", str(w.config), "worker", "--metrics-listen", "nohost"],
         capture_output=True,
         text=True,
         timeout=60,

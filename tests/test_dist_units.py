@@ -16,9 +16,9 @@ from test_metrics import queried_metrics
 
 from kinod.config import Config, load_config
 from kinod.jobs.dist_files import DistFiles, outcome_from_json, outcome_to_json, task_from_json, token_of
+from kinod.jobs.paths_map import PathMap
 from kinod.jobs.registry_workers import Fleet, WorkerInfo, write_record
 from kinod.jobs.tasks import Need, OutOfMemory, Task, TaskOutcome
-from kinod.paths_map import PathMap
 
 if TYPE_CHECKING:
     from kinod.jobs.dramatiq_executor import DramatiqExecutor
@@ -106,8 +106,7 @@ def test_config_keys_and_errors(tmp_path: Path) -> None:
 
 def test_dashboard_dist_metrics_are_exported_by_coordinator_and_worker(tmp_path: Path) -> None:
     from kinod.jobs.dramatiq_executor import DistCollector
-    from kinod.worker import WorkerMetrics
-
+    from kinod.service.worker import WorkerMetrics
     down = _executor(tmp_path, f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there: no crash
     assert "kinod_dist_broker_up 0.0" in generate_latest(_registry(DistCollector(down))).decode()
     redis = RedisServer(tmp_path).start()

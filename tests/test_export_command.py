@@ -10,8 +10,8 @@ import pytest
 import yaml
 from export_sidecars import make_sidecar, marker
 
+from kinod.cli.export import register
 from kinod.config import Config, ConfigError, load_config
-from kinod.export.command import register
 
 
 def _run(config: Config, *argv: str) -> int:

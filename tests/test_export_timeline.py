@@ -192,8 +192,7 @@ def test_pipeline_sidecar_exports(tmp_path: Path) -> None:
     """A sidecar as the pipeline writes it (shots analyzer on real media) exports in every format."""
     from kinod.config import load_config
     from kinod.jobs.store import JobStore
-    from kinod.pipeline import ClipProcessor
-
+    from kinod.run.processor import ClipProcessor
     media = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "media" / "counter.mp4"
     if not media.is_file():
         pytest.skip(f"fixture media missing: {media}")

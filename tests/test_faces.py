@@ -18,10 +18,10 @@ from media import FIXTURE_MEDIA
 from kinod.analyzers.faces.analysis import ClipFaces, analyse
 from kinod.analyzers.faces.backends import build_stack
 from kinod.analyzers.faces.config import FacesConfig
+from kinod.analyzers.faces.find_person import FindPersonError, find_person, match_ranges, reference_embedding
 from kinod.analyzers.faces.matching import score_tracks
 from kinod.analyzers.faces.sampler import sample_frames
 from kinod.analyzers.faces.types import iou
-from kinod.find_person import FindPersonError, find_person, match_ranges, reference_embedding
 
 HAMILTON = FIXTURE_MEDIA / "short_hamilton_clip.mp4"
 CUTS = (20, 82, 211)  # measured (fixtures README §C)

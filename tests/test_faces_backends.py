@@ -68,7 +68,7 @@ def test_cuts_copy_on_keyframes_and_encode_otherwise(tmp_path: Path) -> None:
     import av
     from media import cuts_clip
 
-    from kinod.clipcut import cut, stream_index
+    from kinod.media.clipcut import cut, stream_index
 
     src = cuts_clip(tmp_path / "src.mp4", [("testsrc2", 100)], size="320x180")  # keyframes every 25 frames
     before = hashlib.sha256(src.read_bytes()).hexdigest()

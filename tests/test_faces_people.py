@@ -11,15 +11,15 @@ import cv2
 import pytest
 from faces_media import face_crop, moving_face_clip
 
-from kinod.cli import main
+from kinod.cli.main import main
 from kinod.config import load_config
 from kinod.jobs.store import JobStore
-from kinod.pipeline import ClipProcessor
+from kinod.run.processor import ClipProcessor
 
 
 @pytest.fixture(autouse=True)
 def _restore_logging():
-    """`kinod.cli.main` points structlog at this test's captured stderr; put it back afterwards."""
+    """`kinod.cli.main.main` points structlog at this test's captured stderr; put it back afterwards."""
     import structlog
 
     saved = structlog.get_config()
@@ -89,8 +89,7 @@ def test_faces_in_the_sidecar_and_people_commands(
     assert (out / r["clip"]).is_file() and (out / r["images"]["best"]).is_file()
     pid = obama["person"]
     # The daemon's people folder: a photo dropped into people/<Name>/ is searched and names the person.
-    from kinod.people_watch import PeopleFolderWatch
-
+    from kinod.service.people_watch import PeopleFolderWatch
     folder = ws["out"] / "people" / "Barack Obama"
     folder.mkdir(parents=True)
     cv2.imwrite(str(folder / "obama-left.jpg"), cv2.imread(str(FIXTURE_MEDIA / "two_people.jpg"))[:, :560])
@@ -139,8 +138,8 @@ def test_reference_folder_names_people(tmp_path: Path) -> None:
 
     from kinod.analyzers.faces import FacesConfig
     from kinod.analyzers.faces.backends import build_stack
-    from kinod.find_person import reference_embedding
-    from kinod.people import PeopleRegistry, sync_reference_folder
+    from kinod.analyzers.faces.find_person import reference_embedding
+    from kinod.analyzers.faces.people import PeopleRegistry, sync_reference_folder
 
     cfg = FacesConfig()
     stack = build_stack(cfg)

@@ -16,10 +16,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "kinod"
 
-#: Packages that must stay below the pipeline: they may import contracts, media, fsutil...
-LOW = ("kinod.media", "kinod.export", "kinod.jobs", "kinod.watch")
-#: ... but never these (the analyzers package, the pipeline's rooms, the daemon, commands).
-HIGH = ("kinod.pipeline", "kinod.daemon", "kinod.analyzers", "kinod.run", "kinod.cli", "kinod.commands")
+#: The floors of the house, top first. A module may import from its own package and from any
+#: floor below its own, never from a floor above nor from a neighbour on the same floor.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("kinod.cli",),
+    ("kinod.service",),
+    ("kinod.run",),
+    ("kinod.library",),
+    ("kinod.jobs", "kinod.watch"),
+    ("kinod.config",),
+    ("kinod.export",),
+    ("kinod.analyzers",),
+    ("kinod.media",),
+    ("kinod.contracts", "kinod"),
+)
+#: Limits that keep a module readable in one sitting.
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 80
+#: A function may run longer when a comment on its ``def`` line says why.
+LONG_OK = "# long:"
 
 
 def _module_name(path: Path) -> str:
@@ -87,13 +102,85 @@ def _under(module: str, prefixes: tuple[str, ...]) -> bool:
     return any(module == p or module.startswith(p + ".") for p in prefixes)
 
 
-def test_low_packages_never_import_the_pipeline_the_daemon_or_the_analyzers() -> None:
-    bad = []
+def _package(module: str) -> str:
+    """The room a module belongs to: ``kinod.run.planner`` -> ``kinod.run``."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) > 1 else module
+
+
+def _floor(module: str) -> int:
+    pkg = _package(module)
+    for i, floor in enumerate(LAYERS):
+        if pkg in floor:
+            return i
+    raise AssertionError(f"{module} is on no floor of LAYERS: add its package there")
+
+
+def import_edges() -> dict[tuple[str, str], list[str]]:
+    """(from room, to room) -> the module imports behind that arrow."""
+    edges: dict[tuple[str, str], list[str]] = {}
     for path in _sources():
         me = _module_name(path)
-        if not _under(me, LOW):
-            continue
-        bad += [f"{me} imports {m}" for m in sorted(_imports(path, top_level_only=False)) if _under(m, HIGH)]
+        for dep in sorted(_imports(path, top_level_only=False)):
+            a, b = _package(me), _package(dep)
+            if a != b and b != "kinod":
+                edges.setdefault((a, b), []).append(f"{me} -> {dep}")
+    return edges
+
+
+def drawing() -> str:
+    """The house in words: each floor, top first, with the rooms its rooms import."""
+    edges = import_edges()
+    lines = []
+    for i, floor in enumerate(LAYERS):
+        for room in floor:
+            targets = sorted({b for (a, b) in edges if a == room}, key=_floor)
+            marks = [f"{t}{'' if _floor(t) > i else ' (UP!)'}" for t in targets]
+            lines.append(f"floor {len(LAYERS) - i:2d}  {room:<16} -> {', '.join(marks) or '-'}")
+    return "\n".join(lines)
+
+
+def test_imports_point_down_the_floors() -> None:
+    """Arrows point down: nothing imports a room above it or beside it on the same floor."""
+    print("\n" + drawing())
+    bad = [via for (a, b), vias in import_edges().items() if _floor(b) <= _floor(a) for via in vias]
+    assert bad == []
+
+
+def test_every_module_is_on_a_floor() -> None:
+    for path in _sources():
+        _floor(_module_name(path))
+
+
+def test_modules_and_functions_stay_small() -> None:
+    """Under about 400 lines a module and 80 a function, unless a ``# long:`` comment says why."""
+    big = []
+    for path in _sources():
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        if len(lines) > MAX_MODULE_LINES:
+            big.append(f"{_module_name(path)}: {len(lines)} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = (node.end_lineno or node.lineno) - node.lineno + 1
+                if n > MAX_FUNCTION_LINES and LONG_OK not in lines[node.lineno - 1]:
+                    big.append(f"{_module_name(path)}.{node.name}: {n} lines")
+    assert big == []
+
+
+def test_no_ticket_history_in_code_or_docs() -> None:
+    """Comments and docs say why the code is as it is, not which ticket brought it."""
+    import re
+
+    ticket = re.compile(r"\bissues? ?#?\d+\b|\(i\d\d\)", re.IGNORECASE)
+    repo = ROOT.parent
+    files = [*_sources(), repo / "README.md", repo / "config.toml", repo / "pyproject.toml", repo / "Makefile"]
+    bad = [
+        f"{f.relative_to(repo)}:{n}"
+        for f in files
+        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1)
+        if ticket.search(line)
+    ]
     assert bad == []
 
 
@@ -214,7 +301,11 @@ def test_only_the_job_store_speaks_sql() -> None:
 
 
 def test_the_card_lifecycle_sits_below_the_daemon_and_its_storage_pause() -> None:
-    """cards_service is used by the daemon, so it must not reach back up into it (nor its pause)."""
-    path = ROOT / "cards_service.py"
-    above = ("kinod.daemon", "kinod.robust.pause")
+    """The card service is used by the daemon, so it must not reach back up into it (nor its pause)."""
+    path = ROOT / "run" / "cards.py"
+    above = ("kinod.service.daemon", "kinod.service.pause")
     assert [m for m in sorted(_imports(path, top_level_only=False)) if _under(m, above)] == []
+
+
+if __name__ == "__main__":
+    print(drawing())

@@ -24,7 +24,7 @@ from kinod.jobs.scheduler import Decision, Limits, Scheduler, decide
 from kinod.jobs.store import JobSpec, JobStore, job_key
 from kinod.jobs.tasks import Need, OutOfMemory, Task, TaskOutcome
 from kinod.media.cards.model import ClipFiles
-from kinod.pipeline import ClipProcessor, InlineExecutor
+from kinod.run.processor import ClipProcessor, InlineExecutor
 
 V1_SCHEMA = """
 CREATE TABLE clips (fingerprint TEXT PRIMARY KEY, path TEXT NOT NULL, size INTEGER, card TEXT,
@@ -356,8 +356,7 @@ def test_process_executor_runs_the_real_pipeline(tmp_path: Path) -> None:
     import functools
 
     from kinod.jobs.executor import ProcessExecutor
-    from kinod.pipeline import make_runner
-
+    from kinod.run.processor import make_runner
     clip = make_clip(tmp_path / "in" / "a.mp4", 1)
     config = Config(output=OutputConfig(root=tmp_path / "out"), state=StateConfig(dir=tmp_path / "var"))
     store = JobStore(tmp_path / "var" / "kinod.sqlite")

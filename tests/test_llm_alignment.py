@@ -19,7 +19,7 @@ from kinod.analyzers.categories.llm import parse_reply
 from kinod.analyzers.shots import ShotsAnalyzer
 from kinod.config import load_config
 from kinod.jobs.store import JobStore
-from kinod.pipeline import ClipProcessor
+from kinod.run.processor import ClipProcessor
 
 
 def test_lenient_times() -> None:

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kinod.jobs.store import JobSpec, JobStore, job_key
 from kinod.jobs.tasks import Need, Task, TaskOutcome
-from kinod.metrics import Metrics, MetricsServer, parse_listen
+from kinod.service.metrics import Metrics, MetricsServer, parse_listen
 
 REPO = Path(__file__).resolve().parents[1]
 DASHBOARD = REPO / "exporters" / "grafana" / "kinod-dashboard.json"

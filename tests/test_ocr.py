@@ -16,7 +16,7 @@ from kinod.analyzers.ocr.slate import read_slate
 from kinod.analyzers.shots import ShotsAnalyzer
 from kinod.config import load_config
 from kinod.jobs.store import JobStore
-from kinod.pipeline import ClipProcessor
+from kinod.run.processor import ClipProcessor
 
 SANS = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 SERIF = Path("/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf")

@@ -39,7 +39,7 @@ def test_non_utf8_name_is_processed_and_its_siblings_too(tmp_path: Path) -> None
                                                           for n in ("A001.mp4", "Z001.mp4", BAD)}
         assert {r["state"] for r in rows} == {"done"}
         # status prints it escaped, without a traceback
-        r = subprocess.run([sys.executable, "-m", "kinod.cli", "--config", str(d.config), "status"],
+        r = subprocess.run([sys.executable, "-m", "kinod.cli.main", "--config", str(d.config), "status"],
                            capture_output=True, timeout=60, cwd=d.base)
         assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr
         r.stdout.decode("utf-8")

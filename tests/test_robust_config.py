@@ -50,7 +50,7 @@ def test_run_and_status_print_the_message_without_traceback(tmp_path: Path, comm
     prefix = without_root_override()
     for name, (path, want) in cases.items():
         r = subprocess.run(
-            [sys.executable, "-m", "kinod.cli", "--config", str(path), command],
+            [sys.executable, "-m", "kinod.cli.main", "--config", str(path), command],
             capture_output=True, text=True, timeout=60, cwd=tmp_path,
         )
         assert r.returncode != 0, name
@@ -58,7 +58,7 @@ def test_run_and_status_print_the_message_without_traceback(tmp_path: Path, comm
         assert str(path) in r.stderr and want in r.stderr, r.stderr
     if prefix is not None:
         r = subprocess.run(
-            [*prefix, sys.executable, "-m", "kinod.cli", "--config", str(unreadable), command],
+            [*prefix, sys.executable, "-m", "kinod.cli.main", "--config", str(unreadable), command],
             capture_output=True, text=True, timeout=60, cwd=tmp_path,
         )
         assert r.returncode != 0

@@ -64,7 +64,7 @@ def test_full_output_fs_pauses_reports_and_resumes(small_fs: Path, tmp_path: Pat
         assert d.metric("kinod_errors_total", kind="disk_full") >= 1
         h = health(d)
         assert h["status"] == "degraded" and "space" in str(h["storage"]), h
-        r = subprocess.run([sys.executable, "-m", "kinod.cli", "--config", str(d.config), "status"],
+        r = subprocess.run([sys.executable, "-m", "kinod.cli.main", "--config", str(d.config), "status"],
                            capture_output=True, text=True, timeout=60, cwd=d.base)
         assert "storage full" in r.stdout and str(small_fs) in r.stdout, r.stdout
         # a card that arrives while full waits

@@ -55,8 +55,7 @@ def test_model_records_are_cut_at_finalize_too() -> None:
     from fractions import Fraction
 
     from kinod.media.probe import Probe
-    from kinod.robust.integrity import cut_at_break
-
+    from kinod.run.integrity import cut_at_break
     pr = Probe(path="/x.mp4", size=1, container="mp4", duration_s=4.0, has_video=True, rate=Fraction(25), frames=100)
     rec = {"items": [{"start_frame": 10, "end_frame": 60, "text": "a"}, {"start_frame": 70, "end_frame": 80}],
            "warnings": []}

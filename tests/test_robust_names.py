@@ -8,7 +8,7 @@ from pathlib import Path
 
 from daemon_harness import Daemon, make_clip
 
-from kinod.fsutil import atomic_write_text, fit_name, temp_prefix
+from kinod.media.fsutil import atomic_write_text, fit_name, temp_prefix
 
 
 def test_fit_name_is_stable_short_and_keeps_the_extension(tmp_path: Path) -> None:

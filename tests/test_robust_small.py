@@ -84,7 +84,7 @@ def test_status_into_a_closed_pipe_exits_quietly(tmp_path: Path, clip: Path) -> 
         d.wait_metric("kinod_cards_done_total", 1)
         # the reader is gone before kinod writes a byte: every write is EPIPE
         p = subprocess.Popen(
-            [sys.executable, "-m", "kinod.cli", "--config", str(d.config), "status"],
+            [sys.executable, "-m", "kinod.cli.main", "--config", str(d.config), "status"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=d.base,
         )
         assert p.stdout is not None and p.stderr is not None

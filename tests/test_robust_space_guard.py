@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from kinod.robust.space import SpaceGuard
+from kinod.run.space import SpaceGuard
 
 
 def _guard(folder: Path, changes: list[tuple[bool, str]], resumed: threading.Event) -> SpaceGuard:

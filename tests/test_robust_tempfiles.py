@@ -9,7 +9,7 @@ from pathlib import Path
 
 from daemon_harness import Daemon, make_clip
 
-from kinod.robust.tempfiles import is_kinod_temp
+from kinod.run.tempfiles import is_kinod_temp
 
 
 def test_temp_name_shapes() -> None:

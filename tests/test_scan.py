@@ -16,9 +16,9 @@ from media import cuts_clip, ffmpeg
 from kinod.config import load_config
 from kinod.export.sidecar import json_schema
 from kinod.jobs.store import JobStore
-from kinod.pipeline import ClipProcessor
+from kinod.run.processor import ClipProcessor
 
-KINOD = [sys.executable, "-m", "kinod.cli"]
+KINOD = [sys.executable, "-m", "kinod.cli.main"]
 
 
 def scan(config: Path, *paths: Path | str, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,7 @@ import jsonschema
 from cardkit import bwf
 from daemon_harness import make_clip
 
-from kinod.cli import main
+from kinod.cli.main import main
 from kinod.export.sidecar import json_schema
 
 TEN_HOURS_48K = 1_728_000_000  # bext time reference: 10:00:00 time of day at 48 kHz
@@ -181,7 +181,7 @@ def test_scan_and_run_once_give_the_same_sidecars_and_card_report(tmp_path: Path
         )
         args = ["run", "--once"] if how == "run" else ["scan", str(card)]
         r = subprocess.run(
-            [sys.executable, "-m", "kinod.cli", "--config", str(cfg), *args],
+            [sys.executable, "-m", "kinod.cli.main", "--config", str(cfg), *args],
             capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert r.returncode == 0, r.stderr[-3000:]

@@ -13,12 +13,12 @@ import pytest
 import structlog
 from search_library import build_library, card2_sidecars
 
-from kinod.cli import main
+from kinod.cli.main import main
 from kinod.config import load_config
-from kinod.index.db import SearchIndex, index_path
-from kinod.index.extract import clip_doc
-from kinod.index.search import MAX_TERMS, SearchError, SearchFilters, fts_expression, search
-from kinod.index.update import forget_clip, index_sidecar, reindex
+from kinod.library.index.db import SearchIndex, index_path
+from kinod.library.index.extract import clip_doc
+from kinod.library.index.search import MAX_TERMS, SearchError, SearchFilters, fts_expression, search
+from kinod.library.index.update import forget_clip, index_sidecar, reindex
 
 
 @pytest.fixture(autouse=True)

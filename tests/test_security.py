@@ -16,7 +16,7 @@ from kinod.config import Config, load_config
 from kinod.export.readers import MarkerReadError, read_markers
 from kinod.media.cards.xmlsafe import UnsafeXMLError, parse_xml_bytes
 from kinod.media.mhl import find_manifests
-from kinod.metrics import is_loopback, parse_listen
+from kinod.service.metrics import is_loopback, parse_listen
 
 REPO = Path(__file__).resolve().parents[1]
 SHELL = re.compile(r"shell\s*=\s*True|\bos\.system\s*\(|\bos\.popen\s*\(|\bcommands\.getoutput")

@@ -13,12 +13,12 @@ import structlog
 from search_library import build_library, card2_sidecars
 
 from kinod.analyzers.base import ModelMissingError
-from kinod.cli import main
-from kinod.index.db import SearchIndex, index_path
-from kinod.index.search import SearchFilters, search
-from kinod.index.update import reindex
+from kinod.cli.main import main
+from kinod.library.index.db import SearchIndex, index_path
+from kinod.library.index.search import SearchFilters, search
+from kinod.library.index.update import reindex
 
-text_embed = pytest.importorskip("kinod.text_embed")
+text_embed = pytest.importorskip("kinod.analyzers.text_embed")
 try:
     text_embed.verify()
 except ModelMissingError:

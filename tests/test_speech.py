@@ -25,8 +25,8 @@ from kinod.analyzers.speech.channels import choose_channels
 from kinod.analyzers.speech.errors import is_cuda_oom
 from kinod.analyzers.speech.speakers import MfccPitchBackend
 from kinod.analyzers.speech.transcribe import FasterWhisperBackend
+from kinod.analyzers.weights import sha256_file
 from kinod.media.cache import AnalysisCache, AnalysisCacheWriter
-from kinod.weights import sha256_file
 
 DATA = Path(__file__).resolve().parent / "data" / "speech"
 JFK_REF = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country."

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from daemon_harness import Daemon
 
-from kinod.sdnotify import Notifier
+from kinod.service.sdnotify import Notifier
 
 REPO = Path(__file__).resolve().parents[1]
 UNIT = REPO / "systemd" / "kinod.service"

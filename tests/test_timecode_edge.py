@@ -16,11 +16,11 @@ import opentimelineio as otio
 from media import cuts_clip
 
 from kinod.config import load_config
+from kinod.export.layout import clip_out_dir, clip_outputs, output_dir_for
 from kinod.jobs.store import JobStore
 from kinod.media.probe import Probe
 from kinod.media.timecode import tc_to_frames
-from kinod.outputs import clip_out_dir, clip_outputs, output_dir_for
-from kinod.pipeline import ClipProcessor
+from kinod.run.processor import ClipProcessor
 
 
 def _keys(value: Any) -> Iterator[str]:

@@ -17,11 +17,11 @@ from daemon_harness import Daemon, free_port, make_clip
 from search_library import build_library
 from starlette.testclient import TestClient
 
-from kinod.card_outputs import render_html
 from kinod.config import load_config
-from kinod.ui.app import create_app
-from kinod.ui.paths import MAX_PATH, resolve_inside
-from kinod.ui.server import DEFAULT_LISTEN, is_loopback, parse_listen, warn_if_wide
+from kinod.library.ui.app import create_app
+from kinod.library.ui.paths import MAX_PATH, resolve_inside
+from kinod.library.ui.server import DEFAULT_LISTEN, is_loopback, parse_listen, warn_if_wide
+from kinod.run.card_outputs import render_html
 
 
 @pytest.fixture(autouse=True)
@@ -153,7 +153,7 @@ def test_kinod_serve_binds_localhost_by_default(lib: dict[str, Path]) -> None:
     cfg = lib["config"].parent / "serve.toml"
     cfg.write_text(lib["config"].read_text() + f'[ui]\nlisten = "127.0.0.1:{port}"\n')
     assert load_config(lib["config"]).ui.listen == ""  # off unless configured
-    proc = subprocess.Popen([sys.executable, "-m", "kinod.cli", "--config", str(cfg), "serve"],
+    proc = subprocess.Popen([sys.executable, "-m", "kinod.cli.main", "--config", str(cfg), "serve"],
                             stderr=subprocess.PIPE, text=True)
     try:
         line = ""

@@ -19,7 +19,7 @@ from daemon_harness import free_port
 from search_library import build_library
 
 from kinod.config import load_config
-from kinod.ui.server import UiServer
+from kinod.library.ui.server import UiServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

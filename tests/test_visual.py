@@ -20,11 +20,11 @@ from kinod.analyzers.base import ClipInfo, ModelMissingError, Result, RuntimeCon
 from kinod.analyzers.shots import ShotsAnalyzer
 from kinod.analyzers.visual import VisualAnalyzer, VisualConfig, effnet
 from kinod.analyzers.visual.torchload import StateDictError, load_state_dict
+from kinod.analyzers.weights import sha256_file
 from kinod.config import load_config
 from kinod.jobs.store import JobStore
 from kinod.media.cache import AnalysisCacheWriter, FrameCacheSpec
-from kinod.pipeline import ClipProcessor
-from kinod.weights import sha256_file
+from kinod.run.processor import ClipProcessor
 
 skimage = pytest.importorskip("skimage")
 SAMPLES = Path(skimage.__file__).parent / "data"

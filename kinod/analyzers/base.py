@@ -39,6 +39,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeAlias
 
+from kinod.analyzers.declarations import MarkerCategorySpec, ReadContext, SearchEntry, UiSection
 from kinod.contracts import (
     AnalyzerConfig,
     AnalyzerError,
@@ -51,19 +52,15 @@ from kinod.contracts import (
     FrameNeeds,
     Marker,
     MarkerCategory,
-    MarkerCategorySpec,
     ModelInfo,
     ModelMissingError,
     Needs,
     OutOfMemoryError,
-    ReadContext,
     Resources,
     Result,
     RuntimeContext,
-    SearchEntry,
     StreamConsumer,
     StreamEnd,
-    UiSection,
 )
 
 __all__ = [

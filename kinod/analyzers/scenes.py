@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from kinod import text_embed
+from kinod.analyzers import text_embed
 from kinod.analyzers.alignment import snap
 from kinod.analyzers.base import (
     AnalyzerConfig,

@@ -1,4 +1,4 @@
-"""Shot ranges as model analyzers read them from the ``shots`` result (issue 15).
+"""Shot ranges as model analyzers read them from the ``shots`` result.
 
 Why one helper: visual, ocr and scenes all work per shot, and all must behave the same
 when shots did not run or found nothing (the whole clip is then one shot), and when an

@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from kinod.fsutil import atomic_write_bytes
+from kinod.media.fsutil import atomic_write_bytes
 
 #: Stills (and fallback frames) kept per open shot before their spacing doubles.
 MAX_KEPT = 32

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from kinod import __version__
-from kinod.fsutil import atomic_write_json, atomic_write_text
 from kinod.media.cards.model import Card, CardClip
+from kinod.media.fsutil import atomic_write_json, atomic_write_text
 from kinod.media.integrity import Integrity
 from kinod.media.mhl import Verification
 from kinod.media.probe import Probe

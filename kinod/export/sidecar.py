@@ -21,7 +21,7 @@ from typing import Any
 
 from kinod import __version__
 from kinod.contracts import Marker, Result
-from kinod.fsutil import atomic_write_json, fit_name
+from kinod.media.fsutil import atomic_write_json, fit_name
 from kinod.media.probe import Probe
 from kinod.media.timebase import TimeBase
 from kinod.media.timecode import format_rate

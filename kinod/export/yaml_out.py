@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from kinod.fsutil import atomic_write_text, fit_name
+from kinod.media.fsutil import atomic_write_text, fit_name
 
 YAML_FORMAT = "yaml"
 YAML_SUFFIX = ".kino.yaml"
@@ -70,4 +70,4 @@ def read_json(path: Path) -> Any:
 
 
 def sidecar_yaml_path(out_dir: Path, clip_name: str) -> Path:
-    return out_dir / (fit_name(clip_name, out_dir) + YAML_SUFFIX)  # issue 13: fits NAME_MAX
+    return out_dir / (fit_name(clip_name, out_dir) + YAML_SUFFIX)  # fits NAME_MAX

@@ -18,7 +18,7 @@ from kinod.jobs.db import Db
 
 @dataclass(frozen=True)
 class CardRecord:
-    """A card as the card lifecycle (:mod:`kinod.cards_service`) reads it."""
+    """A card as the card lifecycle (:mod:`kinod.run.cards`) reads it."""
 
     key: str
     path: str

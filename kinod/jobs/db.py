@@ -5,7 +5,7 @@ repositories (:mod:`kinod.jobs.queue_store`, :mod:`kinod.jobs.card_store`,
 :mod:`kinod.jobs.clip_store`) hold a :class:`Db` and speak SQL through it, so there
 is one place where a connection is made and one lock for every thread.
 
-Every text value read back goes through :func:`kinod.robust.pathcodec.lossless_row`,
+Every text value read back goes through :func:`kinod.jobs.pathcodec.lossless_row`,
 so a file name that is not UTF-8 round-trips through the store byte for byte.
 """
 
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kinod.jobs.pathcodec import lossless_row
 from kinod.jobs.schema import ADDED_COLUMNS, POST_MIGRATION, SCHEMA, SCHEMA_VERSION, StoreError
-from kinod.robust.pathcodec import lossless_row
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from kinod.fsutil import atomic_write_json
 from kinod.jobs.tasks import OutOfMemory, Task, TaskOutcome
+from kinod.media.fsutil import atomic_write_json
 
 
 def token_of(task: Task) -> str:

@@ -37,11 +37,11 @@ import structlog
 from prometheus_client.core import GaugeMetricFamily
 
 from kinod.config import Config
-from kinod.fsutil import atomic_write_json
 from kinod.jobs.broker import QUEUES, RESULTS_QUEUE, TASK_ACTOR, epoch_key, make_broker, message, redis_client
 from kinod.jobs.dist_files import DistFiles, task_from_json, token_of
 from kinod.jobs.registry_workers import Fleet
 from kinod.jobs.tasks import Task, TaskOutcome
+from kinod.media.fsutil import atomic_write_json
 
 log = structlog.get_logger(__name__)
 

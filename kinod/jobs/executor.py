@@ -210,7 +210,7 @@ class ProcessExecutor:
     are loaded once per worker. Outcomes travel back pickled, as a remote executor's would.
     """
 
-    def __init__(self, factory: Callable[[], TaskRunner], preload: tuple[str, ...] = ("kinod.pipeline",)) -> None:
+    def __init__(self, factory: Callable[[], TaskRunner], preload: tuple[str, ...] = ("kinod.run.processor",)) -> None:
         self.factory = factory
         self.ctx = multiprocessing.get_context("forkserver")
         self.ctx.set_forkserver_preload(list(preload))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kinod.fsutil import atomic_write_json
+from kinod.media.fsutil import atomic_write_json
 
 
 @dataclass

@@ -40,7 +40,7 @@ class Task:
     (``{"parts": [...], "audio": [...]}``); the analyzer by name, ``version``,
     ``config_hash`` and ``model_sha256`` (the job key's ingredients, so the executor can
     refuse a task its own analyzer set would not make). Paths are the coordinator's; a
-    worker that mounts the storage elsewhere maps them (:mod:`kinod.paths_map`).
+    worker that mounts the storage elsewhere maps them (:mod:`kinod.jobs.paths_map`).
     """
 
     key: str

@@ -1,12 +1,13 @@
-"""Turning clips into outputs, one plain object per concern (``kinod.pipeline`` composes them).
+"""Turning cards and clips into outputs: the same objects for ``kinod scan`` and the daemon.
 
-* :mod:`kinod.run.analyzer_set`: the enabled analyzers, their job specs and cache frames;
-* :mod:`kinod.run.planner`: a clip -> its jobs and pass in the store;
-* :mod:`kinod.run.task_facts`: the coordinator fills a task with what its runner reads;
-* :mod:`kinod.run.pass_runner`, :mod:`kinod.run.model_runner`, :mod:`kinod.run.task_runner`:
-  run a task from its fields alone (no store), wherever it runs;
-* :mod:`kinod.run.finalize`: stored results -> sidecar and derived files;
-* :mod:`kinod.run.scan`: the ``kinod scan`` driver (cards and their clips, in this process).
-
-Nothing in ``media``, ``export``, ``jobs`` or ``watch`` imports this package.
+* cards: :mod:`~kinod.run.card_lifecycle` (where cards begin, verify, plan, report),
+  :mod:`~kinod.run.cards` (the daemon's card service), :mod:`~kinod.run.scan`,
+  :mod:`~kinod.run.card_outputs`;
+* clips, as plain objects that :class:`~kinod.run.processor.ClipProcessor` composes:
+  :mod:`~kinod.run.analyzer_set`, :mod:`~kinod.run.planner` (over the store),
+  :mod:`~kinod.run.task_facts` (a task's facts from the store, coordinator side),
+  :mod:`~kinod.run.pass_runner` and :mod:`~kinod.run.model_runner` (no store: what any
+  executor runs, through :mod:`~kinod.run.task_runner`), :mod:`~kinod.run.finalize`;
+* checks that guard them: :mod:`~kinod.run.integrity`, :mod:`~kinod.run.space`,
+  :mod:`~kinod.run.tempfiles`, :mod:`~kinod.run.renames`, :mod:`~kinod.run.card_errors`.
 """

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import structlog
 
-from kinod.card_outputs import finish_card, verify_before_analysis
 from kinod.config import Config
+from kinod.export.layout import output_dir_for
 from kinod.media.cards import Card
 from kinod.media.cards.model import ClipFiles
 from kinod.media.cards.tcrate import with_card_rate
 from kinod.media.mhl import Verification
-from kinod.outputs import output_dir_for
+from kinod.run.card_outputs import finish_card, verify_before_analysis
 from kinod.watch.cards import CardRef, CardScan, OpenCard, open_cards
 
 log = structlog.get_logger(__name__)

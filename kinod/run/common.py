@@ -16,11 +16,11 @@ from kinod.analyzers.base import (
 )
 from kinod.config import Config
 from kinod.export.sidecar import sidecar_path
-from kinod.fsutil import fit_name
 from kinod.media.decode import AudioBranch, VideoBranch
+from kinod.media.fsutil import fit_name
 from kinod.media.probe import Probe
 
-log = structlog.get_logger("kinod.pipeline")
+log = structlog.get_logger("kinod.run.processor")
 
 
 @dataclass

@@ -13,29 +13,29 @@ from typing import Any
 import structlog
 
 from kinod.config import Config
+from kinod.export.layout import clip_out_dir, clip_outputs, remove_outputs
 from kinod.export.sidecar import (
     build_sidecar,
     sidecar_path,
     write_sidecar,
 )
 from kinod.export.writers import ExportError, write_formats
-from kinod.index.update import forget_clip, index_sidecar
+from kinod.jobs.pathcodec import printable
 from kinod.jobs.rows import JobRow
 from kinod.jobs.store import JobStore, PathRecord
+from kinod.library.index.update import forget_clip, index_sidecar
 from kinod.media.probe import Probe
 from kinod.media.span import place
-from kinod.outputs import clip_out_dir, clip_outputs, remove_outputs
-from kinod.robust.integrity import cut_at_break
-from kinod.robust.pathcodec import printable
-from kinod.robust.space import is_disk_full
 from kinod.run.common import (
     ClipError,
     ClipOutcome,
     _err,
     cache_dir_for,
 )
+from kinod.run.integrity import cut_at_break
+from kinod.run.space import is_disk_full
 
-log = structlog.get_logger("kinod.pipeline")
+log = structlog.get_logger("kinod.run.processor")
 
 
 class Finalizer:

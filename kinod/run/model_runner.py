@@ -19,17 +19,17 @@ from kinod.analyzers.base import (
     Result,
 )
 from kinod.config import Config
+from kinod.export.layout import clip_out_dir
 from kinod.export.sidecar import (
     TimeBase,
 )
 from kinod.jobs.tasks import OutOfMemory, Task, TaskOutcome
 from kinod.media.cache import AnalysisCache
 from kinod.media.probe import Probe
-from kinod.outputs import clip_out_dir
 from kinod.run.analyzer_set import AnalyzerSet
 from kinod.run.common import cache_dir_for, clip_info
 
-log = structlog.get_logger("kinod.pipeline")
+log = structlog.get_logger("kinod.run.processor")
 
 
 class ModelRunner:

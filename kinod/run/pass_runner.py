@@ -22,11 +22,13 @@ from kinod.analyzers.base import (
     finish_order,
 )
 from kinod.config import Config
+from kinod.export.layout import clip_out_dir
 from kinod.export.sidecar import TimeBase
 from kinod.jobs.tasks import Task, TaskOutcome
 from kinod.media.cache import AnalysisCacheWriter, FrameCacheFeeder
 from kinod.media.cards.model import CameraFacts, ClipFiles
 from kinod.media.cards.tcrate import audio_tc_rate
+from kinod.media.clipcheck import pre_decode_problems
 from kinod.media.decode import DecodeError, DecodePass, needs_decode
 from kinod.media.ffmpeg import ffmpeg_path
 from kinod.media.fingerprint import clip_fingerprint
@@ -34,11 +36,6 @@ from kinod.media.probe import Probe, ProbeError
 from kinod.media.proxy import plan_proxy
 from kinod.media.span import Part, probe_span
 from kinod.media.timecode import parse_rate
-from kinod.outputs import clip_out_dir
-from kinod.robust.clipcheck import pre_decode_problems
-from kinod.robust.integrity import apply as apply_integrity
-from kinod.robust.integrity import check_before_decode as check_integrity
-from kinod.robust.space import pass_outcome_if_disk_full
 from kinod.run.analyzer_set import AnalyzerSet
 from kinod.run.common import (
     BranchProvider,
@@ -48,8 +45,11 @@ from kinod.run.common import (
     cache_dir_for,
     clip_info,
 )
+from kinod.run.integrity import apply as apply_integrity
+from kinod.run.integrity import check_before_decode as check_integrity
+from kinod.run.space import pass_outcome_if_disk_full
 
-log = structlog.get_logger("kinod.pipeline")
+log = structlog.get_logger("kinod.run.processor")
 
 
 class PassRunner:

@@ -12,6 +12,7 @@ from pathlib import Path
 import structlog
 
 from kinod.config import Config
+from kinod.export.layout import clip_out_dir
 from kinod.export.sidecar import (
     sidecar_path,
 )
@@ -20,7 +21,6 @@ from kinod.jobs.store import ClipRecord, JobSpec, JobStore
 from kinod.media.cache import AnalysisCache
 from kinod.media.cards.model import ClipFiles
 from kinod.media.fingerprint import clip_fingerprint
-from kinod.outputs import clip_out_dir
 from kinod.run.analyzer_set import AnalyzerSet
 from kinod.run.common import (
     ClipError,
@@ -29,7 +29,7 @@ from kinod.run.common import (
     cache_dir_for,
 )
 
-log = structlog.get_logger("kinod.pipeline")
+log = structlog.get_logger("kinod.run.processor")
 
 
 class Planner:

@@ -100,7 +100,7 @@ def _below(clip: Path, under: Path) -> bool:
 
 
 class ClipRunner(Protocol):
-    """What the scan needs of :class:`kinod.pipeline.ClipProcessor`: process one clip now."""
+    """What the scan needs of :class:`kinod.run.processor.ClipProcessor`: process one clip now."""
 
     def process(
         self,

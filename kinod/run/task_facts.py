@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from kinod.config import Config
+from kinod.export.layout import clip_out_dir
 from kinod.jobs.store import JobStore
 from kinod.jobs.tasks import Task
-from kinod.outputs import clip_out_dir
 from kinod.run.analyzer_set import AnalyzerSet
 from kinod.run.common import cache_dir_for
 

@@ -2,7 +2,7 @@
 
 A model analyzer that reads results, not pictures: the transcript (``speech``), on-screen
 text (``ocr``) and picture tags (``visual``) of the same clip are embedded with MiniLM
-(:mod:`kinod.text_embed`) and compared with each taxonomy category's description. The
+(:mod:`kinod.analyzers.text_embed`) and compared with each taxonomy category's description. The
 top categories go to ``summary.top`` as ``{"path": [...], "score": cosine}``, best first,
 and ``summary.uncertain`` is true when the best score is below ``min_score``. Packaged tiny
 LLMs scored 1-4 right out of 10 here, so none is bundled; an OpenAI-compatible endpoint
@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 import structlog
 
-from kinod import text_embed
+from kinod.analyzers import text_embed
 from kinod.analyzers.base import (
     AnalyzerError,
     ClipInfo,

@@ -4,8 +4,8 @@ Entry point (group ``kinod.analyzers``): ``faces = "kinod.analyzers.faces:FacesA
 One module per concern: :mod:`.detector` (BlazeFace on tiles), :mod:`.confirm` (MTCNN
 second opinion and landmarks), :mod:`.embedder` (FaceNet), :mod:`.backends` (default,
 dlib, :mod:`.insightface`), :mod:`.tracker`, :mod:`.cuts`, :mod:`.analysis` (frames to
-tracks), :mod:`.identities`, :mod:`.analyzer`; :mod:`kinod.people` keeps the registry
-and :mod:`kinod.find_person` the command.
+tracks), :mod:`.identities`, :mod:`.analyzer`; :mod:`kinod.analyzers.faces.people` keeps the registry
+and :mod:`kinod.analyzers.faces.find_person` the command.
 """
 
 from kinod.analyzers.faces.analyzer import FacesAnalyzer

@@ -4,7 +4,7 @@ It reads the sampled frames the decode pass kept in the analysis cache (never th
 original), runs the configured stack (:mod:`.backends`), follows faces between samples
 (:mod:`.tracker`), splits at cuts it sees in those frames (:mod:`.cuts`; model
 analyzers are not handed the shots result), and groups tracks into people through the
-registry in the state dir (:mod:`kinod.people`).
+registry in the state dir (:mod:`kinod.analyzers.faces.people`).
 """
 
 from __future__ import annotations
@@ -156,8 +156,7 @@ class FacesAnalyzer(ModelAnalyzer):
         ordered = [groups[k] for k in sorted(groups)]
         ids: list[tuple[str, str | None]]
         if self.cfg.store_embeddings:
-            from kinod.people import PeopleRegistry
-
+            from kinod.analyzers.faces.people import PeopleRegistry
             reg = PeopleRegistry(self.runtime.state_dir)
             clusters = [
                 (

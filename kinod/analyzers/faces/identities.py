@@ -2,7 +2,7 @@
 
 Average-linkage clustering at ``identity_threshold`` (cosine of track means): one
 person's tracks in two shots joined at 0.74 with FaceNet, a mother and daughter stayed
-apart at 0.62. The registry (:mod:`kinod.people`) then gives each cluster a stable
+apart at 0.62. The registry (:mod:`kinod.analyzers.faces.people`) then gives each cluster a stable
 "person-N" id across clips and a name when the user gave one.
 """
 

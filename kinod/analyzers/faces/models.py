@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kinod.analyzers.base import ModelMissingError
-from kinod.weights import sha256_file
+from kinod.analyzers.weights import sha256_file
 
 BACKEND_KEY = "analyzers.faces.backend"
 MODEL_DIR_KEY = "analyzers.faces.model_dir"

@@ -1,6 +1,6 @@
 """Files holding faces or embeddings: written atomically and readable by the owner only (0600).
 
-Why not :mod:`kinod.fsutil`: its files are 0644 for NLEs and sync jobs to read; a face
+Why not :mod:`kinod.media.fsutil`: its files are 0644 for NLEs and sync jobs to read; a face
 image or an embedding is biometric data, so the temp file is created 0600 and renamed.
 """
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from kinod.analyzers.base import ModelMissingError
-from kinod.weights import sha256_file
+from kinod.analyzers.weights import sha256_file
 
 MODEL_KEY = "analyzers.ocr.model"
 PACKAGE = "rapidocr_onnxruntime"

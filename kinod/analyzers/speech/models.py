@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kinod.analyzers.base import ModelMissingError
-from kinod.weights import cached_sha256, package_dir
+from kinod.analyzers.weights import cached_sha256, package_dir
 
 MODEL_KEY = "analyzers.speech.model"
 _CHUNK = 1 << 20

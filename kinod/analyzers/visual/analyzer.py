@@ -300,8 +300,7 @@ def _thumbnail(clip: ClipInfo, n: int, image: np.ndarray, tags: list[dict[str, A
     """Write the keyframe as a JPEG whose COM segment lists its tags; returns its path under artefact_dir."""
     import cv2
 
-    from kinod.fsutil import atomic_write_bytes
-
+    from kinod.media.fsutil import atomic_write_bytes
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
     if not ok:
         return None

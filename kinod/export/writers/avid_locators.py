@@ -18,7 +18,7 @@ import opentimelineio as otio
 
 from kinod.export.writers.base import AVID_COLORS, ReadMarker, Writer, single_line, timeline_facts
 from kinod.export.writers.options import ExportOptions
-from kinod.fsutil import atomic_write_text
+from kinod.media.fsutil import atomic_write_text
 from kinod.media.timecode import is_drop_frame_label, supports_drop_frame, tc_to_frames
 
 

@@ -22,7 +22,7 @@ import opentimelineio as otio
 from kinod.export.writers.base import AVID_COLORS, ReadMarker, Writer, single_line, timeline_facts
 from kinod.export.writers.edl_common import EdlError, event_line, header, read_edl, reel_name, tc
 from kinod.export.writers.options import ExportOptions
-from kinod.fsutil import atomic_write_text
+from kinod.media.fsutil import atomic_write_text
 from kinod.media.timecode import supports_drop_frame, tc_to_frames
 
 _LOC_RE = re.compile(r"^LOC:\s+(?P<tc>\d{2}[:;]\d{2}[:;]\d{2}[:;]\d{2,3})\s+(?P<color>\w+)(?:\s+(?P<name>.*))?$")

@@ -38,7 +38,7 @@ from kinod.export.writers.base import (
 )
 from kinod.export.writers.options import ExportOptions
 from kinod.export.writers.xmlutil import file_url, parse, serialize, sub
-from kinod.fsutil import atomic_write_bytes
+from kinod.media.fsutil import atomic_write_bytes
 from kinod.media.timecode import frames_to_tc, is_ntsc, nominal_fps
 
 

@@ -30,7 +30,7 @@ import opentimelineio as otio
 from kinod.export.writers.base import ClipFacts, ReadMarker, TimelineFacts, Writer, timeline_facts
 from kinod.export.writers.options import ExportOptions
 from kinod.export.writers.xmlutil import file_url, parse, serialize, sub
-from kinod.fsutil import atomic_write_bytes
+from kinod.media.fsutil import atomic_write_bytes
 from kinod.media.timecode import is_ntsc
 
 #: ``name`` of the FCP video format for the common frame sizes (FCP falls back to a

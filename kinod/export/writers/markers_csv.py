@@ -26,7 +26,7 @@ from kinod.export.writers.base import (
     timeline_facts,
 )
 from kinod.export.writers.options import ExportOptions
-from kinod.fsutil import atomic_write_bytes
+from kinod.media.fsutil import atomic_write_bytes
 from kinod.media.timecode import format_rate
 
 COLUMNS: tuple[str, ...] = (

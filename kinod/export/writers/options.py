@@ -12,7 +12,7 @@ from typing import Literal
 import opentimelineio as otio
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from kinod import catalog
+from kinod.analyzers import catalog
 from kinod.export.timeline import resolve_colors
 
 #: ``resolve_record_start`` as a timecode (``01:00:00:00``; ``;`` before the frames for DF).
@@ -65,7 +65,7 @@ class ExportOptions(BaseModel):
     csv_bom: bool = True
     #: Prefix ``'`` to cells starting with = + - @ so spreadsheets never run them as formulas.
     csv_formula_guard: bool = True
-    # --- issue 12: record start of Resolve marker EDLs, OTIO target version
+    # --- record start of Resolve marker EDLs, OTIO target version
     #: Record timecode of the Resolve marker EDL's first frame: ``"source"`` (the clip's or
     #: card's own start TC) or a timecode such as ``"01:00:00:00"`` (Resolve's default timeline start).
     resolve_record_start: str = "source"

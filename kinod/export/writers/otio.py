@@ -18,7 +18,7 @@ import opentimelineio as otio
 
 from kinod.export.writers.base import ReadMarker, Writer
 from kinod.export.writers.options import ExportOptions
-from kinod.fsutil import atomic_write_text
+from kinod.media.fsutil import atomic_write_text
 
 
 def otio_text(timeline: otio.schema.Timeline, target_version: str = "") -> str:

@@ -31,11 +31,11 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from kinod import catalog
+from kinod.analyzers import catalog
 from kinod.export.writers.base import RESOLVE_COLORS, MarkerFacts, ReadMarker, Writer, single_line, timeline_facts
 from kinod.export.writers.edl_common import EdlError, header, read_edl, tc
 from kinod.export.writers.options import ExportOptions
-from kinod.fsutil import atomic_write_text
+from kinod.media.fsutil import atomic_write_text
 from kinod.media.timecode import tc_to_frames
 
 _MARKER_RE = re.compile(r"^(?P<note>.*?)\s?\|C:ResolveColor(?P<color>\w+)\s+\|M:(?P<name>.*?)\s+\|D:(?P<dur>\d+)\s*$")

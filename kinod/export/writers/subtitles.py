@@ -31,7 +31,7 @@ import opentimelineio as otio
 
 from kinod.export.writers.base import ReadMarker, Writer, clean_text, timeline_facts
 from kinod.export.writers.options import ExportOptions
-from kinod.fsutil import atomic_write_text
+from kinod.media.fsutil import atomic_write_text
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,131 @@
+"""CLI commands ``kinod find-person`` and ``kinod people`` (list, name, forget).
+
+Kept out of :mod:`kinod.cli.main` so that file only gains one ``register`` call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from kinod.config import Config
+
+
+def _faces_config(config: Config) -> Any:
+    from kinod.analyzers.faces.config import FacesConfig
+
+    cfg = config.analyzer_config("faces")
+    return cfg if isinstance(cfg, FacesConfig) else FacesConfig()
+
+
+def cmd_find_person(config: Config, args: argparse.Namespace) -> int:
+    from kinod.analyzers.base import AnalyzerError
+    from kinod.analyzers.faces.find_person import FindPersonError, find_person
+
+    photo = Path(args.photo)
+    if args.library or not args.paths:
+        from kinod.analyzers.faces.find_person import find_person_in_library
+        out = Path(args.out) if args.out else Path.cwd() / f"{photo.stem}-matches"
+        try:
+            meta = find_person_in_library(
+                photo, config.state.dir, out, _faces_config(config), config.media.ffmpeg, not args.no_clips
+            )
+        except (FindPersonError, AnalyzerError) as e:
+            print(f"kinod find-person: {e}", file=sys.stderr)
+            return 2
+        found = sum(len(c["ranges"]) for c in meta["clips"])
+        print(f"{found} range(s) in the indexed library ({meta['cohort_tracks']} tracks) -> {out / 'metadata.json'}",
+              file=sys.stderr)  # fmt: skip
+        return 1 if meta["errors"] else 0
+    missing = [p for p in args.paths if not Path(p).exists()]
+    for m in missing:
+        print(f"kinod find-person: {m}: no such file or folder", file=sys.stderr)
+    from kinod.run.scan import scan_cards
+
+    # The same clips kinod scan and the daemon see (camera layouts, ignore rules), each once.
+    clips = [c for sc in scan_cards(config, [Path(p) for p in args.paths if p not in missing]) for c in sc.clips]
+    out = Path(args.out) if args.out else Path.cwd() / f"{photo.stem}-matches"
+    try:
+        meta = find_person(
+            photo, clips, out, _faces_config(config), config.media.ffmpeg, args.crops_fps, not args.no_clips
+        )
+    except (FindPersonError, AnalyzerError) as e:
+        print(f"kinod find-person: {e}", file=sys.stderr)
+        return 2
+    for c in meta["clips"]:
+        for r in c["ranges"]:
+            print(f"{c['path']}: frames {r['start_frame']}-{r['end_frame'] - 1} "
+                  f"({r['start_tc']}-{r['end_tc']}) {r['confidence']} {r['score']:.3f}")  # fmt: skip
+    for e in meta["errors"]:
+        print(f"kinod find-person: {e['message']}", file=sys.stderr)
+    found = sum(len(c["ranges"]) for c in meta["clips"])
+    print(f"{found} range(s) in {len(meta['clips'])} clip(s) -> {out / 'metadata.json'}", file=sys.stderr)
+    return 1 if meta["errors"] or missing else 0
+
+
+def cmd_people(config: Config, args: argparse.Namespace) -> int:
+    from kinod.analyzers.faces.people import PeopleError, PeopleRegistry, sync_reference_folder
+
+    reg = PeopleRegistry(config.state.dir)
+    try:
+        if args.action == "name":
+            if len(args.rest) != 2:
+                print('usage: kinod people name ID "Name"', file=sys.stderr)
+                return 2
+            reg.name(args.rest[0], args.rest[1])
+            print(f"{args.rest[0]} is now {args.rest[1]!r}")
+            return 0
+        if args.action == "forget":
+            if len(args.rest) != 1:
+                print("usage: kinod people forget ID", file=sys.stderr)
+                return 2
+            for what in reg.forget(args.rest[0]):
+                print(f"removed: {what}")
+            return 0
+        folder = config.output.root / "people"
+        if folder.is_dir() and reg.path.is_file():
+            from kinod.analyzers.faces.backends import build_stack
+            from kinod.analyzers.faces.find_person import reference_embedding
+            cfg = _faces_config(config)
+            stack = build_stack(cfg)
+            sync_reference_folder(reg, folder, lambda p: reference_embedding(p, stack)[0], cfg.identity_threshold)
+        data = reg.read()
+    except PeopleError as e:
+        print(f"kinod people: {e}", file=sys.stderr)
+        return 2
+    rows = [
+        {
+            "id": pid,
+            "name": p.get("name"),
+            "clips": len(p.get("seen", [])),
+            "best_images": [i for s in p.get("seen", []) for i in s.get("images", [])][:3],
+        }
+        for pid, p in sorted(data["people"].items(), key=lambda kv: int(kv[0].split("-")[-1]))
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['id']:<12} {r['name'] or '-':<24} {r['clips']} clip(s)  {' '.join(r['best_images'])}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    f = sub.add_parser("find-person", help="find every range where the person in a photo is on screen")
+    f.add_argument("photo", metavar="PHOTO", help="reference photo with exactly one face")
+    f.add_argument("paths", nargs="*", metavar="PATH", help="clips or folders of clips (none: --library)")
+    f.add_argument(
+        "--library", action="store_true", help="search the clips the daemon indexed (stored tracks; no decoding)"
+    )
+    f.add_argument("--out", metavar="DIR", help="output folder (default: ./<photo stem>-matches)")
+    f.add_argument("--crops-fps", type=float, default=1.0, help="face crops saved per second of a range (0: none)")
+    f.add_argument("--no-clips", action="store_true", help="do not cut clips, only metadata and images")
+    f.set_defaults(func=cmd_find_person)
+    p = sub.add_parser("people", help="list people seen in faces analyses; name or forget one")
+    p.add_argument("action", nargs="?", choices=["list", "name", "forget"], default="list")
+    p.add_argument("rest", nargs="*", help='name: ID "Name"; forget: ID')
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.set_defaults(func=cmd_people)
