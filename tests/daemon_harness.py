@@ -77,6 +77,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_ports(n: int) -> int:
+    """The first of ``n`` consecutive free loopback ports (a worker with several processes
+    listens on its metrics port plus one per process)."""
+    for _ in range(100):
+        base = free_port()
+        socks = []
+        try:
+            for i in range(n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no {n} consecutive free loopback ports")
+
+
 def slow_copy(src: Path, dst: Path, chunks: int = 5, pause: float = 0.3) -> float:
     """Copy in chunks with pauses (like a copy over a slow link); returns the time of the last byte."""
     data = src.read_bytes()

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon_harness import Daemon, free_port
+from daemon_harness import Daemon, free_port, free_ports
 
 
 def redis_binary() -> str:
@@ -114,7 +114,7 @@ class Worker:
         #: A command to run the worker under (e.g. one that hides folders from it).
         self.prefix = prefix or []
         self.base = d.base
-        self.port = free_port()
+        self.port = free_ports(4)  # the metrics port, and one more per worker process
         text = d.config.read_text()
         for a, b in (replace or {}).items():
             text = text.replace(a, b)
