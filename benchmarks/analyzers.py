@@ -208,7 +208,7 @@ def child(clip: Path, names: list[str], artefacts: Path) -> None:
     t0, c0 = time.perf_counter(), _cpu()
     pr = probe(clip)
     analyzers = [classes[n]() for n in names]
-    info = ClipInfo(clip, pr, pr.rate_fraction, pr.frames, artefacts, pr.start_tc_frames, pr.drop_frame)
+    info = ClipInfo(clip, pr, pr.timeline_rate, pr.frames, artefacts, pr.start_tc_frames, pr.drop_frame)
     for a in analyzers:
         a.start(info)
     frames = 0

@@ -65,7 +65,7 @@ def make_source(path: Path, seconds: int, ff: str) -> None:
 
 def analysis(src: Path, pr: Probe, ff: str, work: Path, proxy: ProxyConfig | None) -> None:
     shots = ShotsAnalyzer(runtime=RuntimeContext(work / "state"))
-    info = ClipInfo(src, pr, pr.rate_fraction, pr.frames, work / "keyframes", pr.start_tc_frames, pr.drop_frame)
+    info = ClipInfo(src, pr, pr.timeline_rate, pr.frames, work / "keyframes", pr.start_tc_frames, pr.drop_frame)
     shots.start(info)
     dp = DecodePass(src, pr, ffmpeg=ff)
     if proxy is None:
