@@ -39,7 +39,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeAlias
 
-from kinod.analyzers.declarations import MarkerCategorySpec, ReadContext, SearchEntry, UiSection
 from kinod.contracts import (
     AnalyzerConfig,
     AnalyzerError,
@@ -62,6 +61,7 @@ from kinod.contracts import (
     StreamConsumer,
     StreamEnd,
 )
+from kinod.contracts.declarations import MarkerCategorySpec, ReadContext, SearchEntry, UiSection
 
 __all__ = [
     "Analyzer",

@@ -28,7 +28,7 @@ from typing import Any
 
 import opentimelineio as otio
 
-from kinod.analyzers import catalog
+from kinod.contracts import catalog
 from kinod.media.timecode import (
     STANDARD_RATES,
     format_rate,

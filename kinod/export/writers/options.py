@@ -12,7 +12,7 @@ from typing import Literal
 import opentimelineio as otio
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from kinod.analyzers import catalog
+from kinod.contracts import catalog
 from kinod.export.timeline import resolve_colors
 
 #: ``resolve_record_start`` as a timecode (``01:00:00:00``; ``;`` before the frames for DF).

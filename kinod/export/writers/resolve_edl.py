@@ -31,7 +31,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from kinod.analyzers import catalog
+from kinod.contracts import catalog
 from kinod.export.writers.base import RESOLVE_COLORS, MarkerFacts, ReadMarker, Writer, single_line, timeline_facts
 from kinod.export.writers.edl_common import EdlError, header, read_edl, tc
 from kinod.export.writers.options import ExportOptions

@@ -3,7 +3,7 @@
 What an analysis contributes is the analyzer's own business: each installed analyzer
 says how its record becomes entries (``search_entries``) and how its marker categories
 are indexed (:class:`~kinod.contracts.MarkerCategorySpec`), found through
-:mod:`kinod.analyzers.catalog`, so this module names no analyzer and a plugin's results are
+:mod:`kinod.contracts.catalog`, so this module names no analyzer and a plugin's results are
 searchable as soon as it is installed. Sidecars are read defensively: a record that is
 odd, or an analyzer hook that raises on it, is skipped, never failing the clip, because
 one odd record must not make a whole clip unfindable.
@@ -23,8 +23,8 @@ from typing import Any
 
 import structlog
 
-from kinod.analyzers import catalog
-from kinod.analyzers.declarations import ReadContext, SearchEntry
+from kinod.contracts import catalog
+from kinod.contracts.declarations import ReadContext, SearchEntry
 
 #: Entry kinds of kinod's own analyzers, as ``kinod search --json`` reports them (a plugin may add its own).
 KINDS = ("words", "ocr", "tag", "person", "category", "scene", "problem", "marker", "clip")

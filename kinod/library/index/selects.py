@@ -19,7 +19,7 @@ from typing import Any
 
 import opentimelineio as otio
 
-from kinod.analyzers import catalog
+from kinod.contracts import catalog
 from kinod.export.sidecar import SidecarError, read_sidecar
 from kinod.export.timeline import clean_text, clip_timeline
 from kinod.export.writers import get_writer

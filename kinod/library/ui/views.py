@@ -3,7 +3,7 @@
 Kept apart from the web app so the static ``card.html`` and the live pages render the
 same page from the same data; only the URLs differ (``link``: relative file paths for
 the static file, ``/media/...`` for the live page). Each analysis is drawn from the
-sections its analyzer builds (``ui_sections``, found through :mod:`kinod.analyzers.catalog`), and
+sections its analyzer builds (``ui_sections``, found through :mod:`kinod.contracts.catalog`), and
 the marker strip takes labels, colours and row order from the declared categories, so
 no analyzer is named here. Everything is read defensively: a sidecar from an older
 kinod, or without some analysis, shows less, never an error.
@@ -17,8 +17,8 @@ from typing import Any
 
 import structlog
 
-from kinod.analyzers import catalog
-from kinod.analyzers.declarations import ReadContext, UiSection
+from kinod.contracts import catalog
+from kinod.contracts.declarations import ReadContext, UiSection
 from kinod.media.timecode import frames_to_tc, parse_rate, seconds_to_frame
 
 #: Link maker: path relative to the clip's output folder → URL (or None when not servable).

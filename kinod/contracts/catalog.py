@@ -19,7 +19,7 @@ from importlib.metadata import entry_points
 
 import structlog
 
-from kinod.analyzers.declarations import AnalysisReader, MarkerCategorySpec
+from kinod.contracts.declarations import AnalysisReader, MarkerCategorySpec
 
 GROUP = "kinod.analyzers"
 log = structlog.get_logger(__name__)
