@@ -71,6 +71,8 @@ class DramatiqExecutor:
         self.redis = redis_client(self.broker)
         self.epoch: str | None = None
         self.flights: dict[str, Flight] = {}  # token -> flight
+        #: Tokens whose outcomes the last poll handed out; their files go at the next poll.
+        self._collected: list[str] = []
         self._consumer: Any = None
         self._last_check = 0.0
         self._held_written: Any = None
@@ -143,6 +145,7 @@ class DramatiqExecutor:
         return [f.task.key for f in self.flights.values()]
 
     def poll(self, timeout: float = 0.0) -> list[TaskOutcome]:
+        self._forget_recorded()
         out = self._collect()
         now = time.monotonic()
         if now - self._last_check >= CHECK_EVERY_S:
@@ -179,9 +182,23 @@ class DramatiqExecutor:
         return any(f.sent_at is not None for f in self.flights.values())
 
     # Results ------------------------------------------------------------------------------------
-    def _drop(self, f: Flight) -> None:
+    def _drop(self, f: Flight, *, keep_files: bool = False) -> None:
         self.flights.pop(f.token, None)
-        self.dist.forget(f.token)
+        if keep_files:
+            self._collected.append(f.token)
+        else:
+            self.dist.forget(f.token)
+
+    def _forget_recorded(self) -> None:
+        """Remove the files of outcomes handed out by the previous poll.
+
+        The scheduler records what one poll returns before it polls again, so only then may
+        a result's outbox entry and result file go: a coordinator killed in between finds
+        them at its next start and collects the result instead of running the task again.
+        """
+        for token in self._collected:
+            self.dist.forget(token)
+        self._collected.clear()
 
     def _collect(self) -> list[TaskOutcome]:
         out = []
@@ -193,7 +210,7 @@ class DramatiqExecutor:
                 continue
             o.key = f.task.key
             out.append(o)
-            self._drop(f)
+            self._drop(f, keep_files=True)
         return out
 
     def _wait_completion(self, timeout: float) -> None:
