@@ -140,12 +140,18 @@ class TimecodeSource(enum.StrEnum):
 
     Camera XML sidecars (Sony XDCAM/XAVC, Canon XF) are written by the camera from
     its TC generator; container tags (QuickTime ``tmcd``, MXF) are next; loose file
-    tags are often rewritten by transcoders; the default is a last resort.
+    tags are often rewritten by transcoders; the default is a last resort. An image
+    sequence's frames carry theirs in the DPX TV header or the OpenEXR ``timeCode``
+    attribute, as a container does; without one its first frame number, read as a
+    frame count at the sequence's rate, is the start (``frame-number``).
     """
 
     CAMERA_XML = "camera-xml"
     CONTAINER = "container"
+    DPX_HEADER = "dpx-header"
+    EXR_HEADER = "exr-header"
     FILE_TAGS = "file-tags"
+    FRAME_NUMBER = "frame-number"
     DEFAULT = "default"
 
     @property

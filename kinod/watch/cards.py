@@ -238,7 +238,8 @@ def _open(card: CardRef, files: dict[str, FileSig], within: CardRef | None) -> O
         layout = detect_card(card.path)
     except (CardError, OSError):
         return OpenCard(card, files, None, alone, within)
-    found, _left = analysable_clips(layout, set(generic))
+    # Every settled file counts as present: a sequence's frames are not media names on their own.
+    found, _left = analysable_clips(layout, {card.path / rel for rel in files})
     return OpenCard(card, files, layout, sorted(found, key=lambda c: c.first), within)
 
 

@@ -1,7 +1,7 @@
 """Camera cards: turn a folder as a DIT copied it into the recordings the camera made.
 
 Entry point: :func:`detect_card`. One module per camera family (sony, p2, canon,
-gopro, dji, raw, audio, generic), registered in :data:`FAMILIES`.
+gopro, dji, raw, audio, sequences, generic), registered in :data:`FAMILIES`.
 """
 
 from kinod.media.cards.model import (

@@ -36,7 +36,9 @@ VIDEO_EXTENSIONS = frozenset(
 AUDIO_EXTENSIONS = frozenset({".wav", ".bwf", ".aif", ".aiff", ".flac", ".mp3", ".m4a", ".aac"})
 #: Camera raw formats ffmpeg cannot decode: recorded as clips, never analysed.
 UNDECODABLE_EXTENSIONS = frozenset({".r3d", ".braw", ".ari", ".crm"})
-STILL_EXTENSIONS = frozenset({".jpg", ".jpeg", ".dng", ".gpr", ".heic", ".png", ".cr2", ".cr3", ".arw", ".nef"})
+STILL_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".dng", ".gpr", ".heic", ".png", ".cr2", ".cr3", ".arw", ".nef", ".tif", ".tiff", ".dpx", ".exr"}
+)
 
 
 @dataclass

@@ -17,7 +17,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from kinod.media.timecode import TimecodeSource, format_rate, parse_rate
+from kinod.media.imageseq import ImageSequence
+from kinod.media.timecode import TimecodeSource, parse_rate
 
 FileRole = Literal["av", "video", "audio", "part"]
 
@@ -99,6 +100,7 @@ class CardClip:
     not_analysed_reason: str | None = None
     problems: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    sequence: ImageSequence | None = None  # a numbered image sequence; ``files`` holds its first frame
 
     @property
     def media_files(self) -> list[ClipFile]:
@@ -124,7 +126,7 @@ class CardClip:
 
     @property
     def size(self) -> int:
-        return sum(f.size for f in self.files)
+        return self.sequence.size if self.sequence is not None else sum(f.size for f in self.files)
 
     def timecode_hints(self) -> list[tuple[TimecodeSource, str]]:
         """Candidates for :func:`kinod.media.timecode.pick_start_timecode` / ``probe(timecode_hints=)``."""
@@ -146,6 +148,7 @@ class CardClip:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["files"] = [{**asdict(f), "path": str(f.path)} for f in self.files]
+        d["sequence"] = self.sequence.to_json() if self.sequence is not None else None
         d["spanned"] = self.spanned
         d["size"] = self.size
         d["telemetry_samples"] = len(self.telemetry)
@@ -203,10 +206,6 @@ class Card:
             "problems": [asdict(p) for p in self.problems],
             "manifests": list(self.manifests),
         }
-
-
-def rate_text(rate: Fraction | None) -> str | None:
-    return format_rate(rate) if rate else None
 
 
 @dataclass(frozen=True)
@@ -297,6 +296,8 @@ class ClipFiles:
     camera: CameraFacts | None = None
     card: str | None = None
     card_path: str | None = None
+    #: A numbered image sequence (``first`` is its first frame), decoded by ffmpeg's image2 demuxer.
+    sequence: ImageSequence | None = None
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -310,7 +311,7 @@ class ClipFiles:
     @property
     def plain(self) -> bool:
         """Nothing to hand on beyond the one file's path (no camera facts either)."""
-        return self.single and self.camera is None
+        return self.single and self.camera is None and self.sequence is None
 
     def on_card(self, name: str | None, path: str | Path | None) -> ClipFiles:
         """The same clip, placed on the card it was found on."""
@@ -325,6 +326,7 @@ class ClipFiles:
         return replace(
             self, first=parts[0], parts=parts, audio=tuple(Path(swap(str(p))) for p in self.audio), camera=camera,
             card_path=swap(self.card_path) if self.card_path else None,
+            sequence=self.sequence.with_paths(swap) if self.sequence is not None else None,
         )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
@@ -335,6 +337,8 @@ class ClipFiles:
             out["card"] = self.card
         if self.card_path is not None:
             out["card_path"] = self.card_path
+        if self.sequence is not None:
+            out["sequence"] = self.sequence.to_json()
         return out
 
     @classmethod
@@ -342,7 +346,8 @@ class ClipFiles:
         parts = tuple(Path(p) for p in data.get("parts", []))
         audio = tuple(Path(p) for p in data.get("audio", []))
         camera = CameraFacts.from_json(data.get("camera"))
-        return cls(parts[0], parts, audio, camera, data.get("card"), data.get("card_path"))
+        seq = ImageSequence.from_json(data["sequence"]) if data.get("sequence") else None
+        return cls(parts[0], parts, audio, camera, data.get("card"), data.get("card_path"), seq)
 
     @classmethod
     def alone(cls, path: Path) -> ClipFiles:
@@ -360,6 +365,10 @@ def analysable_clips(card: Card, present: set[Path]) -> tuple[list[ClipFiles], l
     out: list[ClipFiles] = []
     left: list[SkippedFile] = []
     for clip in card.clips:
+        if clip.sequence is not None:
+            if clip.files[0].path in present:  # the first frame settled with its card
+                out.append(ClipFiles(clip.files[0].path, (clip.files[0].path,), sequence=clip.sequence))
+            continue
         if not clip.analysable and clip.not_analysed_reason == "empty file":
             # Still handed on, so it gets an error sidecar naming the problem, like a loose one.
             out += [ClipFiles.alone(f.path) for f in clip.files if f.path in present]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kinod.media.cards import audio, canon, dji, generic, gopro, p2, raw, sony
+from kinod.media.cards import audio, canon, dji, generic, gopro, p2, raw, sequences, sony
 from kinod.media.cards.common import OS_LITTER, CardBuilder, CardFiles
 from kinod.media.cards.model import Card
 
@@ -39,6 +39,7 @@ FAMILIES: tuple[CardFamily, ...] = (
     CardFamily(dji.NAME, dji.detect, dji.parse),
     CardFamily(raw.NAME, raw.detect, raw.parse),
     CardFamily(audio.NAME, audio.detect, audio.parse),
+    CardFamily(sequences.NAME, sequences.detect, sequences.parse),
     CardFamily(generic.NAME, generic.detect, generic.parse),
 )
 
@@ -83,7 +84,7 @@ def detect_card(folder: str | os.PathLike[str]) -> Card:
                 card.families.append(fam.name)
     card.unknown = sorted(f.rel for f in files.unclaimed())
     for c in card.clips:
-        for f in c.files:
+        for f in c.files if c.sequence is None else ():  # a sequence's empty frames are its own problems
             if f.size == 0:
                 c.problems.append(f"{f.rel}: file is empty (0 bytes)")
                 c.analysable = False
