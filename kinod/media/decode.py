@@ -52,7 +52,7 @@ import structlog
 
 from kinod.contracts import FilterTap, FrameNeeds, StreamConsumer, StreamEnd
 from kinod.media.cache import AnalysisCacheWriter
-from kinod.media.decode_graph import filter_graph, input_path, write_concat_list
+from kinod.media.decode_graph import filter_graph, input_path, sequence_input, write_concat_list, write_sequence_list
 from kinod.media.decode_plan import PassPlan, needs_decode, plan_pass
 from kinod.media.decode_readers import call_hook, count_frames, drain_stderr, read_audio, read_frames, read_tap
 from kinod.media.decode_types import (
@@ -112,6 +112,8 @@ class DecodePass:
         self.audio_inputs = tuple(audio_inputs)
         #: A spanned recording's files in order (chapters): decoded as one input by ffmpeg's
         #: concat demuxer (no re-encode), so frame numbers run over the whole recording.
+        #: An image sequence (``probe.sequence``) is read by the image2 demuxer, or frame by
+        #: frame from a concat list where gaps must keep their length.
         self.parts = tuple(parts) if len(parts) > 1 else ()
         self._concat_list: Path | None = None
         self.probe = probe
@@ -181,6 +183,8 @@ class DecodePass:
             cmd += ["-threads", str(self.threads)]
         if self._concat_list is not None:
             cmd += ["-f", "concat", "-safe", "0", "-i", input_path(self._concat_list)]
+        elif self.probe.sequence is not None:
+            cmd += sequence_input(self.probe.sequence, self.rate)
         else:
             cmd += ["-i", input_path(self.path)]
         for a in self.audio_inputs:
@@ -205,9 +209,12 @@ class DecodePass:
         progress: Callable[[int], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> PassStats:
-        if not self.parts:
+        if self.parts:
+            self._concat_list = write_concat_list(self.parts)
+        elif self.probe.sequence is not None and self.probe.sequence.get("input") == "concat":
+            self._concat_list = write_sequence_list(self.probe.sequence, self.rate)
+        else:
             return self._run(analyzers, cache, video_branches, audio_branches, progress, cancelled)
-        self._concat_list = write_concat_list(self.parts)
         try:
             return self._run(analyzers, cache, video_branches, audio_branches, progress, cancelled)
         finally:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kinod.contracts import FilterTap
 from kinod.media.decode_types import POINT_FLAGS, SCALE_FLAGS, AudioBranch, StreamSpec, VideoBranch
+from kinod.media.imageseq import ImageSequence
+from kinod.media.imageseq_probe import LINEAR_TO_DISPLAY, concat_list
 
 if TYPE_CHECKING:
     from kinod.media.decode import DecodePass
@@ -64,7 +67,8 @@ def _video_graph(
     legs = len(streams) + bool(small and shared is None) + bool(full) + (counter_fd is not None)
     if not legs and not branches:
         return
-    top = _split(graph, "[0:v:0]", "split", "v", int(bool(legs)) + len(branches))
+    picture = "[0:v:0]" + (f"{LINEAR_TO_DISPLAY}," if dp.probe.sequence and dp.probe.transfer == "linear" else "")
+    top = _split(graph, picture, "split", "v", int(bool(legs)) + len(branches))
     for b, lb in zip(branches, top[int(bool(legs)) :], strict=True):
         graph.append(f"{lb}{b.filters or 'null'}[{lb[1:-1]}o]")
         outputs.append(["-map", f"[{lb[1:-1]}o]", *b.output_args])
@@ -198,4 +202,24 @@ def write_concat_list(parts: Sequence[Path]) -> Path:
     fd, name = tempfile.mkstemp(prefix="kinod-span-", suffix=".ffconcat")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
+    return Path(name)
+
+
+def sequence_input(block: dict[str, Any], rate: Fraction) -> list[str]:
+    """The image2 demuxer's input options for a whole, gap-free sequence (``probe.sequence``)."""
+    seq = ImageSequence.from_json(block)
+    pattern = str(Path(seq.folder).absolute()).replace("%", "%%") + "/" + seq.pattern
+    return [
+        "-f", "image2", "-pattern_type", "sequence", "-start_number", str(seq.first), "-start_number_range", "1",
+        "-framerate", f"{rate.numerator}/{rate.denominator}", "-i", "file:" + pattern,
+    ]  # fmt: skip
+
+
+def write_sequence_list(block: dict[str, Any], rate: Fraction) -> Path:
+    """A sequence with gaps (or frames to read one by one) as an ffconcat list in a private temp file."""
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="kinod-seq-", suffix=".ffconcat")
+    with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
+        fh.write(concat_list(ImageSequence.from_json(block), rate))
     return Path(name)

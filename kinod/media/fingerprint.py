@@ -15,6 +15,9 @@ from pathlib import Path
 
 import xxhash
 
+from kinod.media.imageseq import ImageSequence
+from kinod.media.imageseq_probe import sequence_fingerprint
+
 BLOCK = 1 << 20
 LARGE = 1 << 30
 
@@ -34,9 +37,12 @@ def fingerprint(path: Path) -> str:
     return f"{size:x}-{h.hexdigest()}"
 
 
-def clip_fingerprint(parts: Sequence[Path]) -> str:
+def clip_fingerprint(parts: Sequence[Path], sequence: ImageSequence | None = None) -> str:
     """The content identity of a clip: its file's fingerprint, or for a spanned recording
-    one made of every chapter's in order (cheap: each reads only head and tail blocks)."""
+    one made of every chapter's in order (cheap: each reads only head and tail blocks);
+    an image sequence's from its listing and sampled frames (:func:`sequence_fingerprint`)."""
+    if sequence is not None:
+        return sequence_fingerprint(sequence)
     if len(parts) == 1:
         return fingerprint(parts[0])
     h = xxhash.xxh3_128()

@@ -131,6 +131,9 @@ class Probe:
     sidecar: str | None = None
     #: Broadcast WAV facts (bext/iXML: scene, take, tape, time_reference, track names...).
     bwf: dict[str, Any] | None = None
+    #: An image sequence's block (:func:`kinod.media.imageseq_probe.probe_sequence`): pattern,
+    #: first/last, count, gaps, header facts; the decode pass reads its frames from it.
+    sequence: dict[str, Any] | None = None
 
     @property
     def timeline_rate(self) -> Fraction:

@@ -32,6 +32,7 @@ from kinod.media.clipcheck import pre_decode_problems
 from kinod.media.decode import DecodeError, DecodePass, needs_decode
 from kinod.media.ffmpeg import ffmpeg_path
 from kinod.media.fingerprint import clip_fingerprint
+from kinod.media.imageseq_probe import probe_sequence
 from kinod.media.probe import Probe, ProbeError
 from kinod.media.proxy import plan_proxy
 from kinod.media.span import Part, probe_span
@@ -82,6 +83,17 @@ class PassRunner:
             return known
         return audio_tc_rate(Path(card_path) if card_path else None, default)
 
+    def _probe(self, path: Path, task: Task, clip_files: ClipFiles) -> tuple[Probe, list[Part]]:
+        """The clip's probe and its parts: a recording's files, or an image sequence's frames as one."""
+        if clip_files.sequence is not None:
+            return probe_sequence(clip_files.sequence, parse_rate(self.config.cards.sequence_rate)), []
+        return probe_span(
+            clip_files.parts,
+            clip_files.audio,
+            audio_tc_rate=self._audio_tc_rate(path, task.card_path or clip_files.card_path, clip_files.camera),
+            camera=clip_files.camera,
+        )
+
     def run(
         self, task: Task, cancelled: Callable[[], bool], progress: Callable[[int, int], None] | None = None
     ) -> TaskOutcome:
@@ -91,13 +103,8 @@ class PassRunner:
         clip_files = ClipFiles.from_json(task.files) if task.files else ClipFiles.alone(path)
         files = list(clip_files.files)
         try:
-            pr, parts = probe_span(
-                clip_files.parts,
-                clip_files.audio,
-                audio_tc_rate=self._audio_tc_rate(path, task.card_path or clip_files.card_path, clip_files.camera),
-                camera=clip_files.camera,
-            )
-            if clip_fingerprint(files) != task.fingerprint:
+            pr, parts = self._probe(path, task, clip_files)
+            if clip_fingerprint(files, clip_files.sequence) != task.fingerprint:
                 msg = f"{path}: file changed since it was queued; it is planned again once it has settled"
                 return TaskOutcome(task.key, "cancelled", msg, problem="changed_while_processing")
         except ProbeError as e:
@@ -112,7 +119,8 @@ class PassRunner:
         errors = [_err("probe", w) for w in pr.warnings]
         if pr.truncated:
             errors.append(_err("probe", f"{path}: file is truncated"))
-        integ = check_integrity(path, pr, self.config.cards.integrity_check)
+        # A sequence's integrity is its own: empty and truncated frames were found with its card.
+        integ = check_integrity(path, pr, self.config.cards.integrity_check and pr.sequence is None)
         errors.extend(_err("integrity", m) for m in pre_decode_problems(path, pr, integ))
         failures: dict[str, str] = {}
         live = self._start(task, info, failures)

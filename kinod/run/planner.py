@@ -76,8 +76,8 @@ class Planner:
         every = list(clip.files)
         try:
             st = os.stat(path)
-            size = sum(os.stat(p).st_size for p in every)
-            fp = fp or clip_fingerprint(every)
+            size = clip.sequence.size if clip.sequence else sum(os.stat(p).st_size for p in every)
+            fp = fp or clip_fingerprint(every, clip.sequence)
         except OSError as e:
             raise ClipError(_os_message(Path(e.filename or path), e)) from None
         specs = self.specs(fp, path)

@@ -24,8 +24,11 @@ class CardsConfig(BaseModel):
     #: Frame rate that labels a Broadcast WAV's bext start when its iXML names none and
     #: its card holds no video clip to take the rate from ("25", "24000/1001", "29.97").
     audio_tc_rate: str = "25"
+    #: Frame rate of an image sequence whose frames' headers name none (TIFF, PNG, JPEG,
+    #: DPX/EXR without it); its first frame number is then its start, counted at this rate.
+    sequence_rate: str = "24"
 
-    @field_validator("audio_tc_rate")
+    @field_validator("audio_tc_rate", "sequence_rate")
     @classmethod
     def _a_rate(cls, v: str) -> str:
         from kinod.media.timecode import parse_rate
