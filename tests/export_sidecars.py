@@ -106,7 +106,7 @@ def make_sidecar(
     path = f"{folder}/{name}"
     return {
         "schema": "kinod.clip",
-        "schema_version": "1.0",
+        "schema_version": "1.1",
         "kinod_version": "0.1.0",
         "generated_at": "2026-01-01T00:00:00+00:00",
         "source": {"path": path, "name": name, "size": 1000, "fingerprint": "3e8-abc", "card": "A001"},

@@ -27,7 +27,7 @@ from kinod.media.timebase import TimeBase
 from kinod.media.timecode import format_rate
 
 SCHEMA_NAME = "kinod.clip"
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: the "sequence" block of an image-sequence clip
 SIDECAR_SUFFIX = ".kino.json"
 
 
@@ -155,7 +155,7 @@ def build_sidecar(
         }
         analyses = {name: labelled_analysis(rec, tb) for name, rec in analyses.items()}
         markers = [labelled_marker(m, tb) for m in markers]
-    return {
+    out = {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
         "kinod_version": __version__,
@@ -174,6 +174,20 @@ def build_sidecar(
         "markers": sorted(markers, key=lambda m: (m["frame"], m["category"])),
         "errors": errors,
     }
+    if probe is not None and probe.sequence is not None:
+        out["sequence"] = sequence_block(probe)
+    return out
+
+
+def sequence_block(probe: Probe) -> dict[str, Any]:
+    """An image sequence's block: its frames, gaps and header facts, with each gap's timecode."""
+    seq = dict(probe.sequence or {})
+    tb = TimeBase.from_probe(probe)
+    first = int(seq.get("first", 0))
+    seq["gaps"] = [
+        {"first": a, "last": b, "frames": b - a + 1, "tc": tb.tc(a - first)} for a, b in seq.get("gaps", [])
+    ]
+    return seq
 
 
 def sidecar_path(out_dir: Path, clip_name: str) -> Path:
