@@ -196,9 +196,7 @@ def _clip(
     rate, nle, start, frames, drop = _time_base(sidecar)
     fr = float(nle)
     available = otio.opentime.TimeRange(otio.opentime.RationalTime(start, fr), otio.opentime.RationalTime(frames, fr))
-    ref = otio.schema.ExternalReference(
-        target_url=otio.url_utils.url_from_filepath(source["path"]), available_range=available
-    )
+    ref = _media_reference(sidecar, available, fr)
     ref.metadata["kinod"] = {"fingerprint": source.get("fingerprint"), "size": source.get("size")}
     probe = sidecar.get("probe") or {}
     audio = probe.get("audio") or []
@@ -254,6 +252,23 @@ def _clip(
         marker.metadata["Resolve_OTIO"] = {"Note": note, "Keywords": []}
         clip.markers.append(marker)
     return clip, nle, drop
+
+
+def _media_reference(sidecar: dict[str, Any], available: otio.opentime.TimeRange, fr: float) -> Any:
+    """The clip's file, or for an image sequence its frames (OTIO ``ImageSequenceReference``):
+    frame ``first`` at the start timecode, one number per frame; a missing frame is an error
+    to a player (``MissingFramePolicy.error``), as gaps are never bridged."""
+    seq = sidecar.get("sequence")
+    if not seq:
+        return otio.schema.ExternalReference(
+            target_url=otio.url_utils.url_from_filepath(sidecar["source"]["path"]), available_range=available
+        )
+    policy = otio.schema.ImageSequenceReference.MissingFramePolicy.error
+    return otio.schema.ImageSequenceReference(
+        target_url_base=otio.url_utils.url_from_filepath(seq["folder"]).rstrip("/") + "/",
+        name_prefix=seq["head"], name_suffix=seq["tail"], start_frame=int(seq["first"]), frame_step=1, rate=fr,
+        frame_zero_padding=int(seq["padding"]), missing_frame_policy=policy, available_range=available,
+    )  # fmt: skip
 
 
 def _check(sidecar: dict[str, Any]) -> None:
