@@ -57,7 +57,7 @@ class ImageSequence:
 
     @property
     def ext(self) -> str:
-        return os.path.splitext(self.tail)[1].lower()
+        return _ext(self.tail)
 
     @property
     def span(self) -> int:
@@ -204,7 +204,7 @@ def find_sequences(root: Path, files: Iterable[tuple[str, int]]) -> list[tuple[I
     """The sequences among card-relative ``(path, size)`` pairs, each with the paths it takes.
 
     Names are grouped by folder, the text around the number and the extension; a group
-    of one is a still and is not returned. Within a group the padding is the one the
+    of one is a still and is not returned. Within a group the padding is the one most
     zero-led numbers show (else the common length, else none); a name that the padding
     would not write (``01`` among ``0001``) stays out, as a still.
     """
@@ -225,9 +225,9 @@ def find_sequences(root: Path, files: Iterable[tuple[str, int]]) -> list[tuple[I
 
 
 def _padding(digits: list[str]) -> int:
-    zero_led = [len(d) for d in digits if len(d) > 1 and d.startswith("0")]
+    zero_led = Counter(len(d) for d in digits if len(d) > 1 and d.startswith("0"))
     if zero_led:
-        return min(zero_led)
+        return zero_led.most_common(1)[0][0]
     lengths = {len(d) for d in digits}
     return lengths.pop() if len(lengths) == 1 else 0
 
@@ -237,6 +237,11 @@ def _sequence(folder: Path, head: str, tail: str, padding: int, frames: dict[int
     gaps = tuple((a + 1, b - 1) for a, b in pairwise(numbers) if b > a + 1)
     sizes = [frames[n].size for n in numbers]
     usual = Counter(sizes).most_common(1)[0][0]
-    uncompressed = os.path.splitext(tail)[1].lower() in UNCOMPRESSED
+    uncompressed = _ext(tail) in UNCOMPRESSED
     bad = tuple(n for n in numbers if frames[n].size == 0 or (uncompressed and frames[n].size < usual))
     return ImageSequence(folder, head, tail, padding, numbers[0], numbers[-1], gaps, bad, sum(sizes))
+
+
+def _ext(tail: str) -> str:
+    """The extension of a frame name's tail (``.dpx``; the tail may be the extension alone)."""
+    return "." + tail.rsplit(".", 1)[-1].lower() if "." in tail else ""
