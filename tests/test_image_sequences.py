@@ -186,12 +186,15 @@ def test_fingerprint_samples_frames_and_sees_every_listing_change(tmp_path: Path
 def test_bad_frames_never_stop_the_card(tmp_path: Path) -> None:
     card = tmp_path / "CARD"
     seq = card / "bad seq"
-    frames(seq, "take 1.%04d.png", 1)
-    frames(seq / "big", "x.%04d.png", 1, [("testsrc2", 1)], size="640x480")
-    shutil.move(str(seq / "big" / "x.0001.png"), seq / "take 1.0010.png")  # another resolution
+    # take 1 is read frame by frame (it has empty frames; its JPEG is a sampled frame, so named);
+    # take 2 by the image2 demuxer, its JPEG unseen until the decode fails on it.
+    for take, alien in (("take 1", 18), ("take 2", 12)):
+        frames(seq, f"{take}.%04d.png", 1)
+        frames(seq / "big", "x.%04d.png", 1, [("testsrc2", 1)], size="640x480")
+        shutil.move(str(seq / "big" / "x.0001.png"), seq / f"{take}.0010.png")  # another resolution
+        frames(seq / "j", "y.%04d.jpg", 1, [("testsrc2", 1)])
+        shutil.move(str(seq / "j" / "y.0001.jpg"), seq / f"{take}.{alien:04d}.png")  # a JPEG named as a frame
     shutil.rmtree(seq / "big")
-    frames(seq / "j", "y.%04d.jpg", 1, [("testsrc2", 1)])
-    shutil.move(str(seq / "j" / "y.0001.jpg"), seq / "take 1.0020.png")  # a JPEG named as a frame
     shutil.rmtree(seq / "j")
     (seq / "take 1.0030.png").write_bytes(b"")  # zero bytes
     trunc = seq / "take 1.0031.png"
@@ -202,12 +205,18 @@ def test_bad_frames_never_stop_the_card(tmp_path: Path) -> None:
         shutil.copy(p, raw + p.name.encode())
     frames(card / "STILL", "poster.jpg", 1, [("testsrc2", 1)], args=["-update", "1"])
     out = _scan(tmp_path, card)
+    for take, how in (("take 1", "concat"), ("take 2", "image2")):
+        side = _sidecar(out / "bad seq" / f"{take}.0001.png.kino.json")
+        assert side["sequence"]["input"] == how
+        assert side["timeline"]["frames"] == 60 and side["decode"]["frames"] == 60
+        shots = sorted(m["frame"] for m in side["markers"] if m["category"] == "shot")
+        assert [f for f in shots if f > 0] == CUTS  # frames that cannot be decoded keep their places
+        assert any("decode errors" in e["message"] for e in side["errors"])  # and are named
     side = _sidecar(out / "bad seq" / "take 1.0001.png.kino.json")
-    assert side["timeline"]["frames"] == 60 and side["decode"]["frames"] == 60
-    problems = " ".join(side["sequence"]["problems"])
-    assert "30" in json.dumps(side["sequence"]["bad"]) and "empty or truncated" in problems
+    assert any("mjpeg picture in a png sequence" in p for p in side["sequence"]["problems"])
+    assert side["sequence"]["bad"] == [30] and "empty or truncated" in " ".join(side["sequence"]["problems"])
     report = json.loads((out / "card.kino.json").read_text())
-    assert sorted(c["family"] for c in report["clips"]) == ["sequence", "sequence"]
+    assert sorted(c["family"] for c in report["clips"]) == ["sequence"] * 3
     assert any(s["reason"] == "still image" for s in report["skipped"])
-    odd = [c for c in report["clips"] if c["name"] != "take 1"]
+    odd = [c for c in report["clips"] if not c["name"].startswith("take")]
     assert odd and odd[0]["duration_frames"] == 3

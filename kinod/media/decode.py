@@ -181,6 +181,10 @@ class DecodePass:
         cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error"]
         if self.threads:
             cmd += ["-threads", str(self.threads)]
+        if self.probe.sequence is not None:
+            # Frames of another size go through the same graph (scaled), not a rebuilt one
+            # that would restart its frame counts.
+            cmd += ["-reinit_filter", "0"]
         if self._concat_list is not None:
             cmd += ["-f", "concat", "-safe", "0", "-i", input_path(self._concat_list)]
         elif self.probe.sequence is not None:

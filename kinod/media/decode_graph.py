@@ -75,7 +75,9 @@ def _video_graph(
     if not legs:
         return
     r = dp.rate
-    head = top[0] + (f"fps={r.numerator}/{r.denominator}," if dp.probe.vfr else "")
+    # A sequence's frame that fails to decode leaves a hole in time that fps fills, as for VFR.
+    regrid = dp.probe.vfr or dp.probe.sequence is not None
+    head = top[0] + (f"fps={r.numerator}/{r.denominator}," if regrid else "")
     labels = _split(graph, head, "split", "an", legs)
     _frame_streams(graph, outputs, streams, labels, shared)
     rest = labels[len(streams) :]
