@@ -133,7 +133,8 @@ def test_exports_reference_the_frames(tmp_path: Path) -> None:
 
 def test_names_make_runs() -> None:
     def runs(names: list[str], size: int = 10) -> list[tuple[str, int, int, int]]:
-        return [(s.pattern, s.first, s.last, s.count) for s, _ in find_sequences(Path("/c"), [(n, size) for n in names])]
+        found = find_sequences(Path("/c"), [(n, size) for n in names])
+        return [(s.pattern, s.first, s.last, s.count) for s, _ in found]
 
     assert runs(["a.0001.exr", "a.0002.exr", "b.0001.exr", "b.0002.exr"]) == [
         ("a.%04d.exr", 1, 2, 2), ("b.%04d.exr", 1, 2, 2)]  # fmt: skip

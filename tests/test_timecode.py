@@ -498,7 +498,9 @@ def test_bwf_floors_and_validates() -> None:
 
 
 def test_source_priority_order() -> None:
-    assert [s.value for s in TimecodeSource] == ["camera-xml", "container", "dpx-header", "exr-header", "file-tags", "frame-number", "default"]
+    assert [s.value for s in TimecodeSource] == [
+        "camera-xml", "container", "dpx-header", "exr-header", "file-tags", "frame-number", "default",
+    ]  # fmt: skip
     assert TimecodeSource.CAMERA_XML.priority < TimecodeSource.CONTAINER.priority
     assert TimecodeSource.CONTAINER.priority < TimecodeSource.FILE_TAGS.priority
     assert TimecodeSource.FILE_TAGS.priority < TimecodeSource.DEFAULT.priority

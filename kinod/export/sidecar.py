@@ -184,9 +184,7 @@ def sequence_block(probe: Probe) -> dict[str, Any]:
     seq = dict(probe.sequence or {})
     tb = TimeBase.from_probe(probe)
     first = int(seq.get("first", 0))
-    seq["gaps"] = [
-        {"first": a, "last": b, "frames": b - a + 1, "tc": tb.tc(a - first)} for a, b in seq.get("gaps", [])
-    ]
+    seq["gaps"] = [{"first": a, "last": b, "frames": b - a + 1, "tc": tb.tc(a - first)} for a, b in seq.get("gaps", [])]
     return seq
 
 
