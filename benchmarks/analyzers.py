@@ -19,6 +19,11 @@ its children) and wall time of:
 and prints all per clip / bare (target <= 1.5x CPU), shots / scenedetect, both as new
 processes (target < 1x), and whether the cut lists are identical.
 
+``--sequence`` adds a 1,440-frame 1080p 10-bit DPX sequence (a minute of a film scan
+at 24 fps, about 12 GB in ``benchmarks/.cache``: ``--sequence-frames`` makes it
+shorter) read as one clip: ``bare`` is ffmpeg's image2 demuxer decoding every frame,
+``all`` the same pass as for a movie; the same all/bare budget holds.
+
 The memory check runs every analyzer on two hours of 3840x2160 at 1 fps (7,200 4K
 frames: a two-hour clip's duration, every buffer at 4K size; made by concatenating
 copies of one encoded minute, so nothing long is encoded), and on 2 and 20 minutes
@@ -134,6 +139,44 @@ def generated_clip() -> Path:
     return out
 
 
+def dpx_sequence(frames: int) -> Path:
+    """A folder of ``frames`` 1080p 10-bit DPX frames numbered from 86400 (cached), with cuts and grain."""
+    out = CACHE / f"dpx_{frames}_1080p"
+    if (out / "done").is_file():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    video = "testsrc2=s=1920x1080:r=24,hue=h='360*floor(t/5)/7',noise=alls=6:allf=t"
+    ffmpeg("-f", "lavfi", "-i", video, "-frames:v", str(frames), "-pix_fmt", "gbrp10le", "-start_number", "86400",
+           str(out / "A001C001.%07d.dpx"))  # fmt: skip
+    (out / "done").write_text("")
+    return out
+
+
+def probe_clip(clip: Path) -> tuple[Path, object]:
+    """The clip's first file and probe: a movie file, or a folder holding one image sequence."""
+    from fractions import Fraction
+
+    from kinod.media.imageseq import find_sequences
+    from kinod.media.imageseq_probe import probe_sequence
+    from kinod.media.probe import probe
+
+    if not clip.is_dir():
+        return clip, probe(clip)
+    ((seq, _),) = find_sequences(clip, [(p.name, p.stat().st_size) for p in clip.iterdir() if p.name != "done"])
+    return seq.path(seq.first), probe_sequence(seq, Fraction(24))
+
+
+def bare_decode(clip: Path) -> list[str]:
+    """ffmpeg decoding every frame of the clip and nothing else (image2 for a sequence)."""
+    if not clip.is_dir():
+        return [FFMPEG, "-v", "error", "-nostdin", "-i", str(clip), "-f", "null", "-"]
+    first = min(p.name for p in clip.iterdir() if p.suffix == ".dpx")
+    stem, number = first.split(".")[0], first.split(".")[1]
+    pattern = str(clip / f"{stem}.%0{len(number)}d.dpx")
+    return [FFMPEG, "-v", "error", "-nostdin", "-framerate", "24", "-start_number", number, "-i", pattern,
+            "-f", "null", "-"]  # fmt: skip
+
+
 def long_clip(name: str, source: str, minutes: int) -> Path:
     """A long clip made by concatenating copies of one encoded minute of ``source`` (no re-encoding)."""
     CACHE.mkdir(exist_ok=True)
@@ -190,7 +233,6 @@ def child(clip: Path, names: list[str], artefacts: Path) -> None:
     from kinod.analyzers.silence import SilenceAnalyzer
     from kinod.analyzers.technical import TechnicalAnalyzer
     from kinod.media.decode import DecodePass, needs_decode
-    from kinod.media.probe import probe
 
     classes = {
         c.name: c
@@ -206,7 +248,7 @@ def child(clip: Path, names: list[str], artefacts: Path) -> None:
         )
     }  # importing them all costs ~0.1 s more than shots alone: shots drags in scenedetect and cv2 anyway
     t0, c0 = time.perf_counter(), _cpu()
-    pr = probe(clip)
+    clip, pr = probe_clip(clip)
     analyzers = [classes[n]() for n in names]
     info = ClipInfo(clip, pr, pr.timeline_rate, pr.frames, artefacts, pr.start_tc_frames, pr.drop_frame)
     for a in analyzers:
@@ -247,12 +289,15 @@ def compare(clip: Path, runs: int) -> dict[str, float]:
     me = [sys.executable, str(Path(__file__).resolve())]
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
-        bare = best_of(runs, [FFMPEG, "-v", "error", "-nostdin", "-i", str(clip), "-f", "null", "-"])
+        bare = best_of(runs, bare_decode(clip))
         every, every_work, _ = warm(runs, [*me, "--child", str(clip), ",".join(ALL), str(t / "kf_all")])
         shots, shots_work, info = warm(runs, [*me, "--child", str(clip), "shots", str(t / "kf_shots")])
-        sd_cmd = [SCENEDETECT, "-q", "-i", str(clip), "-m", "15", "-o", str(t / "sd"), "detect-content"]
-        sd = best_of(runs, [*sd_cmd, "list-scenes", "-s"])
-        ours, theirs = info["cuts"], scenedetect_cuts(t / "sd")
+        if clip.is_dir():  # scenedetect reads no DPX sequence: the pass alone is compared
+            sd, ours, theirs = shots, info["cuts"], info["cuts"]
+        else:
+            sd_cmd = [SCENEDETECT, "-q", "-i", str(clip), "-m", "15", "-o", str(t / "sd"), "detect-content"]
+            sd = best_of(runs, [*sd_cmd, "list-scenes", "-s"])
+            ours, theirs = info["cuts"], scenedetect_cuts(t / "sd")
     print(f"\n{clip.name}")
     print(f"  {'':40}{'cpu s':>9}{'wall s':>9}")
     for label, c in (
@@ -325,11 +370,14 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3, help="best of N runs each (default 3)")
     ap.add_argument("--no-memory", action="store_true", help="skip the long-clip memory check")
     ap.add_argument("--memory-only", action="store_true", help="only the long-clip memory check")
+    ap.add_argument("--sequence", action="store_true", help="also a 1080p 10-bit DPX sequence (about 12 GB)")
+    ap.add_argument("--sequence-frames", type=int, default=1440, help="frames of that sequence (default 1440)")
     args = ap.parse_args()
     if args.memory_only:
         memory()
         return 0
     clips = args.clips or [generated_clip(), *(FIXTURES / n for n in FIXTURE_CLIPS if (FIXTURES / n).is_file())]
+    clips += [dpx_sequence(args.sequence_frames)] if args.sequence else []
     print(f"ffmpeg {FFMPEG}\nbest of {args.runs} runs; {os.cpu_count()} CPUs (possibly shared)")
     ratios = {c.name: compare(c, args.runs) for c in clips}
     print("\nsummary")
