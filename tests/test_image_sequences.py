@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+import av
 import jsonschema
 import opentimelineio as otio
 import pytest
@@ -35,8 +36,8 @@ def _config(tmp: Path, extra: str = "") -> Path:
     return cfg
 
 
-def _scan(tmp: Path, card: Path) -> Path:
-    assert main(["--config", str(_config(tmp)), "scan", str(card)]) == 0
+def _scan(tmp: Path, card: Path, extra: str = "") -> Path:
+    assert main(["--config", str(_config(tmp, extra)), "scan", str(card)]) == 0
     return tmp / "out" / card.name
 
 
@@ -112,8 +113,12 @@ def test_sequence_is_one_clip_with_rate_tc_cuts_and_gaps(tmp_path: Path, kind: s
 def test_exports_reference_the_frames(tmp_path: Path) -> None:
     card = tmp_path / "CARD"
     _dpx(card / "SCAN")
-    out = _scan(tmp_path, card)
+    out = _scan(tmp_path, card, "[proxy]\nenabled = true\nheight = 240\n")
     side = _sidecar(out / "SCAN" / "A001C003.0086400.dpx.kino.json")
+    with av.open(str(out / "SCAN" / "Proxies" / "A001C003.0086400_Proxy.mov")) as proxy:  # from the same pass
+        stream = proxy.streams.video[0]
+        assert sum(1 for _ in proxy.decode(stream)) == 60
+        assert stream.metadata.get("timecode") == "10:00:00:00"
     assert side["sequence"]["header"]["keycode"] == "KU 22 123456 7890+12"
     assert side["sequence"]["header"]["device"] == "Scanity"
     tl = otio.adapters.read_from_file(str(out / "SCAN" / "A001C003.0086400.dpx.otio"))
