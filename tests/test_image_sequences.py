@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -21,8 +22,8 @@ from seqkit import dpx_headers, exr_attributes, frames
 from kinod.cli.main import main
 from kinod.export.sidecar import json_schema
 from kinod.media.cards import detect_card
-from kinod.media.imageseq import find_sequences
-from kinod.media.imageseq_probe import sequence_fingerprint
+from kinod.media.imageseq import ImageSequence, find_sequences
+from kinod.media.imageseq_probe import concat_list, sequence_fingerprint
 
 CUTS = [20, 40]  # seqkit.CUT_SEGMENTS: three shots of 20 frames
 
@@ -155,6 +156,15 @@ def test_names_make_runs() -> None:
                                              ("x.0004.dpx", 100), ("x.0007.dpx", 100)])  # fmt: skip
     assert seq.gaps == ((5, 6),) and seq.bad == (2, 3)
     assert any("empty or truncated" in p for p in seq.problems())
+
+
+def test_frame_list_keeps_every_number_in_its_place() -> None:
+    seq = ImageSequence(Path("/f"), "s.", ".dpx", 4, 1, 10, gaps=((4, 5),), bad=(1, 8))
+    lines = concat_list(seq, Fraction(24)).splitlines()
+    files = [ln.split("/f/")[1].rstrip("'") for ln in lines if ln.startswith("file")]
+    durations = [round(float(ln.split()[1]) * 24, 6) for ln in lines if ln.startswith("duration")]
+    assert files == ["s.0002.dpx", "s.0003.dpx", "s.0006.dpx", "s.0007.dpx", "s.0009.dpx", "s.0010.dpx"]
+    assert durations == [2, 3, 1, 2, 1, 1]  # 0002 also holds the empty 0001; 0003 the gap; 0007 the bad 0008
 
 
 def test_a_million_frames_stay_small() -> None:

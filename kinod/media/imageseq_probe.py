@@ -162,8 +162,10 @@ def concat_list(seq: ImageSequence, rate: Fraction) -> str:
     """
     lines = ["ffconcat version 1.0"]
     usable = list(seq.usable())
-    for n, nxt in zip(usable, [*usable[1:], usable[-1] + 1], strict=True):
+    # The first usable frame also covers any left-out frames before it, so it is frame 0.
+    starts = [seq.first, *usable[1:]]
+    for n, start, nxt in zip(usable, starts, [*usable[1:], seq.last + 1], strict=True):
         quoted = str(seq.path(n).absolute()).replace("'", "'\\''")
         lines.append(f"file 'file:{quoted}'")
-        lines.append(f"duration {float((nxt - n) / rate):.9f}")
+        lines.append(f"duration {float((nxt - start) / rate):.9f}")
     return "\n".join(lines) + "\n"
