@@ -152,6 +152,8 @@ def test_names_make_runs() -> None:
         ("big.%d.dpx", 999998, 1000001, 4)]  # fmt: skip
     assert runs(["s-0001.tif", "s-0002.tif", "s-01.tif"]) == [("s-%04d.tif", 1, 2, 2)]
     assert runs(["DCIM/100CANON/IMG_0001.JPG", "DCIM/100CANON/IMG_0002.JPG"]) == []  # a camera's photos
+    # a frame of another format in the middle: a still beside the run, its number a gap of the run
+    assert runs(["m.0001.dpx", "m.0002.tif", "m.0003.dpx"]) == [("m.%04d.dpx", 1, 3, 2)]
     (seq, _), = find_sequences(Path("/c"), [("x.0001.dpx", 100), ("x.0002.dpx", 0), ("x.0003.dpx", 60),
                                              ("x.0004.dpx", 100), ("x.0007.dpx", 100)])  # fmt: skip
     assert seq.gaps == ((5, 6),) and seq.bad == (2, 3)
