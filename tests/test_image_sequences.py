@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,12 +18,13 @@ import av
 import jsonschema
 import opentimelineio as otio
 import pytest
-from seqkit import dpx_headers, exr_attributes, frames
+from seqkit import bcd_time, dpx_headers, exr_attributes, frames
 
 from kinod.cli.main import main
 from kinod.export.sidecar import json_schema
 from kinod.media.cards import detect_card
 from kinod.media.imageseq import ImageSequence, find_sequences
+from kinod.media.imageseq_headers import dpx_header
 from kinod.media.imageseq_probe import concat_list, sequence_fingerprint
 
 CUTS = [20, 40]  # seqkit.CUT_SEGMENTS: three shots of 20 frames
@@ -238,3 +240,19 @@ def test_bad_frames_never_stop_the_card(tmp_path: Path) -> None:
     assert any(s["reason"] == "still image" for s in report["skipped"])
     odd = [c for c in report["clips"] if not c["name"].startswith("take")]
     assert odd and odd[0]["duration_frames"] == 3
+
+
+def test_big_endian_dpx_header_and_drop_frame_timecode() -> None:
+    head = bytearray(b"\xff" * 2048)
+    head[0:4] = b"SDPX"
+    struct.pack_into(">I", head, 4, 2048)
+    struct.pack_into(">II", head, 772, 4096, 3112)
+    head[801], head[803] = 3, 10  # logarithmic, 10 bit
+    struct.pack_into(">I", head, 1920, bcd_time("01:00:00;02", drop=True))
+    struct.pack_into(">f", head, 1940, 29.97)
+    facts = dpx_header(bytes(head))
+    assert (facts.rate, facts.rate_source) == (Fraction(30000, 1001), "dpx-tv-header")
+    assert (facts.start_tc, facts.drop_frame, facts.tc_source) == ("01:00:00;02", True, "dpx-header")
+    assert facts.facts["transfer"] == "logarithmic" and facts.facts["bit_depth"] == 10
+    assert "keycode" not in facts.facts  # the film header is all 0xFF: not filled in
+    assert dpx_header(bytes(head[:4]) + b"\0" * 2044).rate is None  # a header of zeros says nothing
