@@ -48,7 +48,7 @@ class FacesAnalyzer(ModelAnalyzer):
     Config = FacesConfig
     marker_categories: ClassVar[tuple[MarkerCategorySpec, ...]] = (
         MarkerCategorySpec("face", "PINK", "Face", order=60),
-        MarkerCategorySpec("person", "MAGENTA", "Person", order=61, search_kind="person"),
+        MarkerCategorySpec("person", "MAGENTA", "Person", order=61, search_kind=None),
     )
 
     @classmethod

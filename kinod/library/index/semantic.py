@@ -21,7 +21,7 @@ import numpy as np
 from kinod.library.index.extract import ClipDoc
 
 #: Entry kinds that get a vector: what people describe in their own words.
-SEMANTIC_KINDS = frozenset({"words", "scene"})
+SEMANTIC_KINDS = frozenset({"words", "scene", "description"})
 #: Cosine similarity below which a semantic neighbour is not a hit.
 MIN_SIMILARITY = 0.25
 RRF_K = 60.0
