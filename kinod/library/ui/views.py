@@ -122,11 +122,11 @@ def strip(sidecar: dict[str, Any], duration: float) -> list[dict[str, Any]]:
         if not isinstance(m, dict):
             continue
         cat = str(m.get("category") or "marker")
-        t = _f(m.get("seconds"))
+        t = min(max(_f(m.get("seconds")), 0.0), duration)
         length = _f(m.get("duration_frames")) / float(rate) if rate else 0.0
+        length = min(max(length, 0.0), duration - t)  # never past the clip's end
         rows.setdefault(cat, []).append({
-            "t": t, "left": round(min(max(t / duration, 0.0), 1.0) * 100, 3),
-            "width": round(min(max(length / duration, 0.0), 1.0) * 100, 3),
+            "t": t, "left": round(t / duration * 100, 3), "width": round(length / duration * 100, 3),
             "title": " — ".join(str(x) for x in (m.get("name"), m.get("comment"), m.get("tc")) if x),
         })
     known = catalog.marker_categories()
