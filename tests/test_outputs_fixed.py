@@ -89,3 +89,33 @@ def test_no_subtitles_or_transcript_for_a_clip_without_speech(tmp_path: Path) ->
     spoken = make_sidecar(name="talk.mov", speech=[_seg(0.0, LONG, "Speaker 1")])
     srt, vtt = write_formats(spoken, tmp_path, ["srt", "vtt"])
     assert read_cues(srt) and read_cues(vtt)
+
+
+def test_slate_roll_scene_take_fill_the_card_report(tmp_path: Path) -> None:
+    from kinod.config import load_config
+    from kinod.run.card_outputs import card_output_dir, finish_card
+
+    card = tmp_path / "footage" / "DAY1"
+    card.mkdir(parents=True)
+    clip = card / "take7.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=s=160x90:r=25:d=1", "-c:v", "libx264", "-preset", "ultrafast",
+           "-pix_fmt", "yuv420p", str(clip))
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[[watch.roots]]\npath = "{tmp_path / "footage"}"\n[output]\nroot = "{tmp_path / "out"}"\n'
+                   f'[state]\ndir = "{tmp_path / "var"}"\n')
+    config = load_config(cfg)
+    pr = probe(clip)
+    tb = TimeBase.from_probe(pr)
+    ocr = analysis_record("ocr", "1", {}, "x", Result(summary={"slate": {"roll": "A012", "scene": "42", "take": "7"}}),
+                          0.1, tb)
+    out = card_output_dir(config, card)
+    out.mkdir(parents=True, exist_ok=True)
+    side = out / "take7.mp4.kino.json"
+    side.write_text(json.dumps(build_sidecar(source_path=clip, fingerprint="f", probe=pr, analyses={"ocr": ocr},
+                                             markers=[], errors=[])))
+    finish_card(config, card, [side])
+    report = json.loads((out / "card.kino.json").read_text())
+    (rec,) = report["clips"]
+    assert (rec["reel"], rec["scene"], rec["take"]) == ("A012", "42", "7")
+    page = (out / "card.html").read_text()
+    assert "<td>A012</td><td>42</td><td>7</td>" in page
