@@ -66,7 +66,8 @@ def cmd_search(config: Any, args: argparse.Namespace) -> int:
         for h in hits:
             tc = f"{h.start_tc}-{h.end_tc}" if h.start_tc else f"{h.start_s:.2f}s-{h.end_s:.2f}s"
             kind = "+".join(h.sources) if h.sources else h.kind
-            print(f"{h.path}  {tc}  [{kind}]  {plain_snippet(h.snippet)}")
+            weak = "  (weak match)" if h.weak else ""
+            print(f"{h.path}  {tc}  [{kind}]  {plain_snippet(h.snippet)}{weak}")
         if not hits:
             print("no hits", file=sys.stderr)
     return 0 if hits else 1

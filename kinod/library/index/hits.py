@@ -37,6 +37,8 @@ class Hit:
     label: str = ""
     #: Cosine similarity to the query, for semantic hits.
     similarity: float | None = None
+    #: A semantic hit under the confident similarity (close in meaning, but not by much).
+    weak: bool = False
     #: Which kinds of entry matched (``["ocr", "words"]`` for a moment said and shown).
     sources: list[str] = field(default_factory=list)
     #: The clip's keyframe (relative to its output folder), for thumbnails.

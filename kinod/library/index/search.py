@@ -184,7 +184,7 @@ def _fused(
     index: SearchIndex, query: str, expr: str | None, fsql: str, fargs: list[Any], raw: bool, limit: int
 ) -> list[Hit]:
     """Keyword and semantic hits ranked together (reciprocal rank fusion)."""
-    from kinod.library.index.semantic import fuse, nearest
+    from kinod.library.index.semantic import CONFIDENT_SIMILARITY, fuse, nearest
 
     keyword = _keyword(index, expr, fsql, fargs, query, raw, limit * 2) if expr is not None else []
     try:
@@ -207,15 +207,19 @@ def _fused(
     hits: dict[int, Hit] = {h.entry_id: h for h in keyword}
     for i in semantic_ids:
         if i not in hits:
-            hits[i] = _hit(by_id[i], query_tokens(query, raw))
+            hits[i] = _hit(by_id[i], query_tokens(query, raw), finish=False)
             hits[i].snippet = by_id[i]["text"][:200]
             hits[i].sources = ["meaning"]
     out = []
     for i, h in hits.items():
         h.score = round(scores.get(i, 0.0) * 1000, 3)
         h.similarity = round(sims[i], 4) if i in sims else None
+        h.weak = "meaning" in h.sources and sims.get(i, 0.0) < CONFIDENT_SIMILARITY
         out.append(h)
     out.sort(key=lambda h: -h.score)
+    for h in out[:limit]:  # source TC only for the hits shown
+        if h.entry_id in by_id and h.start_tc is None:
+            _finish(h, by_id[h.entry_id])
     return out[:limit]
 
 
