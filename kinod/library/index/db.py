@@ -232,9 +232,11 @@ class SearchIndex:
                 out[r["folder"]] = {"first": r["first"], "last": r["last"], "poster": None, "poster_sidecar": None,
                                     "people": []}
             for r in db.execute(
-                "SELECT folder, keyframe, sidecar FROM clips WHERE keyframe IS NOT NULL ORDER BY name DESC"
+                "SELECT folder, name, keyframe, sidecar FROM clips WHERE keyframe IS NOT NULL ORDER BY name DESC"
             ):
-                out[r["folder"]].update(poster=r["keyframe"], poster_sidecar=r["sidecar"])
+                # A bare file name is a thumbnail in the clip's keyframes folder (as the shots analyzer writes it).
+                rel = r["keyframe"] if "/" in r["keyframe"] else f"keyframes/{r['name']}/{r['keyframe']}"
+                out[r["folder"]].update(poster=rel, poster_sidecar=r["sidecar"])
             for r in db.execute(
                 "SELECT DISTINCT c.folder AS folder, e.text AS text, e.label AS pid FROM entries e"
                 " JOIN clips c ON c.id = e.clip_id WHERE e.kind='person' ORDER BY e.text"
