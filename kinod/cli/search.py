@@ -27,6 +27,8 @@ def register(subparsers: Any) -> None:
     out = s.add_mutually_exclusive_group()
     out.add_argument("--otio", metavar="FILE", help="write the hits as a selects timeline (OpenTimelineIO)")
     out.add_argument("--edl", metavar="FILE", help="write the hits as a selects timeline (CMX3600 EDL)")
+    out.add_argument("--fcpxml", metavar="FILE", help="write the hits as a selects timeline (Final Cut Pro X XML)")
+    out.add_argument("--fcp7", metavar="FILE", help="write the hits as a selects timeline (FCP7 XML, Premiere)")
     s.add_argument("--handles", type=float, default=2.0, help="seconds added before and after each hit (default 2)")
     s.add_argument("--semantic", action="store_true",
                    help="also find hits close in meaning (needs search.semantic on when the clips were indexed)")
@@ -47,7 +49,8 @@ def cmd_search(config: Any, args: argparse.Namespace) -> int:
     except (SearchError, IndexFileError) as e:
         print(f"kinod search: {e}", file=sys.stderr)
         return 2
-    dest = args.otio or args.edl
+    fmt, dest = next(((f, getattr(args, f)) for f in ("otio", "edl", "fcpxml", "fcp7") if getattr(args, f)),
+                     ("otio", None))
     if dest:
         from kinod.library.index.selects import SelectsError, write_selects
 
@@ -55,7 +58,7 @@ def cmd_search(config: Any, args: argparse.Namespace) -> int:
             print("kinod search: no hits; no timeline written", file=sys.stderr)
             return 1
         try:
-            written = write_selects(hits, Path(dest), "otio" if args.otio else "edl", config.export, args.handles)
+            written = write_selects(hits, Path(dest), fmt, config.export, args.handles)
         except (SelectsError, OSError, ValueError) as e:
             print(f"kinod search: {dest}: {e}", file=sys.stderr)
             return 1
