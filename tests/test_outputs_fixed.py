@@ -119,3 +119,9 @@ def test_slate_roll_scene_take_fill_the_card_report(tmp_path: Path) -> None:
     assert (rec["reel"], rec["scene"], rec["take"]) == ("A012", "42", "7")
     page = (out / "card.html").read_text()
     assert "<td>A012</td><td>42</td><td>7</td>" in page
+    sc = json.loads(side.read_text())
+    fcp7, edl = write_formats(sc, tmp_path / "nle", ["fcp7", "edl"])
+    xml = fcp7.read_text()
+    assert "<scene>42</scene>" in xml and "<shottake>7</shottake>" in xml
+    assert [c.name for c in otio.adapters.read_from_file(str(fcp7), adapter_name="fcp_xml").find_clips()]
+    assert "A012" in edl.read_text()  # the roll is the reel where the camera gave none
