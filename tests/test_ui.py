@@ -227,3 +227,34 @@ def test_a_card_in_work_has_its_own_page_and_progress(lib: dict[str, Path], tmp_
     assert prog["CARD2"]["problems"] == 1
     card2 = client.get("/card/CARD2").text
     assert "1 problem" in card2
+
+
+def test_search_thumbnails_downloads_waveform_and_selects(tmp_path: Path) -> None:
+    import re
+
+    import opentimelineio as otio
+    from ui_library import build_ui_library
+
+    ws = build_ui_library(tmp_path / "ui")
+    client = TestClient(create_app(load_config(ws["config"])))
+    thumbs = re.findall(r'class="thumb" src="([^"]*)"', client.get("/search", params={"q": "omar"}).text)
+    assert thumbs == ["/media/CARD3/faces/A003C001.mov/person-2.jpg"]  # a person hit shows the face
+    thumbs = re.findall(r'class="thumb" src="([^"]*)"', client.get("/search", params={"q": "bakery"}).text)
+    assert thumbs == ["/media/CARD3/keyframes/A003C001.mov/shot_0000000.jpg"]  # the keyframe nearest the hit
+    assert "not a date" in client.get("/search", params={"q": "x", "since": "notadate"}).text
+    empty = client.get("/search").text
+    assert all(w in empty for w in ("Ann Lee", "Omar Haddad", "CARD3", "kitchen"))  # what exists, to start from
+    clip = client.get("/clip/CARD3/jfk.flac").text
+    assert '<audio id="player"' in clip and 'src="/waveform/CARD3/jfk.flac"' in clip
+    png = client.get("/waveform/CARD3/jfk.flac")
+    assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    page = client.get("/clip/CARD3/A003C001.mov").text
+    for name in ("A003C001.mov.otio", "A003C001.mov.kino.json"):
+        assert f'href="/download/CARD3/{name}"' in page
+    assert client.get("/download/CARD3/A003C001.mov.otio").status_code == 200
+    assert client.get("/download/../config.toml").status_code == 404
+    sel = client.get("/selects", params={"q": "blue heron bakery", "fmt": "otio", "pick": "0", "handles": "1"})
+    assert sel.status_code == 200 and "attachment" in sel.headers["content-disposition"]
+    (tmp_path / "s.otio").write_bytes(sel.content)
+    assert [c.name for c in otio.adapters.read_from_file(str(tmp_path / "s.otio")).find_clips()] == ["A003C001.mov"]
+    assert client.get("/selects", params={"q": "bakery", "fmt": "exe"}).status_code == 400

@@ -261,12 +261,17 @@ class SearchIndex:
         """The filter values that exist (tags, categories, cards), most clips first."""
         out: dict[str, list[tuple[str, int]]] = {}
         with self.connect() as db:
-            for kind in ("tag", "category", "card"):
+            for kind in ("tag", "category"):
                 rows = db.execute(
                     "SELECT value, count(*) AS n FROM facets WHERE kind=? GROUP BY value ORDER BY n DESC, value"
                     " LIMIT ?", (kind, limit),
                 ).fetchall()
                 out[kind] = [(r["value"], r["n"]) for r in rows]
+            rows = db.execute(  # cards as they are spelled (the facet is case-folded)
+                "SELECT card, count(*) AS n FROM clips WHERE card IS NOT NULL GROUP BY card ORDER BY card LIMIT ?",
+                (limit,),
+            ).fetchall()
+            out["card"] = [(r["card"], r["n"]) for r in rows]
             first, last = db.execute(
                 "SELECT min(nullif(recorded, '')), max(nullif(recorded, '')) FROM clips"
             ).fetchone()

@@ -14,7 +14,7 @@ from typing import Any
 
 from kinod.export.sidecar import SidecarError, read_sidecar
 from kinod.library.index.db import SearchIndex
-from kinod.library.index.hits import Hit
+from kinod.library.index.hits import Hit, plain_snippet
 from kinod.library.ui import views
 
 #: Output folder of a clip → the link maker for its files.
@@ -40,7 +40,8 @@ def _pictures(sidecar: dict[str, Any], link: views.Link) -> tuple[list[tuple[flo
 def thumbnail(hit: Hit, frames: list[tuple[float, str]], faces: dict[str, str]) -> str | None:
     """The face for a person hit, else the keyframe nearest the hit's start."""
     if hit.kind == "person" or "person" in hit.sources:
-        face = faces.get(hit.label) or next((img for key, img in faces.items() if key and key in hit.snippet), None)
+        said = plain_snippet(hit.snippet).replace("[", "").replace("]", "")
+        face = faces.get(hit.label) or next((img for key, img in faces.items() if key and key in said), None)
         if face:
             return face
     if not frames:
