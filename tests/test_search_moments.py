@@ -57,7 +57,9 @@ def moment_sidecars(root: Path) -> list[dict[str, Any]]:
     talk = _synthetic("A003C002.mov", folder, frames=750,
                       speech={"items": [_said(0.0, "the budget was long debated and then after many weeks of "
                                                    "argument a forecast was published")]})
-    return [bakery, talk]
+    # Both words in one on-screen line.
+    sign = _synthetic("A003C003.mov", folder, ocr={"items": [_ocr(2, 4, "WEATHER FORECAST", [0, 0, 300, 30])]})
+    return [bakery, talk, sign]
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +130,10 @@ def test_since_rejects_what_is_not_a_date(idx: SearchIndex, tmp_path: Path,
     capsys.readouterr()
     assert main(["--config", str(cfg), "search", "budget", "--since", "notadate"]) == 2
     assert "not a date" in capsys.readouterr().err
+
+
+def test_a_moment_ranks_above_one_entry_only_when_its_words_are_closer(idx: SearchIndex) -> None:
+    # "forecast" shown at 12-14 s, "weather" said at 16.9 s: one moment, 2.9 s apart; the sign holds both
+    hits = search(idx, "weather forecast")
+    assert [(h.name, h.kind) for h in hits] == [("A003C003.mov", "ocr"), ("A003C001.mov", "moment")]
+    assert hits[1].sources == ["ocr", "words"]
