@@ -124,7 +124,7 @@ def _people_strip(lib: Library) -> list[dict[str, Any]]:
 def _progress_json(request: Request) -> JSONResponse:
     """Each card's counts and own progress, for the pages to update without a reload."""
     lib: Library = request.app.state.library
-    cards = library_cards(lib.config, lib.index, lib.out_root)
+    cards = library_cards(lib.config, lib.index, lib.out_root, details=False)
     return JSONResponse({"cards": {c["rel"]: {k: c.get(k) for k in ("clips", "problems", "progress")} for c in cards}})
 
 
@@ -133,7 +133,7 @@ def _card_page(request: Request) -> Response:
     rel = request.path_params.get("path", "").strip("/")
     if not rel:  # /card/ is the library
         return RedirectResponse("/", status_code=307)
-    card = card_by_rel(library_cards(lib.config, lib.index, lib.out_root), rel)
+    card = card_by_rel(library_cards(lib.config, lib.index, lib.out_root, details=False), rel)
     try:
         folder = lib.folder(rel)
     except HTTPException as e:

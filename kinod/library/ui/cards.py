@@ -78,18 +78,23 @@ def report_problems(folder: Path) -> int:
     return len(data.get("problems") or [])
 
 
-def library_cards(config: Config, index: SearchIndex, out_root: Path) -> list[dict[str, Any]]:
-    """Every card: indexed folders and cards in work, each with poster, dates, camera, people, counts, progress."""
+def library_cards(config: Config, index: SearchIndex, out_root: Path, *, details: bool = True,
+                  ) -> list[dict[str, Any]]:
+    """Every card: indexed folders and cards in work, each with poster, dates, camera, people, counts, progress.
+
+    ``details=False`` (what a page polls every few seconds) leaves out the poster, dates,
+    camera and people: counts and progress only.
+    """
     root = out_root.resolve()
     busy = busy_cards(config)
-    details = index.folder_details() if index.exists() else {}
+    about = index.folder_details() if details and index.exists() else {}
     cards: dict[str, dict[str, Any]] = {}
     for f in index.folders() if index.exists() else []:
         rel = rel_to(root, Path(f["folder"])) or rel_to(out_root, Path(f["folder"]))
         if rel is None:
             continue
         rel = "" if rel == "." else rel
-        d = details.get(f["folder"], {})
+        d = about.get(f["folder"], {})
         poster = None
         if d.get("poster"):
             poster = f"/media/{rel}/{d['poster']}" if rel else f"/media/{d['poster']}"
@@ -97,7 +102,8 @@ def library_cards(config: Config, index: SearchIndex, out_root: Path) -> list[di
             "rel": rel, "name": f["card"] or rel or "(output root)", "clips": f["clips"],
             "duration_s": f["duration_s"] or 0.0, "problems": int(f["problems"] or 0) + report_problems(
                 Path(f["folder"])), "first": (d.get("first") or "")[:10], "last": (d.get("last") or "")[:10],
-            "poster": poster, "camera": _camera(d.get("poster_sidecar")), "people": d.get("people", [])[:6],
+            "poster": poster, "camera": _camera(d.get("poster_sidecar")) if details else "",
+            "people": d.get("people", [])[:6],
         }
     for rel, prog in busy.items():
         card = cards.setdefault(rel, {"rel": rel, "name": prog["name"], "clips": 0, "duration_s": 0.0,
