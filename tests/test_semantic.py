@@ -65,6 +65,9 @@ def test_semantic_hits_rank_with_keyword_hits(tmp_path_factory: pytest.TempPathF
     hits = search(idx, "what citizens should give to their nation", semantic=True)
     assert hits and hits[0].name == "jfk.mp4" and hits[0].kind == "words" and hits[0].similarity
     assert search(idx, "what citizens should give to their nation") == []
+    # found by the situation it was said in (cosine about 0.18): a weak match, but found
+    speech = search(idx, "a politician giving a speech", semantic=True)
+    assert speech and speech[0].name == "jfk.mp4" and speech[0].weak
     meal = search(idx, "somebody preparing a meal", semantic=True)
     assert meal and meal[0].name == "kitchen.mov"
     # keyword hits stay, and filters apply to semantic hits too
