@@ -96,8 +96,8 @@ def test_write_formats_writes_subtitles_only_with_a_speech_analysis(tmp_path: Pa
     assert read_cues(srt)[0].lines[0].startswith("Speaker 1: And so,")
     assert read_cues(vtt)[0].speaker == "Speaker 1"
     empty = make_sidecar(name="silent.mov", speech=[])
-    (path,) = write_formats(empty, tmp_path, ["vtt"])
-    assert path.read_text() == "WEBVTT\n"
+    assert write_formats(empty, tmp_path, ["srt", "vtt"]) == []
+    assert not (tmp_path / "silent.mov.srt").exists() and not (tmp_path / "silent.mov.vtt").exists()
 
 
 # ---------------------------------------------------------------- jfk: real word timings

@@ -222,3 +222,10 @@ def test_drawtext_word_is_found_once_ocr_exists(tmp_path: Path, capsys: pytest.C
     assert main(["--config", str(cfg), "scan", str(root)]) == 0
     hits = search(SearchIndex(index_path(state), readonly=True), "budget")
     assert hits and hits[0].kind == "ocr" and hits[0].name == "sign.mp4"
+
+
+def test_selects_in_every_nle_format(lib: dict[str, Path], tmp_path: Path) -> None:
+    for flag, name, head in (("--fcpxml", "s.fcpxml", "<fcpxml"), ("--fcp7", "s.xml", "<xmeml")):
+        dest = tmp_path / name
+        assert main(["--config", str(lib["config"]), "search", "country", flag, str(dest)]) == 0
+        assert head in dest.read_text() and "jfk.mp4" in dest.read_text()

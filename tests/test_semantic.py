@@ -65,6 +65,9 @@ def test_semantic_hits_rank_with_keyword_hits(tmp_path_factory: pytest.TempPathF
     hits = search(idx, "what citizens should give to their nation", semantic=True)
     assert hits and hits[0].name == "jfk.mp4" and hits[0].kind == "words" and hits[0].similarity
     assert search(idx, "what citizens should give to their nation") == []
+    # found by the situation it was said in (cosine about 0.18): a weak match, but found
+    speech = search(idx, "a politician giving a speech", semantic=True)
+    assert speech and speech[0].name == "jfk.mp4" and speech[0].weak
     meal = search(idx, "somebody preparing a meal", semantic=True)
     assert meal and meal[0].name == "kitchen.mov"
     # keyword hits stay, and filters apply to semantic hits too
@@ -74,6 +77,27 @@ def test_semantic_hits_rank_with_keyword_hits(tmp_path_factory: pytest.TempPathF
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'[state]\ndir = "{state}"\n[output]\nroot = "{out}"\n[search]\nsemantic = true\n')
     capsys.readouterr()
-    assert main(["--config", str(cfg), "search", "a cook in a kitchen making dinner", "--json"]) == 0
+    assert main(["--config", str(cfg), "search", "a cook in a kitchen making dinner", "--json", "--semantic"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data[0]["name"] == "kitchen.mov" and "similarity" in data[0]
+
+
+def test_keyword_search_returns_no_semantic_only_hits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With vectors in the index, a plain search still finds only the words typed."""
+    out, state = tmp_path / "out", tmp_path / "var"
+    (out / "A").mkdir(parents=True)
+    for sc in card2_sidecars(tmp_path / "footage"):
+        (out / "A" / f"{sc['source']['name']}.kino.json").write_text(json.dumps(sc))
+    reindex(state, out, semantic=True)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[state]\ndir = "{state}"\n[output]\nroot = "{out}"\n[search]\nsemantic = true\n')
+    capsys.readouterr()
+    # "cooks" is in the kitchen's description; the street's "open shop" is near in meaning only
+    assert main(["--config", str(cfg), "search", "somebody preparing a meal", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["--config", str(cfg), "search", "pasta", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert hits and all(h["similarity"] is None and "meaning" not in h["sources"] for h in hits)
+    assert main(["--config", str(cfg), "search", "somebody preparing a meal", "--json", "--semantic"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert hits[0]["name"] == "kitchen.mov" and hits[0]["sources"] == ["meaning"]

@@ -27,9 +27,11 @@ def register(subparsers: Any) -> None:
     out = s.add_mutually_exclusive_group()
     out.add_argument("--otio", metavar="FILE", help="write the hits as a selects timeline (OpenTimelineIO)")
     out.add_argument("--edl", metavar="FILE", help="write the hits as a selects timeline (CMX3600 EDL)")
+    out.add_argument("--fcpxml", metavar="FILE", help="write the hits as a selects timeline (Final Cut Pro X XML)")
+    out.add_argument("--fcp7", metavar="FILE", help="write the hits as a selects timeline (FCP7 XML, Premiere)")
     s.add_argument("--handles", type=float, default=2.0, help="seconds added before and after each hit (default 2)")
-    s.add_argument("--semantic", action=argparse.BooleanOptionalAction, default=None,
-                   help="also rank hits close in meaning (default: search.semantic)")
+    s.add_argument("--semantic", action="store_true",
+                   help="also find hits close in meaning (needs search.semantic on when the clips were indexed)")
     s.set_defaults(func=cmd_search)
     r = subparsers.add_parser("reindex", help="rebuild the search index from the sidecars in the output root")
     r.add_argument("--changed", action="store_true", help="only sidecars changed since they were indexed")
@@ -43,12 +45,12 @@ def cmd_search(config: Any, args: argparse.Namespace) -> int:
         return 1
     filters = SearchFilters(args.person, args.tag, args.category, args.card, args.since)
     try:
-        semantic = config.search.semantic if args.semantic is None else args.semantic
-        hits = search(index, args.query, filters, raw=args.raw, limit=args.limit, semantic=semantic)
+        hits = search(index, args.query, filters, raw=args.raw, limit=args.limit, semantic=args.semantic)
     except (SearchError, IndexFileError) as e:
         print(f"kinod search: {e}", file=sys.stderr)
         return 2
-    dest = args.otio or args.edl
+    fmt, dest = next(((f, getattr(args, f)) for f in ("otio", "edl", "fcpxml", "fcp7") if getattr(args, f)),
+                     ("otio", None))
     if dest:
         from kinod.library.index.selects import SelectsError, write_selects
 
@@ -56,7 +58,7 @@ def cmd_search(config: Any, args: argparse.Namespace) -> int:
             print("kinod search: no hits; no timeline written", file=sys.stderr)
             return 1
         try:
-            written = write_selects(hits, Path(dest), "otio" if args.otio else "edl", config.export, args.handles)
+            written = write_selects(hits, Path(dest), fmt, config.export, args.handles)
         except (SelectsError, OSError, ValueError) as e:
             print(f"kinod search: {dest}: {e}", file=sys.stderr)
             return 1
@@ -66,7 +68,9 @@ def cmd_search(config: Any, args: argparse.Namespace) -> int:
     elif not dest:
         for h in hits:
             tc = f"{h.start_tc}-{h.end_tc}" if h.start_tc else f"{h.start_s:.2f}s-{h.end_s:.2f}s"
-            print(f"{h.path}  {tc}  [{h.kind}]  {plain_snippet(h.snippet)}")
+            kind = "+".join(h.sources) if h.sources else h.kind
+            weak = "  (weak match)" if h.weak else ""
+            print(f"{h.path}  {tc}  [{kind}]  {plain_snippet(h.snippet)}{weak}")
         if not hits:
             print("no hits", file=sys.stderr)
     return 0 if hits else 1

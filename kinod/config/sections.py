@@ -161,7 +161,7 @@ class UiConfig(Strict):
 
 
 class SearchConfig(Strict):
-    #: MiniLM vectors of transcripts, descriptions and scene summaries, ranked with keyword hits.
+    #: MiniLM vectors of transcripts, descriptions and scene summaries, for searches that ask for meaning.
     semantic: bool = False
 # --- end browse UI ---
 

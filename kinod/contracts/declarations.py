@@ -34,6 +34,8 @@ class MarkerCategorySpec:
     search_kind: str | None = "marker"
     #: When set, marker names become values of this search facet (``tag``: ``--tag kitchen``).
     facet: str | None = None
+    #: The browse UI draws one lane per marker name (one per person) instead of one for the category.
+    lane_per_name: bool = False
 
     @property
     def title(self) -> str:

@@ -355,7 +355,7 @@ def render_plain_html(report: dict[str, Any]) -> str:
         status = "analysed" if c["analysed"] else "not analysed"
         reason = c["not_analysed_reason"] or ""
         user = f"<br><small>{_e(c['user_clip_name'])}</small>" if c["user_clip_name"] else ""
-        extra = " ".join(f"{k} {_e(c[k])}" for k in ("scene", "take", "tape") if c.get(k))
+        extra = " ".join(f"{k} {_e(c[k])}" for k in ("reel", "scene", "take", "tape") if c.get(k))
         extra_html = f"<br><small>{extra}</small>" if extra else ""
         out.append(
             f"<tr><td><b>{_e(c['name'])}</b>{user}{extra_html}</td>"

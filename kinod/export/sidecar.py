@@ -124,6 +124,24 @@ def labelled_marker(marker: dict[str, Any], tb: TimeBase) -> dict[str, Any]:
     return {**marker, "tc": tb.tc(frame)} if isinstance(frame, int) else dict(marker)
 
 
+def within_clip(marker: dict[str, Any], frames: int | None, tb: TimeBase | None = None) -> dict[str, Any]:
+    """The marker cut to the clip's length: it starts on a frame of the clip and ends by its last.
+
+    An analyzer's range may round past the end (a 10-frame window at frame 270 of 275);
+    every reader (NLE, strip, index) would otherwise show a marker after the clip.
+    """
+    frame, length = marker.get("frame"), marker.get("duration_frames")
+    if not frames or not isinstance(frame, int):
+        return marker
+    out = dict(marker)
+    out["frame"] = min(max(frame, 0), frames - 1)
+    if out["frame"] != frame and tb is not None:
+        out["seconds"] = tb.seconds(out["frame"])
+    if isinstance(length, int) and length > 0:
+        out["duration_frames"] = max(1, min(length, frames - out["frame"]))
+    return out
+
+
 def build_sidecar(
     *,
     source_path: Path,
@@ -154,7 +172,7 @@ def build_sidecar(
             "tc_source": probe.tc_source,
         }
         analyses = {name: labelled_analysis(rec, tb) for name, rec in analyses.items()}
-        markers = [labelled_marker(m, tb) for m in markers]
+        markers = [labelled_marker(within_clip(m, probe.frames, tb), tb) for m in markers]
     out = {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,

@@ -162,6 +162,15 @@ def _to_nle_frame(frame: int, rate: Fraction, nle: Fraction) -> int:
     return frame if rate == nle else seconds_to_frame(Fraction(frame) / rate, nle)
 
 
+def _slate(sidecar: dict[str, Any]) -> dict[str, str]:
+    """Roll, scene and take read off the clip's slate (an analysis summary's ``slate``), as text."""
+    for rec in (sidecar.get("analyses") or {}).values():
+        slate = (rec.get("summary") or {}).get("slate") if isinstance(rec, dict) else None
+        if isinstance(slate, dict):
+            return {k: str(slate[k]) for k in ("roll", "scene", "take") if slate.get(k) not in (None, "")}
+    return {}
+
+
 def _transcript(sidecar: dict[str, Any]) -> list[dict[str, Any]]:
     """Speech segments (seconds from the clip's first frame) for the subtitle writers."""
     speech = (sidecar.get("analyses") or {}).get("speech") or {}
@@ -208,7 +217,8 @@ def _clip(
         "start_tc": frames_to_tc(start, nle, drop),
         "drop_frame": drop,
         "vfr": bool(probe.get("vfr")) or nle != rate,
-        "reel": probe.get("reel"),
+        "reel": probe.get("reel") or _slate(sidecar).get("roll"),
+        "slate": _slate(sidecar),
         "card": source.get("card"),
         "fingerprint": source.get("fingerprint"),
         "has_video": bool(probe.get("has_video", True)),

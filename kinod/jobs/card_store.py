@@ -188,3 +188,27 @@ class CardRepo:
             (since, limit),
         )
         return [(r["card"], r["state"], r["n"]) for r in rows]
+
+    def busy(self, recent_s: float = 86400.0, limit: int = 50) -> list[dict[str, Any]]:
+        """Cards still in work or finished in the last ``recent_s``, each with its own job and clip counts.
+
+        Keyed by the card's folder, so a page can find the card's output folder; the
+        counts are this card's only (a library page and the card page show the same).
+        """
+        since = time.time() - recent_s
+        cards = self.db.query(
+            """SELECT key, path, coalesce(name, path) AS name, root, state FROM cards
+                WHERE state NOT IN ('done','failed') OR coalesce(done,0) > ?
+                ORDER BY coalesce(ready, seen) DESC LIMIT ?""",
+            (since, limit),
+        )
+        out = []
+        for c in cards:
+            jobs = self.db.query(
+                """SELECT j.state AS state, count(*) AS n FROM clip_paths p JOIN jobs j ON j.fingerprint=p.fingerprint
+                    WHERE p.card_path=? GROUP BY j.state""",
+                (c["path"],),
+            )
+            out.append({"key": c["key"], "path": c["path"], "name": c["name"], "root": c["root"], "state": c["state"],
+                        "jobs": {r["state"]: r["n"] for r in jobs}, "clips": self.progress(c["path"])})
+        return out

@@ -95,6 +95,7 @@ def finish_card(
     sidecars: list[dict[str, Any]] = []
     probes: dict[str, Probe | str] = {}
     outputs: dict[str, dict[str, str]] = {}
+    slates: dict[str, dict[str, Any]] = {}
     integrity: dict[str, Integrity] = {}
     for f in sidecar_files:
         try:
@@ -110,6 +111,7 @@ def finish_card(
         else:
             probes[rel] = "; ".join(e["message"] for e in data.get("errors", [])) or "not probed"
         outputs[src.stem] = {"sidecar": str(f)}
+        slates[src.stem] = _slate(data)
         check = integrity_from_sidecar(data)  # the pass's integrity check, for the report
         if check is not None:
             integrity[rel] = check
@@ -119,6 +121,7 @@ def finish_card(
             report = build_card_report(
                 card, verification=verification, probes=probes, outputs=outputs, integrity=integrity
             )
+            fill_from_slates(report, slates)
             written.extend(write_card_report(printable(report), out_dir, page=render_html))
         except (CardError, OSError, ValueError) as e:
             log.error("card report failed", card=str(card_path), error=str(e))
@@ -132,6 +135,23 @@ def finish_card(
             log.error("card timeline export failed", card=str(card_path), error=str(e))
             written.extend(e.written)
     return written
+
+
+def _slate(sidecar: dict[str, Any]) -> dict[str, Any]:
+    """The slate the OCR read (roll, scene, take), or nothing."""
+    ocr = (sidecar.get("analyses") or {}).get("ocr")
+    summary = ocr.get("summary") if isinstance(ocr, dict) else None
+    slate = summary.get("slate") if isinstance(summary, dict) else None
+    return dict(slate) if isinstance(slate, dict) else {}
+
+
+def fill_from_slates(report: dict[str, Any], slates: dict[str, dict[str, Any]]) -> None:
+    """Scene, take and roll read off a clip's slate, where the camera's own metadata has none."""
+    for rec in report.get("clips") or []:
+        slate = slates.get(str(rec.get("name"))) or {}
+        for key, field in (("scene", "scene"), ("take", "take"), ("reel", "roll")):
+            if not rec.get(key) and slate.get(field) not in (None, ""):
+                rec[key] = str(slate[field])
 
 
 def render_html(report: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kinod.analyzers.base import ReadContext, SearchEntry, UiSection
-from kinod.analyzers.reading import as_list, summary, text
+from kinod.analyzers.reading import as_list, num, summary, text
 
 
 def _paths(record: Mapping[str, Any]) -> list[list[str]]:
@@ -30,8 +30,13 @@ def search_entries(record: Mapping[str, Any], ctx: ReadContext) -> list[SearchEn
 
 
 def ui_sections(record: Mapping[str, Any], ctx: ReadContext) -> list[UiSection]:
+    """Each top category with its score; marked uncertain when the analyzer was not sure."""
+    uncertain = bool(summary(record).get("uncertain"))
+    flag = " (uncertain)" if uncertain else ""
     rows = [
-        {"text": " / ".join(str(p) for p in as_list(c.get("path"))), "cls": "category"}
+        {"text": " / ".join(str(p) for p in as_list(c.get("path")))
+         + (f" {num(c.get('score')):.2f}" if c.get("score") is not None else "") + flag,
+         "cls": "category uncertain" if uncertain else "category"}
         for c in as_list(summary(record).get("top")) if isinstance(c, dict)
     ]
     return [UiSection("Tags", "tags", rows, order=30, key="categories")]

@@ -47,8 +47,8 @@ class FacesAnalyzer(ModelAnalyzer):
     resources: ClassVar[Resources] = Resources(cpu=1, ram_mb=1024)
     Config = FacesConfig
     marker_categories: ClassVar[tuple[MarkerCategorySpec, ...]] = (
-        MarkerCategorySpec("face", "PINK", "Face", order=60),
-        MarkerCategorySpec("person", "MAGENTA", "Person", order=61, search_kind="person"),
+        MarkerCategorySpec("face", "PINK", "Face", order=60, search_kind=None, lane_per_name=True),
+        MarkerCategorySpec("person", "MAGENTA", "Person", order=61, search_kind=None, lane_per_name=True),
     )
 
     @classmethod

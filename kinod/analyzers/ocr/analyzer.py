@@ -50,7 +50,7 @@ class OcrAnalyzer(ModelAnalyzer):
     resources: ClassVar[Resources] = Resources(cpu=1, ram_mb=768)
     Config = OcrConfig
     marker_categories: ClassVar[tuple[MarkerCategorySpec, ...]] = (
-        MarkerCategorySpec("text", "CYAN", "On-screen text", order=70, search_kind="ocr"),
+        MarkerCategorySpec("text", "CYAN", "On-screen text", order=70, search_kind=None),
     )
 
     @classmethod

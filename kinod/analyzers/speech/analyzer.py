@@ -249,7 +249,7 @@ class SpeechAnalyzer(ModelAnalyzer):
         warnings: list[str] | None = None,
     ) -> Result:
         """An empty but well-formed result: the reason is in the summary and the warnings."""
-        artefacts = [write_transcript(clip, "")]
+        artefacts: list[str] = []  # no transcript file for a clip without speech
         summary: dict[str, Any] = {
             "status": status,
             "reason": reason,
@@ -320,7 +320,7 @@ class SpeechAnalyzer(ModelAnalyzer):
             "batch_size": transcript.batch_size,
             "beam_size": cfg.beam_size,
         }
-        artefacts = [write_transcript(clip, transcript_text(segments, names))]
+        artefacts = [write_transcript(clip, transcript_text(segments, names))] if segments else []
         markers = _markers(cfg.markers, items, rate, clip.frames)
         return Result(
             items=items, summary=summary, markers=markers, model=model_info, artefacts=artefacts, warnings=warnings

@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from kinod.analyzers.speech.speakers import SpeakerResult
-from kinod.analyzers.speech.transcribe import SegmentOut, TranscriptOut
+from kinod.analyzers.speech.transcribe import SegmentOut, TranscriptOut, WordOut
 
 
 def confidence(avg_logprob: float) -> float:
@@ -40,7 +40,12 @@ def frame_keys(start_s: float, end_s: float, rate: Fraction, total: int) -> dict
 
 
 def clean_segments(segments: list[SegmentOut], duration: float) -> list[SegmentOut]:
-    """Drop empty segments; keep every time inside the audio and word times monotonic."""
+    """Drop empty segments; keep every time inside the audio and word times monotonic.
+
+    Whisper's words carry their leading space; a word without one continues the word
+    before it (a piece: "-starter", "'s"), so it is joined to it. Backends whose words
+    carry no spaces at all (whisperX) are left as they are.
+    """
     out = []
     last = 0.0
     for seg in segments:
@@ -48,10 +53,18 @@ def clean_segments(segments: list[SegmentOut], duration: float) -> list[SegmentO
             continue
         seg.start = min(max(seg.start, 0.0), duration)
         seg.end = min(max(seg.end, seg.start), duration)
-        words = []
+        words: list[WordOut] = []
+        spaced = any(w.word[:1].isspace() for w in seg.words)
         for w in seg.words:
+            piece = spaced and bool(words) and bool(w.word) and not w.word[:1].isspace()
             w.word = w.word.strip()
             if not w.word:
+                continue
+            if piece:  # "self" + "-starter": one word, never "self -starter"
+                prev = words[-1]
+                prev.word += w.word
+                prev.end = min(max(w.end, prev.end), duration)
+                prev.probability = min(prev.probability, w.probability)
                 continue
             w.start = min(max(w.start, last, 0.0), duration)
             w.end = min(max(w.end, w.start), duration)

@@ -1,8 +1,8 @@
 """The plain-text transcript a clip's artefacts carry: one paragraph per speaker turn, with clip time.
 
 Split from :mod:`kinod.analyzers.speech.analyzer`. Written next to the sidecar (via a
-temporary file, so a reader never sees half of it) even for a clip without speech, so
-the artefact is always there to open.
+temporary file, so a reader never sees half of it) only for a clip with speech: an
+empty file beside a silent clip only says "open me" for nothing.
 """
 
 from __future__ import annotations

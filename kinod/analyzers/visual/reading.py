@@ -24,7 +24,7 @@ def search_entries(record: Mapping[str, Any], ctx: ReadContext) -> list[SearchEn
         elif facets:
             out.append(SearchEntry("tag", start, end, "", facets=facets))
         if text(it.get("description")):
-            out.append(SearchEntry("scene", start, end, text(it.get("description")), "description"))
+            out.append(SearchEntry("description", start, end, text(it.get("description")), "shot"))
     return out
 
 

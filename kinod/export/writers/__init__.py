@@ -132,7 +132,7 @@ def write_formats(
 
     ``yaml`` writes the sidecar's YAML twin (``<clip>.kino.yaml``), timeline or not. A
     sidecar without a timeline (the clip failed to probe) yields no other file, and
-    ``srt``/``vtt`` are skipped for a clip without a speech analysis. Unknown formats raise
+    ``srt``/``vtt`` are skipped for a clip without speech. Unknown formats raise
     ValueError before anything is written; a format that fails raises ExportError after
     the others were written.
     """
@@ -147,7 +147,7 @@ def write_formats(
             raise ExportError(f"{sidecar['source']['path']}: {YAML_FORMAT}: {e}", written) from None
     if not sidecar.get("timeline") or not wanted:
         return written
-    has_speech = "speech" in (sidecar.get("analyses") or {})
+    has_speech = _has_speech(sidecar)
     writers = [
         (get_writer(fmt), out_dir / (fit_name(sidecar["source"]["name"], out_dir) + writer_classes()[fmt].suffix))
         for fmt in wanted
@@ -161,6 +161,13 @@ def write_formats(
     except ExportError as e:
         e.written[:0] = written
         raise
+
+
+def _has_speech(sidecar: dict[str, Any]) -> bool:
+    """Whether the clip has words said: no subtitle file (empty or not) for a clip without speech."""
+    speech = (sidecar.get("analyses") or {}).get("speech")
+    got = speech.get("items") if isinstance(speech, dict) else None
+    return isinstance(got, list) and any(isinstance(it, dict) and str(it.get("text") or "").strip() for it in got)
 
 
 def write_card_formats(

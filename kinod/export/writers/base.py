@@ -57,6 +57,8 @@ class ClipFacts:
     vfr: bool
     markers: tuple[MarkerFacts, ...]
     transcript: tuple[dict[str, Any], ...]
+    #: Roll, scene and take read off the slate (FCP7's logginginfo carries scene and take).
+    slate: tuple[tuple[str, str], ...] = ()
 
     def source_tc(self, frame: int) -> str:
         """Source timecode of a clip-relative frame."""
@@ -155,6 +157,7 @@ def timeline_facts(timeline: otio.schema.Timeline) -> TimelineFacts:
                         )
                     ),
                     transcript=tuple(meta.get("transcript") or ()),
+                    slate=tuple(sorted((str(k), str(v)) for k, v in dict(meta.get("slate") or {}).items())),
                 )
             )
         cursor += length

@@ -103,6 +103,11 @@ def _clipitem(track: ET.Element, clip: ClipFacts, item_id: str, master: str) -> 
     sub(ci, "end", clip.record_start + clip.frames)
     sub(ci, "in", 0)
     sub(ci, "out", clip.frames)
+    slate = dict(clip.slate)
+    if slate.get("scene") or slate.get("take"):  # Premiere and Resolve read these as Scene and Take
+        info = sub(ci, "logginginfo")
+        sub(info, "scene", slate.get("scene", ""))
+        sub(info, "shottake", slate.get("take", ""))
     return ci
 
 

@@ -59,7 +59,7 @@ class ExportOptions(BaseModel):
     subtitle_max_duration_s: float = Field(7.0, gt=0.5)
     subtitle_min_duration_s: float = Field(0.833, ge=0)
     subtitle_min_gap_s: float = Field(0.083, ge=0)
-    #: Prefix the speaker name to the first line of a cue (VTT uses a voice span instead).
+    #: Prefix the speaker name to every cue (VTT uses a voice span instead); none when a segment has no speaker.
     subtitle_speakers: bool = True
     #: Write a UTF-8 byte order mark so Excel opens the CSV as UTF-8.
     csv_bom: bool = True

@@ -102,7 +102,7 @@ def _cut_point(current: list[_Word]) -> int:
 
 def _chunks(words: list[_Word], prefix: str, opts: ExportOptions) -> list[list[_Word]]:
     """Words grouped into cues: each fits ``max_lines`` x ``max_line_chars`` (with ``prefix``,
-    the speaker label, on the first) and, where its words allow, ``max_duration_s``.
+    the speaker label, on each) and, where its words allow, ``max_duration_s``.
 
     A cue ends only after a word and the next starts with the following word, so every
     cue boundary falls between two words' times; where a cue must be cut, the cut goes
@@ -110,14 +110,14 @@ def _chunks(words: list[_Word], prefix: str, opts: ExportOptions) -> list[list[_
     """
     width, max_lines, limit = opts.subtitle_max_line_chars, opts.subtitle_max_lines, opts.subtitle_max_duration_s
 
-    def fits(group: list[_Word], first: bool) -> bool:
-        text = " ".join([prefix if first else "", *(x.text for x in group)]).strip()
+    def fits(group: list[_Word]) -> bool:
+        text = " ".join([prefix, *(x.text for x in group)]).strip()
         return len(_wrap(text, width)) <= max_lines and group[-1].end - group[0].start <= limit
 
     groups: list[list[_Word]] = []
     current: list[_Word] = []
     for w in words:
-        while current and not fits([*current, w], not groups):
+        while current and not fits([*current, w]):
             keep = _cut_point(current)
             groups.append(current[:keep])
             current = current[keep:]
@@ -153,9 +153,12 @@ def build_cues(
 
     SRT and VTT get the same cues (same words, same times): the speaker label ``Name:``
     counts against the first line's length in both, and with ``inline_speaker`` (SRT) it
-    opens that line, while VTT keeps it on the cue for its ``<v>`` span.
+    opens that line, while VTT keeps it on the cue for its ``<v>`` span. Every cue has
+    its label, or (when a segment has no speaker, or ``subtitle_speakers`` is off) none.
     """
     raw: list[Cue] = []
+    # Labels on every cue or on none: a viewer reads a cue without one as "the same person".
+    labelled = opts.subtitle_speakers and all(seg.get("speaker") for seg in transcript)
     for seg in transcript:
         start, end = float(seg["start_s"]), float(seg["end_s"])
         if end <= start:
@@ -164,12 +167,12 @@ def build_cues(
         if not words:
             continue
         speaker = " ".join(clean_text(str(seg["speaker"])).split()) if seg.get("speaker") else None
-        if not opts.subtitle_speakers:
+        if not labelled:
             speaker = None
         # The label wraps as one word (its spaces held by a unit separator until the end).
         prefix = f"{speaker}:".replace(" ", _HOLD) if speaker else ""
-        for n, group in enumerate(_chunks(words, prefix, opts)):
-            head = prefix if n == 0 else ""
+        for group in _chunks(words, prefix, opts):
+            head = prefix
             text = " ".join([head, *(w.text for w in group)]).strip()
             lines = _balanced(text, opts.subtitle_max_line_chars, opts.subtitle_max_lines)
             if head and not inline_speaker:

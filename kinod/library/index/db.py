@@ -81,6 +81,12 @@ CREATE INDEX IF NOT EXISTS facets_clip ON facets(clip_id);
 _READY: set[Path] = set()
 
 
+def person_name(text: str, pid: str) -> str:
+    """A person entry's name: its text without the id (the text is "Name person-N", or the id alone)."""
+    name = text.replace(pid, "").strip() if pid else text.strip()
+    return name or pid
+
+
 def index_path(state_dir: Path) -> Path:
     return Path(state_dir) / INDEX_NAME
 
@@ -214,6 +220,63 @@ class SearchIndex:
                 " ORDER BY sum(problems) > 0 DESC, max(indexed_at) DESC"
             ).fetchall()
             return [dict(r) for r in rows]
+
+    def folder_details(self) -> dict[str, dict[str, Any]]:
+        """Per output folder: first and last recording date, a poster keyframe (and its clip's sidecar), people."""
+        out: dict[str, dict[str, Any]] = {}
+        with self.connect() as db:
+            for r in db.execute(
+                "SELECT folder, min(nullif(recorded, '')) AS first, max(nullif(recorded, '')) AS last FROM clips"
+                " GROUP BY folder"
+            ):
+                out[r["folder"]] = {"first": r["first"], "last": r["last"], "poster": None, "poster_sidecar": None,
+                                    "people": []}
+            for r in db.execute(
+                "SELECT folder, name, keyframe, sidecar FROM clips WHERE keyframe IS NOT NULL ORDER BY name DESC"
+            ):
+                # A bare file name is a thumbnail in the clip's keyframes folder (as the shots analyzer writes it).
+                rel = r["keyframe"] if "/" in r["keyframe"] else f"keyframes/{r['name']}/{r['keyframe']}"
+                out[r["folder"]].update(poster=rel, poster_sidecar=r["sidecar"])
+            for r in db.execute(
+                "SELECT DISTINCT c.folder AS folder, e.text AS text, e.label AS pid FROM entries e"
+                " JOIN clips c ON c.id = e.clip_id WHERE e.kind='person' ORDER BY e.text"
+            ):
+                out[r["folder"]]["people"].append(person_name(r["text"], r["pid"]))
+        for d in out.values():
+            d["people"] = list(dict.fromkeys(d["people"]))
+        return out
+
+    def people(self) -> list[dict[str, Any]]:
+        """Everyone on screen in the library: name (or id), id, clips, and a clip that shows them (for a face)."""
+        with self.connect() as db:
+            rows = db.execute(
+                "SELECT e.label AS pid, e.text AS text, count(DISTINCT e.clip_id) AS clips, max(c.sidecar) AS sidecar"
+                " FROM entries e JOIN clips c ON c.id = e.clip_id WHERE e.kind='person'"
+                " GROUP BY e.label, e.text ORDER BY clips DESC, e.text"
+            ).fetchall()
+        return [{"id": r["pid"], "name": person_name(r["text"], r["pid"]), "clips": r["clips"],
+                 "sidecar": r["sidecar"]} for r in rows]
+
+    def facet_values(self, limit: int = 40) -> dict[str, list[tuple[str, int]]]:
+        """The filter values that exist (tags, categories, cards), most clips first."""
+        out: dict[str, list[tuple[str, int]]] = {}
+        with self.connect() as db:
+            for kind in ("tag", "category"):
+                rows = db.execute(
+                    "SELECT value, count(*) AS n FROM facets WHERE kind=? GROUP BY value ORDER BY n DESC, value"
+                    " LIMIT ?", (kind, limit),
+                ).fetchall()
+                out[kind] = [(r["value"], r["n"]) for r in rows]
+            rows = db.execute(  # cards as they are spelled (the facet is case-folded)
+                "SELECT card, count(*) AS n FROM clips WHERE card IS NOT NULL GROUP BY card ORDER BY card LIMIT ?",
+                (limit,),
+            ).fetchall()
+            out["card"] = [(r["card"], r["n"]) for r in rows]
+            first, last = db.execute(
+                "SELECT min(nullif(recorded, '')), max(nullif(recorded, '')) FROM clips"
+            ).fetchone()
+        out["dates"] = [(d[:10], 0) for d in (first, last) if d]
+        return out
 
     def clips_in(self, folder: str) -> list[dict[str, Any]]:
         with self.connect() as db:

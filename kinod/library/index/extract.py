@@ -27,7 +27,7 @@ from kinod.contracts import catalog
 from kinod.contracts.declarations import ReadContext, SearchEntry
 
 #: Entry kinds of kinod's own analyzers, as ``kinod search --json`` reports them (a plugin may add its own).
-KINDS = ("words", "ocr", "tag", "person", "category", "scene", "problem", "marker", "clip")
+KINDS = ("words", "ocr", "tag", "person", "category", "scene", "description", "problem", "marker", "clip")
 log = structlog.get_logger(__name__)
 _TOKEN = re.compile(r"[^\W_]+")
 

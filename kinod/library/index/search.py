@@ -1,42 +1,52 @@
 """Queries: the user's words → safe FTS5 → hits with a time range, source TC and a snippet.
 
-The user types words, not FTS5 syntax: every word is quoted, so ``"``, ``*``, ``NEAR``,
-``-`` and ``:`` are taken literally (as the tokenizer would split them) and no input can
-make SQLite raise a syntax error. ``raw=True`` passes the query through for people who
-want FTS5 operators; its syntax errors come back as :class:`SearchError`, never a
-traceback. Very long input is cut to :data:`MAX_TERMS` words: nobody's query has more,
-and FTS5 cost grows with every term.
+The query's parsing lives in :mod:`kinod.library.index.query` (every word quoted, so no
+input is FTS5 syntax; quoted phrases); ``raw=True`` passes the query through for people
+who want FTS5 operators; its syntax errors come back as :class:`SearchError`, never a
+traceback.
 
 Ranking is FTS5's bm25 (text weighs more than labels), plus a bonus when the words
 appear as a phrase in a transcript, and the hit is narrowed to the matched words'
 times so "ask not what your country" lands on the second it was said, not the start of
-a 30-second segment.
+a 30-second segment. Words spread over several entries of one moment (said, shown,
+tagged, on screen) are found by :mod:`kinod.library.index.moments`; hits rank closer
+words first (a moment above a one-entry hit only when its words are closer), and hits
+of one moment of a clip are reported once, with every source that matched.
+
+Keyword search returns only keyword matches; hits close in meaning come only when
+asked for (``semantic=True``).
 """
 
 from __future__ import annotations
 
-import json
-import re
 import sqlite3
-from dataclasses import asdict, dataclass, field
-from fractions import Fraction
-from functools import lru_cache
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from kinod.library.index.db import IndexFileError, SearchIndex
-from kinod.library.index.extract import tokens
-from kinod.media.timecode import frames_to_tc, parse_rate, seconds_to_frame
+from kinod.library.index.hits import (
+    SNIPPET_CLOSE,
+    SNIPPET_OPEN,
+    Hit,
+    make_snippet,
+    narrow,
+    plain_snippet,
+    source_tc,
+)
+from kinod.library.index.moments import GAP_S, MOMENT_KINDS, find_moments
+from kinod.library.index.query import MAX_RAW_CHARS, MAX_TERMS, fts_expression, query_tokens, units
 
-MAX_TERMS = 32
-MAX_RAW_CHARS = 2000
-SNIPPET_OPEN, SNIPPET_CLOSE = "\x02", "\x03"
+__all__ = ["MAX_RAW_CHARS", "MAX_TERMS", "SNIPPET_CLOSE", "SNIPPET_OPEN", "Hit", "SearchError", "SearchFilters",
+           "fts_expression", "make_snippet", "plain_snippet", "search"]
+
 PHRASE_BONUS = 5.0
 #: At most this many matches (the newest) are scored for one query; see _keyword.
 MAX_RANKED = 20_000
 
 
 class SearchError(ValueError):
-    """A query that cannot run (bad --raw syntax, unreadable index); the message says why."""
+    """A query that cannot run (bad --raw syntax, unreadable index, a bad filter); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -51,95 +61,37 @@ class SearchFilters:
         return any((self.person, self.tag, self.category, self.card, self.since))
 
 
-@dataclass
-class Hit:
-    path: str
-    name: str
-    sidecar: str
-    card: str | None
-    kind: str
-    start_s: float
-    end_s: float
-    start_tc: str | None
-    end_tc: str | None
-    snippet: str
-    score: float
-    fingerprint: str | None
-    label: str = ""
-    #: Cosine similarity to the query, for semantic hits.
-    similarity: float | None = None
-    entry_id: int = field(default=0, repr=False)
-
-    def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("entry_id")
-        out["snippet"] = plain_snippet(self.snippet)
-        return out
-
-
-def plain_snippet(s: str) -> str:
-    return s.replace(SNIPPET_OPEN, "[").replace(SNIPPET_CLOSE, "]")
-
-
-def fts_expression(query: str, raw: bool = False) -> str | None:
-    """The MATCH expression for a user query; None when it holds no searchable word."""
-    if raw:
-        q = query.strip()[:MAX_RAW_CHARS]
-        return q or None
-    words = list(dict.fromkeys(tokens(query)))[:MAX_TERMS]
-    if not words:
+def check_since(value: str | None) -> str | None:
+    """The ``since`` filter as an ISO date; SearchError for anything that is not a date."""
+    if not value or not value.strip():
         return None
-    return " ".join('"' + w.replace('"', '""') + '"' for w in words)
-
-
-@lru_cache(maxsize=64)
-def _rate(text: str) -> Fraction | None:
+    v = value.strip()
     try:
-        return parse_rate(text)
-    except (ValueError, ZeroDivisionError):
-        return None
-
-
-def _tc(seconds: float, row: sqlite3.Row) -> str | None:
-    rate = _rate(row["rate"]) if row["rate"] else None
-    if rate is None:
-        return None
-    try:
-        frame = seconds_to_frame(Fraction(round(seconds * 1000), 1000), rate)
-        return frames_to_tc(int(row["start_tc_frames"]) + frame, rate, bool(row["drop_frame"]))
-    except (ValueError, ZeroDivisionError):
-        return None
-
-
-def _narrow(words_json: str | None, query_tokens: list[str]) -> tuple[float, float, bool] | None:
-    """(start, end, is_phrase) of the matched words inside a transcript segment."""
-    if not words_json or not query_tokens:
-        return None
-    try:
-        words = json.loads(words_json)
+        if len(v) == 10:
+            date.fromisoformat(v)
+        else:
+            datetime.fromisoformat(v)
     except ValueError:
-        return None
-    flat: list[tuple[str, float, float]] = []
-    for w, start, end in words:
-        for t in tokens(str(w)):
-            flat.append((t, float(start), float(end)))
-    n = len(query_tokens)
-    for i in range(len(flat) - n + 1):
-        if all(flat[i + k][0] == query_tokens[k] for k in range(n)):
-            return flat[i][1], flat[i + n - 1][2], True
-    wanted = set(query_tokens)
-    matched = [f for f in flat if f[0] in wanted]
-    if not matched:
-        return None
-    return matched[0][1], max(m[2] for m in matched), False
+        raise SearchError(f"--since {v[:40]!r} is not a date; use YYYY-MM-DD (e.g. 2026-01-31)") from None
+    return v
 
 
 _FACET_SQL = " AND c.id IN (SELECT clip_id FROM facets WHERE kind=? AND value=?)"
+#: People are found by any part of their name ("obama" finds "Barack Obama"), case-insensitively.
+_PERSON_SQL = " AND c.id IN (SELECT clip_id FROM facets WHERE kind='person' AND value LIKE ? ESCAPE '\\')"
+
+
+def _like(value: str) -> str:
+    v = value.strip().casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{v}%"
 
 
 def _filters_sql(f: SearchFilters) -> tuple[str, list[Any]]:
     sql, args = "", []
-    for kind, value in (("person", f.person), ("tag", f.tag), ("category", f.category)):
+    if f.person and f.person.strip():
+        sql += _PERSON_SQL
+        args.append(_like(f.person))
+    for kind, value in (("tag", f.tag), ("category", f.category)):
         if value and value.strip():
             sql += _FACET_SQL
             args += [kind, value.strip().casefold()]
@@ -148,15 +100,16 @@ def _filters_sql(f: SearchFilters) -> tuple[str, list[Any]]:
         card = f.card.strip()
         pattern = "%/" + card.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         args += [card.casefold(), card, pattern]
-    if f.since and f.since.strip():
+    since = check_since(f.since)
+    if since:
         sql += " AND c.recorded >= ?"
-        args.append(f.since.strip())
+        args.append(since)
     return sql, args
 
 
 _SELECT = (
     "SELECT e.id, e.kind, e.start_s, e.end_s, e.text, e.label, e.words, c.path, c.name, c.sidecar, c.card,"
-    " c.fingerprint, c.rate, c.start_tc_frames, c.drop_frame"
+    " c.fingerprint, c.keyframe, c.rate, c.start_tc_frames, c.drop_frame"
 )
 
 
@@ -171,9 +124,9 @@ def search(
 ) -> list[Hit]:
     """Hits best first. An empty query with filters lists what the filters select.
 
-    ``semantic``: also find transcript segments, descriptions and scene summaries close
-    in meaning (needs vectors: ``[search] semantic = true`` when the clips were indexed),
-    ranked together with the keyword hits.
+    ``semantic``: also find transcript segments and descriptions close in meaning (needs
+    vectors: ``[search] semantic = true`` when the clips were indexed), ranked together
+    with the keyword hits. Without it, only keyword matches come back.
     """
     filters = filters or SearchFilters()
     limit = max(1, min(int(limit), 10_000))
@@ -185,18 +138,53 @@ def search(
         return _browse(index, filters, fsql, fargs, limit)
     if semantic:
         return _fused(index, query, expr, fsql, fargs, raw, limit)
-    return _keyword(index, expr, fsql, fargs, query, raw, limit * 2, show=limit)
+    hits = _keyword(index, expr, fsql, fargs, query, raw, limit * 2, show=limit * 2)
+    if not raw:
+        hits += _moments(index, query, fsql, fargs, limit)
+    return one_per_moment(hits)[:limit]
 
 
-def _query_tokens(query: str, raw: bool) -> list[str]:
-    return tokens(query) if not raw else [t for t in tokens(query) if t not in {"and", "or", "not", "near"}]
+def _moments(index: SearchIndex, query: str, fsql: str, fargs: list[Any], limit: int) -> list[Hit]:
+    try:
+        with index.connect() as db:
+            return find_moments(db, units(query), fsql, fargs, limit)
+    except (sqlite3.Error, IndexFileError) as e:
+        raise SearchError(f"{index.path}: search failed: {e}") from None
+
+
+def one_per_moment(hits: list[Hit]) -> list[Hit]:
+    """Closest words first, then score; hits of one moment of a clip become the best of them, sources merged.
+
+    A moment ranks above a one-entry hit only when its words are closer (whole seconds
+    apart), never on a tie.
+    """
+    hits.sort(key=lambda h: (round(h.spread), h.kind == "moment", -h.score))
+    kept: list[Hit] = []
+    by_clip: dict[str, list[Hit]] = {}
+    for h in hits:
+        if not h.sources:
+            h.sources = [h.kind]
+        mergeable = h.kind == "moment" or (h.kind in MOMENT_KINDS and h.label != "slate")
+        same = next((k for k in by_clip.get(h.path, []) if mergeable and _near(h, k)), None) if mergeable else None
+        if same is not None:
+            same.sources = sorted(set(same.sources) | set(h.sources))
+            continue
+        kept.append(h)
+        if mergeable:
+            by_clip.setdefault(h.path, []).append(h)
+    return kept
+
+
+def _near(a: Hit, b: Hit) -> bool:
+    """Two hits of one moment: overlapping, or within a few seconds of each other."""
+    return a.start_s <= b.end_s + GAP_S and b.start_s <= a.end_s + GAP_S
 
 
 def _fused(
     index: SearchIndex, query: str, expr: str | None, fsql: str, fargs: list[Any], raw: bool, limit: int
 ) -> list[Hit]:
     """Keyword and semantic hits ranked together (reciprocal rank fusion)."""
-    from kinod.library.index.semantic import fuse, nearest
+    from kinod.library.index.semantic import CONFIDENT_SIMILARITY, fuse, nearest
 
     keyword = _keyword(index, expr, fsql, fargs, query, raw, limit * 2) if expr is not None else []
     try:
@@ -219,14 +207,19 @@ def _fused(
     hits: dict[int, Hit] = {h.entry_id: h for h in keyword}
     for i in semantic_ids:
         if i not in hits:
-            hits[i] = _hit(by_id[i], _query_tokens(query, raw))
+            hits[i] = _hit(by_id[i], query_tokens(query, raw), finish=False)
             hits[i].snippet = by_id[i]["text"][:200]
+            hits[i].sources = ["meaning"]
     out = []
     for i, h in hits.items():
         h.score = round(scores.get(i, 0.0) * 1000, 3)
         h.similarity = round(sims[i], 4) if i in sims else None
+        h.weak = "meaning" in h.sources and sims.get(i, 0.0) < CONFIDENT_SIMILARITY
         out.append(h)
     out.sort(key=lambda h: -h.score)
+    for h in out[:limit]:  # source TC only for the hits shown
+        if h.entry_id in by_id and h.start_tc is None:
+            _finish(h, by_id[h.entry_id])
     return out[:limit]
 
 
@@ -264,7 +257,7 @@ def _keyword(
         raise SearchError(f"{index.path}: search failed: {e}") from None
     except IndexFileError as e:
         raise SearchError(str(e)) from None
-    qtok = _query_tokens(query, raw)
+    qtok = query_tokens(query, raw)
     scored = sorted(((_hit(r, qtok, finish=False), r) for r in rows), key=lambda hr: -hr[0].score)
     shown = scored[: show or limit]
     for h, r in shown:  # the costly parts only for hits that are shown
@@ -273,43 +266,22 @@ def _keyword(
     return [h for h, _ in shown]
 
 
-_WORD = re.compile(r"[^\W_]+")
-
-
-def make_snippet(text: str, qtok: list[str], width: int = 24) -> str:
-    """The text around the first matched word, matched words between SNIPPET_OPEN/CLOSE (as FTS5 snippet())."""
-    wanted = set(qtok)
-    spans = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
-    matched = [i for i, (_, _, w) in enumerate(spans) if any(t in wanted for t in tokens(w))]
-    if not spans:
-        return text[:200]
-    first = matched[0] if matched else 0
-    marked = set(matched)
-    lo = max(0, first - width // 3)
-    hi = min(len(spans), lo + width)
-    out, pos = [], spans[lo][0]
-    for i in range(lo, hi):
-        s, e, _ = spans[i]
-        out.append(text[pos:s])
-        out.append(f"{SNIPPET_OPEN}{text[s:e]}{SNIPPET_CLOSE}" if i in marked else text[s:e])
-        pos = e
-    tail = text[pos:] if hi == len(spans) else "…"
-    return ("…" if lo > 0 else "") + "".join(out) + tail
-
-
 def _hit(r: sqlite3.Row, qtok: list[str], finish: bool = True) -> Hit:
     start, end = float(r["start_s"]), float(r["end_s"])
     score = -float(r["rank"])
-    narrowed = _narrow(r["words"], qtok) if r["kind"] == "words" else None
+    spread = 0.0
+    narrowed = narrow(r["words"], qtok) if r["kind"] == "words" else None
     if narrowed is not None:
         start, end, phrase = narrowed
         if phrase and len(qtok) > 1:
             score += PHRASE_BONUS
+        elif len(qtok) > 1:
+            spread = end - start
     hit = Hit(
         path=r["path"], name=r["name"], sidecar=r["sidecar"], card=r["card"], kind=r["kind"],
         start_s=round(start, 3), end_s=round(end, 3), start_tc=None, end_tc=None,
         snippet=r["snip"] or r["text"][:200], score=round(score, 4), fingerprint=r["fingerprint"], label=r["label"],
-        entry_id=int(r["id"]),
+        sources=[r["kind"]], keyframe=r["keyframe"], entry_id=int(r["id"]), spread=round(spread, 3),
     )
     if finish:
         _finish(hit, r)
@@ -317,7 +289,7 @@ def _hit(r: sqlite3.Row, qtok: list[str], finish: bool = True) -> Hit:
 
 
 def _finish(hit: Hit, r: sqlite3.Row) -> None:
-    hit.start_tc, hit.end_tc = _tc(hit.start_s, r), _tc(hit.end_s, r)
+    hit.start_tc, hit.end_tc = source_tc(hit.start_s, r), source_tc(hit.end_s, r)
 
 
 def _browse(index: SearchIndex, f: SearchFilters, fsql: str, fargs: list[Any], limit: int) -> list[Hit]:
@@ -328,8 +300,7 @@ def _browse(index: SearchIndex, f: SearchFilters, fsql: str, fargs: list[Any], l
     args: list[Any] = [kind]
     if value:
         sql += " AND (lower(e.text) LIKE ? ESCAPE '\\' OR lower(e.label) LIKE ? ESCAPE '\\')"
-        v = value.strip().casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        args += [f"%{v}%", f"%{v}%"]
+        args += [_like(value), _like(value)]
     sql += f"{fsql} ORDER BY c.recorded DESC, c.path, e.start_s LIMIT ?"
     try:
         with index.connect() as db:

@@ -9,14 +9,17 @@ there is no proxy, the original, only when it lies inside a configured watch roo
 from __future__ import annotations
 
 import json
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -25,8 +28,11 @@ from kinod.export.sidecar import SIDECAR_SUFFIX, SidecarError, read_sidecar
 from kinod.library.index.search import SearchError, SearchFilters, search
 from kinod.library.index.update import open_index
 from kinod.library.ui import views
+from kinod.library.ui.cards import card_by_rel, library_cards
+from kinod.library.ui.files import DOWNLOAD_SUFFIXES, clip_files, waveform_png
 from kinod.library.ui.paths import PathTooLong, is_inside_any, rel_to, resolve_inside
 from kinod.library.ui.render import STATIC_DIR, render
+from kinod.library.ui.search_view import filter_options, grouped
 
 log = structlog.get_logger(__name__)
 
@@ -38,32 +44,6 @@ BROWSER_CONTAINERS = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".m4a",
 BROWSER_CODECS = frozenset({"h264", "avc", "avc1", "vp8", "vp9", "av1", "hevc", "h265", "aac", "mp3", "opus",
                             "flac", "pcm_s16le", "vorbis"})
 _CONTENT_TYPES = {".mov": "video/mp4", ".m4v": "video/mp4", ".mkv": "video/webm"}
-
-
-def job_progress(config: Config) -> dict[str, Any] | None:
-    """Jobs by state, clips by state, busy cards: the store's numbers, as /metrics reads them."""
-    from kinod.jobs.store import JobStore, StoreError
-
-    try:
-        store = JobStore(config.state.dir / "kinod.sqlite", readonly=True)
-    except StoreError:
-        return None
-    try:
-        jobs: dict[str, int] = {}
-        for (_analyzer, state), n in store.queue.counts().items():
-            jobs[state] = jobs.get(state, 0) + n
-        cards: dict[str, dict[str, int]] = {}
-        for card, state, n in store.cards.job_states():
-            cards.setdefault(card, {})[state] = n
-        total = sum(jobs.values())
-        finished = sum(jobs.get(s, 0) for s in ("done", "failed", "cancelled"))
-        return {"jobs": jobs, "clips": store.clips.states(), "cards": cards, "total": total, "finished": finished,
-                "percent": round(100 * finished / total) if total else 100}
-    except Exception as e:  # a locked or older state file: show the page without progress
-        log.warning("ui: job progress unavailable", error=str(e))
-        return None
-    finally:
-        store.close()
 
 
 class Library:
@@ -101,6 +81,10 @@ class Library:
 
         return link
 
+    def download_url(self, file: Path) -> str | None:
+        rel = rel_to(self.out_root.resolve(), file.resolve())
+        return "/download/" + quote(rel) if rel else None
+
     def clip_url(self, sidecar: str) -> str | None:
         rel = rel_to(self.out_root.resolve(), Path(sidecar).resolve()) or rel_to(self.out_root, Path(sidecar))
         return "/clip/" + rel[: -len(SIDECAR_SUFFIX)] if rel else None
@@ -112,22 +96,54 @@ def _page(request: Request, template: str, **ctx: Any) -> HTMLResponse:
 
 def _library_page(request: Request) -> HTMLResponse:
     lib: Library = request.app.state.library
-    cards = []
-    for f in lib.index.folders():
-        rel = rel_to(lib.out_root.resolve(), Path(f["folder"])) or rel_to(lib.out_root, Path(f["folder"]))
-        if rel is None:
-            continue
-        cards.append({**f, "rel": rel if rel != "." else "", "duration": views.duration_text(f["duration_s"])})
-    return _page(request, "library.html", cards=cards, progress=job_progress(lib.config), title="Library")
+    cards = library_cards(lib.config, lib.index, lib.out_root)
+    for c in cards:
+        c["duration"] = views.duration_text(c["duration_s"])
+    return _page(request, "library.html", cards=cards, people=_people_strip(lib), title="Library")
 
 
-def _card_page(request: Request) -> HTMLResponse:
+def _people_strip(lib: Library) -> list[dict[str, Any]]:
+    """Everyone on screen, with the best face a clip of theirs has; each links to a search by person."""
+
+    if not lib.index.exists():
+        return []
+    out = []
+    for p in lib.index.people()[:30]:
+        img = None
+        try:
+            sc = read_sidecar(Path(p["sidecar"]))
+            for sec in views.sections(sc, lib.media_link(Path(p["sidecar"]).parent), views.TimeLabels(sc)):
+                img = img or next((r.get("img") for r in sec.rows if sec.panel == "people" and r.get("id") == p["id"]
+                                   and r.get("img")), None)
+        except (SidecarError, OSError):
+            pass
+        out.append({**p, "img": img, "url": "/search?person=" + quote(p["name"] or p["id"])})
+    return out
+
+
+def _progress_json(request: Request) -> JSONResponse:
+    """Each card's counts and own progress, for the pages to update without a reload."""
     lib: Library = request.app.state.library
-    rel = request.path_params.get("path", "")
-    folder = lib.folder(rel)
-    report = _card_report(folder)
+    cards = library_cards(lib.config, lib.index, lib.out_root, details=False)
+    return JSONResponse({"cards": {c["rel"]: {k: c.get(k) for k in ("clips", "problems", "progress")} for c in cards}})
+
+
+def _card_page(request: Request) -> Response:
+    lib: Library = request.app.state.library
+    rel = request.path_params.get("path", "").strip("/")
+    if not rel:  # /card/ is the library
+        return RedirectResponse("/", status_code=307)
+    card = card_by_rel(library_cards(lib.config, lib.index, lib.out_root, details=False), rel)
+    try:
+        folder = lib.folder(rel)
+    except HTTPException as e:
+        if e.status_code != 404 or card is None:
+            raise
+        folder = None  # a card in work: no output yet, its progress only
+    report = _card_report(folder) if folder else None
     clips = []
-    for row in lib.index.clips_in(str(folder)) or lib.index.clips_in(str(lib.out_root / rel)):
+    rows = (lib.index.clips_in(str(folder)) or lib.index.clips_in(str(lib.out_root / rel))) if folder else []
+    for row in rows:
         try:
             sc = read_sidecar(Path(row["sidecar"]))
         except SidecarError:
@@ -136,8 +152,8 @@ def _card_page(request: Request) -> HTMLResponse:
         view["url"] = lib.clip_url(row["sidecar"])
         clips.append(view)
     clips.sort(key=lambda c: (not c["problems"], c["name"]))
-    return _page(request, "card.html", title=f"Card {rel or '/'}", card_rel=rel, report=report, clips=clips,
-                 progress=job_progress(lib.config))
+    return _page(request, "card.html", title=f"Card {rel}", card_rel=rel, report=report, clips=clips, card=card,
+                 progress=(card or {}).get("progress"), progress_rel=rel)
 
 
 def _card_report(folder: Path) -> dict[str, Any] | None:
@@ -159,8 +175,48 @@ def _clip_page(request: Request) -> HTMLResponse:
         raise HTTPException(404, str(e)) from None
     view = views.clip_view(sc, lib.media_link(side.parent))
     card_rel = rel_to(lib.out_root.resolve(), side.parent) or ""
-    return _page(request, "clip.html", title=view["name"], clip=view, player=_player_url(lib, sc, side, rel),
-                 card_rel="" if card_rel == "." else card_rel)
+    player = _player_url(lib, sc, side, rel)
+    name = str((sc.get("source") or {}).get("name") or Path(rel).name)
+    downloads = clip_files(side.parent, name, lib.download_url)
+    waveform = f"/waveform/{rel}" if player and view["audio_only"] else None
+    return _page(request, "clip.html", title=view["name"], clip=view, player=player, waveform=waveform,
+                 downloads=downloads, card_rel="" if card_rel == "." else card_rel)
+
+
+def _download(request: Request) -> Response:
+    """One of the files kinod wrote in the output root (a clip's NLE files, subtitles, transcript)."""
+    lib: Library = request.app.state.library
+    try:
+        p = resolve_inside(lib.out_root, request.path_params["path"])
+    except PathTooLong as e:
+        raise HTTPException(400, str(e)) from None
+    if p is None or not p.is_file() or p.suffix.lower() not in DOWNLOAD_SUFFIXES:
+        raise HTTPException(404, "not found")
+    return FileResponse(p, filename=p.name, media_type="application/octet-stream")
+
+
+def _waveform(request: Request) -> Response:
+    """The waveform of a sound clip's playable file (proxy, else the original inside a watch root)."""
+    lib: Library = request.app.state.library
+    rel = request.path_params["path"]
+    side = lib.sidecar_file(rel)
+    try:
+        sc = read_sidecar(side)
+    except SidecarError:
+        raise HTTPException(404, "not found") from None
+    url = _player_url(lib, sc, side, rel)
+    if url is None:
+        raise HTTPException(404, "not found")
+    if url.startswith("/media/"):
+        src = resolve_inside(lib.out_root, url[len("/media/"):])
+    else:
+        src = Path(str(sc["source"]["path"])).resolve()
+    try:
+        png = waveform_png(src) if src is not None else b""
+    except (OSError, subprocess.SubprocessError) as e:
+        log.warning("ui: no waveform", path=str(src), error=str(e))
+        raise HTTPException(404, "no waveform") from None
+    return Response(png, media_type="image/png")
 
 
 def _player_url(lib: Library, sc: dict[str, Any], side: Path, rel: str) -> str | None:
@@ -183,22 +239,62 @@ def _player_url(lib: Library, sc: dict[str, Any], side: Path, rel: str) -> str |
     return None
 
 
-def _search_page(request: Request) -> Response:
-    lib: Library = request.app.state.library
+_FILTER_KEYS = ("person", "tag", "category", "card", "since")
+#: Selects formats offered on the search page: writer format → file suffix.
+SELECTS_FORMATS = {"otio": ".otio", "edl": ".edl", "fcpxml": ".fcpxml", "fcp7": ".xml"}
+
+
+def _run_search(lib: Library, request: Request) -> tuple[str, SearchFilters, bool, list[Any], str | None]:
     q = request.query_params.get("q", "")[:10_000]
-    filters = SearchFilters(*(request.query_params.get(k) or None for k in ("person", "tag", "category", "card",
-                                                                              "since")))
-    error = None
-    hits: list[Any] = []
+    filters = SearchFilters(*(request.query_params.get(k) or None for k in _FILTER_KEYS))
+    semantic = request.query_params.get("semantic") in ("1", "on", "true")
     try:
-        semantic = lib.config.search.semantic
         hits = search(lib.index, q, filters, limit=100, semantic=semantic) if (q.strip() or filters.any()) else []
     except SearchError as e:
-        error = str(e)
-    rows = [{**h.to_json(), "url": lib.clip_url(h.sidecar), "snippet_raw": h.snippet} for h in hits]
+        return q, filters, semantic, [], str(e)
+    return q, filters, semantic, hits, None
+
+
+def _search_page(request: Request) -> Response:
+    lib: Library = request.app.state.library
+    q, filters, semantic, hits, error = _run_search(lib, request)
     if request.query_params.get("format") == "json":
+        rows = [{**h.to_json(), "url": lib.clip_url(h.sidecar), "snippet_raw": h.snippet} for h in hits]
         return JSONResponse({"query": q, "hits": rows, "error": error})
-    return _page(request, "search.html", title=f"Search: {q}", q=q, filters=filters, hits=rows, error=error)
+    groups = grouped(hits, lib.media_link, lib.clip_url)
+    return _page(request, "search.html", title=f"Search: {q}", q=q, filters=filters, semantic=semantic, hits=hits,
+                 groups=groups, error=error, options=filter_options(lib.index), formats=list(SELECTS_FORMATS),
+                 query_string=str(request.query_params))
+
+
+def _selects(request: Request) -> Response:
+    """The chosen hits of a search as a selects timeline (same writers as ``kinod search --otio/--edl``)."""
+    from kinod.library.index.selects import SelectsError, write_selects
+
+    lib: Library = request.app.state.library
+    fmt = request.query_params.get("fmt", "otio")
+    if fmt not in SELECTS_FORMATS:
+        raise HTTPException(400, f"format must be one of {', '.join(SELECTS_FORMATS)}")
+    _q, _f, _s, hits, error = _run_search(lib, request)
+    if error:
+        raise HTTPException(400, error)
+    picks = {int(p) for p in request.query_params.getlist("pick") if p.isdigit()}
+    chosen = [h for i, h in enumerate(hits) if not picks or i in picks]
+    try:
+        handles = min(max(float(request.query_params.get("handles") or 2.0), 0.0), 60.0)
+    except ValueError:
+        raise HTTPException(400, "handles must be seconds") from None
+    if not chosen:
+        raise HTTPException(404, "no hits to put on a timeline")
+    with tempfile.TemporaryDirectory(prefix="kinod-selects-") as tmp:
+        dest = Path(tmp) / ("selects" + SELECTS_FORMATS[fmt])
+        try:
+            write_selects(chosen, dest, fmt, lib.config.export, handles)
+        except (SelectsError, OSError, ValueError) as e:
+            raise HTTPException(400, str(e)) from None
+        body = dest.read_bytes()
+    return Response(body, media_type="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="selects{SELECTS_FORMATS[fmt]}"'})
 
 
 def _media(request: Request) -> Response:
@@ -234,11 +330,15 @@ async def _error(request: Request, exc: Exception) -> Response:
 def create_app(config: Config) -> Starlette:
     routes = [
         Route("/", _library_page),
+        Route("/progress.json", _progress_json),
         Route("/card/", _card_page, name="card_root"),
         Route("/card/{path:path}", _card_page),
         Route("/clip/{path:path}", _clip_page),
         Route("/search", _search_page),
+        Route("/selects", _selects),
         Route("/media/{path:path}", _media),
+        Route("/download/{path:path}", _download),
+        Route("/waveform/{path:path}", _waveform),
         Route("/source/{path:path}", _source),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -113,26 +113,40 @@ def merge_sections(found: list[UiSection]) -> list[UiSection]:
 
 
 def strip(sidecar: dict[str, Any], duration: float) -> list[dict[str, Any]]:
-    """Timeline strip rows: markers by category as percentages of the clip's length."""
+    """Timeline strip rows: markers by category (by person for faces) as percentages of the clip's length.
+
+    Every mark is cut to the clip: it starts inside it and never ends past its end.
+    """
     if duration <= 0:
         return []
     rate = TimeLabels(sidecar).rate
-    rows: dict[str, list[dict[str, Any]]] = {}
+    known = catalog.marker_categories()
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for m in _l(sidecar.get("markers")):
         if not isinstance(m, dict):
             continue
         cat = str(m.get("category") or "marker")
-        t = _f(m.get("seconds"))
+        spec = known.get(cat)
+        lane = str(m.get("name") or "") if spec is not None and spec.lane_per_name else ""
+        t = min(max(_f(m.get("seconds")), 0.0), duration)
         length = _f(m.get("duration_frames")) / float(rate) if rate else 0.0
-        rows.setdefault(cat, []).append({
-            "t": t, "left": round(min(max(t / duration, 0.0), 1.0) * 100, 3),
-            "width": round(min(max(length / duration, 0.0), 1.0) * 100, 3),
+        length = min(max(length, 0.0), duration - t)  # never past the clip's end
+        rows.setdefault((cat, lane), []).append({
+            "t": t, "left": round(t / duration * 100, 3), "width": round(length / duration * 100, 3),
             "title": " — ".join(str(x) for x in (m.get("name"), m.get("comment"), m.get("tc")) if x),
         })
-    known = catalog.marker_categories()
-    order = [c for c in known if c in rows] + sorted(c for c in rows if c not in known)
-    return [{"category": c, "label": known[c].title if c in known else c, "color": known[c].color if c in known else "",
-             "marks": rows[c]} for c in order]
+    order = [k for c in known for k in sorted(rows) if k[0] == c] + sorted(k for k in rows if k[0] not in known)
+    return [{"category": c, "label": lane or (known[c].title if c in known else c), "lane": lane,
+             "color": known[c].color if c in known else "", "marks": rows[(c, lane)]} for c, lane in order]
+
+
+def ruler(sidecar: dict[str, Any], duration: float, ticks: int = 8) -> list[dict[str, Any]]:
+    """Evenly spaced source TC labels along the strip (the NLE's numbers)."""
+    if duration <= 0:
+        return []
+    labels = TimeLabels(sidecar)
+    return [{"left": round(100 * k / ticks, 3), "t": duration * k / ticks, "tc": labels.tc(duration * k / ticks)}
+            for k in range(ticks)]
 
 
 def clip_view(sidecar: dict[str, Any], link: Link) -> dict[str, Any]:
@@ -158,6 +172,8 @@ def clip_view(sidecar: dict[str, Any], link: Link) -> dict[str, Any]:
         "codec": probe.get("codec"),
         "problems": problems(sidecar),
         "strip": strip(sidecar, duration),
+        "ruler": ruler(sidecar, duration),
+        "audio_only": probe.get("has_video") is False or (not probe.get("width") and bool(probe.get("audio"))),
         # By key too: the card page shows a clip's shots, people and tags in a line each.
         **{sec.key: sec.rows for sec in blocks if sec.key},
         "sections": merge_sections(blocks),
