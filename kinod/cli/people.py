@@ -27,7 +27,7 @@ def cmd_find_person(config: Config, args: argparse.Namespace) -> int:
 
     photo = Path(args.photo)
     if args.library or not args.paths:
-        from kinod.analyzers.faces.find_person import find_person_in_library
+        from kinod.analyzers.faces.library_search import find_person_in_library
         out = Path(args.out) if args.out else Path.cwd() / f"{photo.stem}-matches"
         try:
             meta = find_person_in_library(

@@ -41,7 +41,8 @@ class PeopleFolderWatch:
     def scan_once(self) -> list[Path]:
         """Search for every new or changed photo; returns the metadata files written."""
         from kinod.analyzers.faces.backends import build_stack
-        from kinod.analyzers.faces.find_person import find_person_in_library, reference_embedding
+        from kinod.analyzers.faces.find_person import reference_embedding
+        from kinod.analyzers.faces.library_search import find_person_in_library
         from kinod.analyzers.faces.people import PeopleRegistry, sync_reference_folder
 
         if not self.folder.is_dir():

@@ -28,6 +28,7 @@ import numpy as np
 
 from kinod.analyzers.faces.identities import centroid
 from kinod.analyzers.faces.private import write_private_json
+from kinod.analyzers.faces.track_matrix import TrackMatrix
 from kinod.analyzers.faces.types import cosine
 
 
@@ -134,6 +135,7 @@ class PeopleRegistry:
 
     def save_tracks(self, clip: str, rate: str, tracks: list[dict[str, Any]]) -> None:
         write_private_json(self.track_file(clip), {"path": clip, "rate": rate, "tracks": tracks})
+        TrackMatrix(self.dir).invalidate()
 
     def indexed_tracks(self) -> Iterator[dict[str, Any]]:
         folder = self.dir / "tracks"
