@@ -163,6 +163,7 @@ class FacesAnalyzer(ModelAnalyzer):
                     centroid([t.embedding for t in g]),  # type: ignore[misc]
                     [t.id for t in g],
                     [str(out_root / images[t.id]) for t in g if t.id in images],
+                    [[t.start, t.end + 1] for t in g],
                 )
                 for g in ordered
             ]
