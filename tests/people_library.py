@@ -108,19 +108,20 @@ def make_stills(folder: Path) -> dict[str, Path]:
     return paths
 
 
-def render_clip(path: Path, spec: ClipSpec, stills: dict[str, Path]) -> Path:
-    """``spec`` as a 4 s 640x360 25 fps H.264 clip: each face on screen exactly from ``first`` to ``last``."""
-    inputs = ["-f", "lavfi", "-i", f"{spec.background}{':' if '=' in spec.background else '='}s=640x360:r={RATE}"]
+def render_clip(path: Path, spec: ClipSpec, stills: dict[str, Path], rate: int = RATE, frames: int = FRAMES) -> Path:
+    """``spec`` as a 640x360 H.264 clip: each face on screen exactly from ``first`` to ``last``."""
+    sep = ":" if "=" in spec.background else "="
+    inputs = ["-f", "lavfi", "-i", f"{spec.background}{sep}s=640x360:r={rate}"]
     graph, last = [], "0:v"
     for i, a in enumerate(spec.people.values(), 1):
-        inputs += ["-loop", "1", "-framerate", str(RATE), "-i", str(stills[a.still])]
+        inputs += ["-loop", "1", "-framerate", str(rate), "-i", str(stills[a.still])]
         x0 = 40 + 250 * (i - 1)
         graph.append(f"[{i}:v]scale={a.width}:-2[f{i}]")
         graph.append(f"[{last}][f{i}]overlay=x='{x0}+2*(n-{a.first})':y={a.y}:enable='between(n,{a.first},{a.last})'"
                      f":shortest=0[v{i}]")  # fmt: skip
         last = f"v{i}"
     graph.append(f"[{last}]format=yuv420p[out]")
-    ffmpeg(*inputs, "-filter_complex", ";".join(graph), "-map", "[out]", "-frames:v", str(FRAMES),
+    ffmpeg(*inputs, "-filter_complex", ";".join(graph), "-map", "[out]", "-frames:v", str(frames),
            "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", str(path))  # fmt: skip
     return path
 

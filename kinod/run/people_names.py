@@ -159,4 +159,3 @@ def _card_outputs(config: Config, folder: Path) -> list[Path]:
     except (OSError, ValueError) as e:
         log.error("people: card page not rewritten", folder=str(folder), error=str(e))
     return written
-

@@ -92,8 +92,13 @@ class TrackMatrix:
                 if t.get("best_image"):
                     images[len(vecs)] = t["best_image"]
                 pid = t.get("person")
-                for k, v in (("clip", len(clips) - 1), ("track", t["track"]), ("start", t["start"]),
-                             ("end", t["end"]), ("person", people.setdefault(pid, len(people)) if pid else -1)):
+                for k, v in (
+                    ("clip", len(clips) - 1),
+                    ("track", t["track"]),
+                    ("start", t["start"]),
+                    ("end", t["end"]),
+                    ("person", people.setdefault(pid, len(people)) if pid else -1),
+                ):
                     cols[k].append(int(v))  # fmt: skip
                 vecs.append(t["embedding"])
         emb = np.asarray(vecs, dtype=np.float32).reshape(len(vecs), -1)
