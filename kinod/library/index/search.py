@@ -135,11 +135,19 @@ def _narrow(words_json: str | None, query_tokens: list[str]) -> tuple[float, flo
 
 
 _FACET_SQL = " AND c.id IN (SELECT clip_id FROM facets WHERE kind=? AND value=?)"
+_PERSON_SQL = " AND c.id IN (SELECT clip_id FROM facets WHERE kind='person' AND lower(value) LIKE ? ESCAPE '\\')"
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _filters_sql(f: SearchFilters) -> tuple[str, list[Any]]:
     sql, args = "", []
-    for kind, value in (("person", f.person), ("tag", f.tag), ("category", f.category)):
+    if f.person and f.person.strip():  # any part of a name or id: "obama" finds "Barack Obama"
+        sql += _PERSON_SQL
+        args.append("%" + _like(f.person.strip().casefold()) + "%")
+    for kind, value in (("tag", f.tag), ("category", f.category)):
         if value and value.strip():
             sql += _FACET_SQL
             args += [kind, value.strip().casefold()]
