@@ -1,10 +1,10 @@
 """``kinod find-person PHOTO --library``: the stored tracks of every indexed clip, nothing decoded.
 
-The tracks come packed as one float16 matrix (:mod:`.track_matrix`) and are scored
-exactly as a search over decoded clips scores them (:func:`.find_person.score`: the same
-impostor cohort rules and thresholds), so a photo finds the same ranges either way. Only
-the cuts read the originals (when they are still there); images are the tracks' best
-images kept beside the sidecars.
+The tracks come packed as one float32 matrix (:mod:`.track_matrix`) and are scored
+exactly as a search over decoded clips scores them (the same impostor cohort rules and
+thresholds: :func:`.matching.candidate_scores`, as :func:`.find_person.score` does), so
+a photo finds the same ranges either way. Only the cuts read the originals (when they
+are still there); images are the tracks' best images kept beside the sidecars.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 
 from kinod.analyzers.faces.backends import build_stack
 from kinod.analyzers.faces.config import FacesConfig
-from kinod.analyzers.faces.find_person import METRIC, _model, reference_embedding, score
-from kinod.analyzers.faces.matching import MatchScore, verdict
+from kinod.analyzers.faces.find_person import METRIC, _model, reference_embedding
+from kinod.analyzers.faces.matching import MatchScore, candidate_scores, fixed_cohort, verdict
 from kinod.analyzers.faces.track_matrix import TrackMatrix, Tracks
 from kinod.analyzers.weights import sha256_file
 from kinod.media.clipcut import CutError, cut, stream_index
@@ -31,11 +31,11 @@ Hit = tuple[dict[str, Any], MatchScore, str]
 def search_library(ref: np.ndarray, state_dir: Path, cfg: FacesConfig) -> tuple[dict[str, list[Hit]], int]:
     """Matching tracks by clip path (each row with its score and verdict), and how many tracks were searched."""
     tracks: Tracks = TrackMatrix(Path(state_dir) / "faces").load()
-    scores = score(ref, tracks.emb, cfg)
+    s, idx, z = candidate_scores(ref, tracks.emb, cfg.match_possible, cfg.identity_threshold,
+                                 fixed=fixed_cohort(cfg.backend))  # fmt: skip
     by_clip: dict[str, list[Hit]] = {}
-    for i, m in enumerate(scores):
-        if m.cosine < cfg.match_possible:
-            continue
+    for k, i in enumerate(idx.tolist()):
+        m = MatchScore(float(s[i]), None if z is None else float(z[k]))
         v = verdict(m, cfg.match_possible, cfg.match_sure, cfg.match_snorm_possible, cfg.match_snorm_sure)
         if v is not None:
             row = tracks.row(i)
