@@ -179,3 +179,36 @@ def _library_hits(cfg) -> int:
     ref = reference_embedding(FIXTURE_MEDIA / "obama.jpg", build_stack(faces))[0]
     hits, _ = search_library(ref, cfg.state.dir, faces)
     return sum(len(h) for h in hits.values())
+
+
+def test_person_page_and_its_guarded_edits(library: dict) -> None:
+    import re
+
+    from starlette.testclient import TestClient
+
+    from kinod.library.ui.app import create_app
+    from kinod.run import people_names
+
+    cfg, pid = library["config"], library["pid"]
+    page = TestClient(create_app(cfg, people_names)).get(f"/person/{pid}")
+    assert page.status_code == 200
+    assert page.text.count("#t=") == 2  # one range in each clip, linking to the clip page at its time
+    assert "/clip/CARD1/A001.mp4#t=" in page.text and "<img" in page.text and "Merge into" not in page.text
+    assert TestClient(create_app(cfg, people_names)).get("/person/person-999").status_code == 404
+    # Edits are off by default; on, only for loopback clients with the page's token and this origin.
+    text = library["ws"]["config"].read_text() + "[ui]\nallow_edits = true\n"
+    library["ws"]["config"].write_text(text)
+    on = load_config(library["ws"]["config"])
+    remote = TestClient(create_app(on, people_names), client=("192.0.2.7", 5000))
+    assert remote.post(f"/person/{pid}/name", data={"name": "X", "token": "t"}).status_code == 403
+    app = create_app(on, people_names)
+    local = TestClient(app, client=("127.0.0.1", 5000))
+    form = local.get(f"/person/{pid}").text
+    token = re.search(r'name="token" value="([^"]+)"', form).group(1)
+    assert local.post(f"/person/{pid}/name", data={"name": "X", "token": "wrong"}).status_code == 403
+    evil = {"origin": "http://evil.example"}
+    assert local.post(f"/person/{pid}/name", data={"name": "X", "token": token}, headers=evil).status_code == 403
+    ok = local.post(f"/person/{pid}/name", data={"name": "Barack Obama", "token": token},
+                    headers={"origin": "http://testserver"})  # fmt: skip
+    assert ok.status_code == 200 and "Barack Obama" in ok.text  # redirected to the person page
+    assert _found(library, "barack") == {str(c) for c in library["clips"]}  # the same run-layer function

@@ -26,6 +26,7 @@ from kinod.library.index.search import SearchError, SearchFilters, search
 from kinod.library.index.update import open_index
 from kinod.library.ui import views
 from kinod.library.ui.paths import PathTooLong, is_inside_any, rel_to, resolve_inside
+from kinod.library.ui.people_page import PeopleEdits, people_routes, people_ui
 from kinod.library.ui.render import STATIC_DIR, render
 
 log = structlog.get_logger(__name__)
@@ -231,8 +232,10 @@ async def _error(request: Request, exc: Exception) -> Response:
     return HTMLResponse(render("error.html", live=True, title=str(code), code=code, detail=detail), status_code=code)
 
 
-def create_app(config: Config) -> Starlette:
+def create_app(config: Config, people_edits: PeopleEdits | None = None) -> Starlette:
+    """``people_edits``: the run floor's name/merge/forget, for the person page's write actions."""
     routes = [
+        *people_routes(),
         Route("/", _library_page),
         Route("/card/", _card_page, name="card_root"),
         Route("/card/{path:path}", _card_page),
@@ -244,4 +247,5 @@ def create_app(config: Config) -> Starlette:
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _error, 500: _error})
     app.state.library = Library(config)
+    app.state.people_ui = people_ui(people_edits)
     return app
