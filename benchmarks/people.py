@@ -1,6 +1,6 @@
 """People across a library: search precision/recall, score distributions, thresholds, clustering, scale.
 
-Run: .venv/bin/python benchmarks/people.py [--tracks 100000] [--make-cohort]
+Run: .venv/bin/python benchmarks/people.py [--tracks 100000] [--backend dlib] [--make-cohort]
 The labelled set is generated (tests/people_library.py: 8 composite clips on two cards plus
 the real hamilton clip; six people, Obama, Biden and Alex in three clips each). Prints:
 * per query (obama, biden, alex, astronaut; every clip searched together): range-level and
@@ -204,7 +204,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tracks", type=int, default=100_000)
     ap.add_argument("--make-cohort", action="store_true")
+    ap.add_argument("--backend", default="default", choices=["default", "dlib"], help="faces stack to measure")
     args = ap.parse_args()
+    global CFG
+    CFG = FacesConfig(backend=args.backend)
     if args.make_cohort:
         make_cohort()
         return
@@ -239,6 +242,8 @@ def main() -> None:
             print(f"{z:8.1f}  {tp:>5}/{n:<5}  {fp:>6}")
         p, r = clustering(tracks, folder)
         print(f"\nclustering across cards (people registry): pairwise precision {p:.3f}, recall {r:.3f}")
+        if args.tracks <= 0:
+            return
         print("\nfind-person --library at scale (float32 pack, search only; photo embedding excluded):")
         scale(args.tracks, folder, refs["obama"])
 
