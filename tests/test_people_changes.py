@@ -212,3 +212,19 @@ def test_person_page_and_its_guarded_edits(library: dict) -> None:
                     headers={"origin": "http://testserver"})  # fmt: skip
     assert ok.status_code == 200 and "Barack Obama" in ok.text  # redirected to the person page
     assert _found(library, "barack") == {str(c) for c in library["clips"]}  # the same run-layer function
+
+
+def test_split_gives_some_clips_of_a_person_a_new_id(library: dict) -> None:
+    from kinod.run.people_names import split_person
+
+    cfg, pid = library["config"], library["pid"]
+    name_person(cfg, pid, "Barack Obama")
+    new, update = split_person(cfg, pid, [str(library["clips"][1])])
+    assert update.sidecars == [library["sidecars"][1]]
+    moved = json.loads(library["sidecars"][1].read_text())["analyses"]["faces"]
+    kept = json.loads(library["sidecars"][0].read_text())["analyses"]["faces"]
+    assert new in {i["person"] for i in moved["items"]} and pid not in {i["person"] for i in moved["items"]}
+    assert pid in {i["person"] for i in kept["items"]}
+    assert _found(library, "obama") == {str(library["clips"][0])}
+    people = json.loads((cfg.state.dir / "faces" / "people.json").read_text())["people"]
+    assert people[new]["centroid"] and [s["clip"] for s in people[new]["seen"]] == [str(library["clips"][1])]

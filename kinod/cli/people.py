@@ -1,4 +1,4 @@
-"""CLI commands ``kinod find-person`` and ``kinod people`` (list, name, merge, forget).
+"""CLI commands ``kinod find-person`` and ``kinod people`` (list, name, merge, split, forget).
 
 Kept out of :mod:`kinod.cli.main` so that file only gains one ``register`` call.
 """
@@ -70,16 +70,22 @@ def cmd_people(config: Config, args: argparse.Namespace) -> int:
     from kinod.analyzers.faces.people import PeopleError, PeopleRegistry
     from kinod.run import people_names
 
-    usage = {"name": ('ID "Name"', 2), "merge": ("FROM_ID INTO_ID", 2), "forget": ("ID", 1)}
+    usage = {"name": ('ID "Name"', 2), "merge": ("FROM_ID INTO_ID", 2), "forget": ("ID", 1),
+             "split": ("ID CLIP...", -2)}  # fmt: skip
     try:
         if args.action in usage:
             what, n = usage[args.action]
-            if len(args.rest) != n:
+            if len(args.rest) != n and not (n < 0 and len(args.rest) >= -n):
                 print(f"usage: kinod people {args.action} {what}", file=sys.stderr)
                 return 2
             if args.action == "name":
                 done = people_names.name_person(config, *args.rest)
                 print(f"{args.rest[0]} is now {args.rest[1]!r}")
+            elif args.action == "split":
+                new, done = people_names.split_person(
+                    config, args.rest[0], [str(Path(c).absolute()) for c in args.rest[1:]]
+                )
+                print(f"{args.rest[0]} in {len(args.rest) - 1} clip(s) is now {new}")
             elif args.action == "merge":
                 done = people_names.merge_people(config, *args.rest)
                 print(f"{args.rest[0]} is now {args.rest[1]}")
@@ -138,8 +144,8 @@ def register(sub: Any) -> None:
     f.add_argument("--crops-fps", type=float, default=1.0, help="face crops saved per second of a range (0: none)")
     f.add_argument("--no-clips", action="store_true", help="do not cut clips, only metadata and images")
     f.set_defaults(func=cmd_find_person)
-    p = sub.add_parser("people", help="list people seen in faces analyses; name, merge or forget one")
-    p.add_argument("action", nargs="?", choices=["list", "name", "merge", "forget"], default="list")
-    p.add_argument("rest", nargs="*", help='name: ID "Name"; merge: FROM_ID INTO_ID; forget: ID')
+    p = sub.add_parser("people", help="list people seen in faces analyses; name, merge, split or forget one")
+    p.add_argument("action", nargs="?", choices=["list", "name", "merge", "split", "forget"], default="list")
+    p.add_argument("rest", nargs="*", help='name: ID "Name"; merge: FROM_ID INTO_ID; split: ID CLIP...; forget: ID')
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=cmd_people)

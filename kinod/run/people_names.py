@@ -54,6 +54,12 @@ def merge_people(config: Config, src: str, dst: str) -> PeopleUpdate:
     return propagate(config, PeopleRegistry(config.state.dir).merge(src, dst))
 
 
+def split_person(config: Config, pid: str, clips: list[str]) -> tuple[str, PeopleUpdate]:
+    """``pid``'s sightings in ``clips`` become a new person; returns its id."""
+    new, sidecars = PeopleRegistry(config.state.dir).split(pid, clips)
+    return new, propagate(config, sidecars, rename={pid: new})
+
+
 def forget_person(config: Config, pid: str) -> PeopleUpdate:
     sidecars, removed = PeopleRegistry(config.state.dir).forget(pid)
     update = propagate(config, sidecars)
@@ -79,8 +85,8 @@ def relabel_records(config: Config, records: dict[str, dict[str, Any]]) -> None:
         relabel(faces, None, PeopleRegistry(config.state.dir).read())
 
 
-def propagate(config: Config, sidecars: Iterable[str | Path]) -> PeopleUpdate:
-    """Bring these sidecars and everything made from them up to date with the registry."""
+def propagate(config: Config, sidecars: Iterable[str | Path], rename: dict[str, str] | None = None) -> PeopleUpdate:
+    """Bring these sidecars and everything made from them up to date with the registry (``rename``: see relabel)."""
     registry = PeopleRegistry(config.state.dir).read()
     update = PeopleUpdate()
     folders: set[Path] = set()
@@ -91,11 +97,11 @@ def propagate(config: Config, sidecars: Iterable[str | Path]) -> PeopleUpdate:
             log.warning("people: sidecar not updated", sidecar=str(side), error=str(e))
             continue
         faces = (data.get("analyses") or {}).get("faces")
-        if not faces or not relabel(faces, data.get("markers") or [], registry):
+        if not faces or not relabel(faces, data.get("markers") or [], registry, rename):
             continue
         write_sidecar(side, data)
         update.sidecars.append(side)
-        update.records += _update_store(config, data.get("source", {}).get("fingerprint"), registry)
+        update.records += _update_store(config, data.get("source", {}).get("fingerprint"), registry, rename)
         index_sidecar(config.state.dir, side, data, semantic=config.search.semantic)
         update.files += _exports(config, data, side.parent)
         folders.add(side.parent)
@@ -105,7 +111,9 @@ def propagate(config: Config, sidecars: Iterable[str | Path]) -> PeopleUpdate:
     return update
 
 
-def _update_store(config: Config, fingerprint: str | None, registry: dict[str, Any]) -> int:
+def _update_store(
+    config: Config, fingerprint: str | None, registry: dict[str, Any], rename: dict[str, str] | None = None
+) -> int:
     path = config.state.dir / "kinod.sqlite"
     if not fingerprint or not path.is_file():
         return 0
@@ -113,7 +121,8 @@ def _update_store(config: Config, fingerprint: str | None, registry: dict[str, A
     try:
         n = 0
         for row in store.queue.jobs_of(fingerprint):
-            if row.analyzer == "faces" and row.state == "done" and row.record and relabel(row.record, None, registry):
+            done = row.analyzer == "faces" and row.state == "done" and row.record
+            if done and relabel(row.record, None, registry, rename):  # type: ignore[arg-type]
                 store.queue.replace_record(row.key, row.record)
                 n += 1
         return n

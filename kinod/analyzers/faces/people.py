@@ -134,6 +134,36 @@ class PeopleRegistry:
                 self._retag_tracks(seen["clip"], {src: dst})
             return _sidecars(b)
 
+    def split(self, pid: str, clips: list[str]) -> tuple[str, list[str]]:
+        """The sightings of ``pid`` in ``clips`` become a new person (two people found as one).
+
+        Returns the new id and the sidecars of those clips, whose tracks of ``pid`` now carry it.
+        """
+        with self.locked() as data:
+            p = self._person(data, pid)
+            moving = [s for s in p.get("seen", []) if s["clip"] in set(clips)]
+            if not moving or len(moving) == len(p.get("seen", [])):
+                raise PeopleError(f"{pid}: name some but not all of its clips to split off (see `kinod people`)")
+            new = f"person-{data['next']}"
+            data["next"] += 1
+            p["seen"] = [s for s in p["seen"] if s not in moving]
+            data["people"][new] = {"name": None, "centroid": None, "count": len(moving), "seen": moving}
+            for person, seen in ((new, moving), (pid, p["seen"])):
+                vecs = [np.asarray(t["embedding"], np.float32) for s in seen for t in self._tracks(s["clip"])
+                        if t.get("person") == pid and t.get("embedding")]  # fmt: skip
+                if vecs:
+                    data["people"][person]["centroid"] = [round(float(v), 6) for v in centroid(vecs)]
+            p["count"] = len(p["seen"])
+        for s in moving:
+            self._retag_tracks(s["clip"], {pid: new})
+        return new, _sidecars({"seen": moving})
+
+    def _tracks(self, clip: str) -> list[dict[str, Any]]:
+        try:
+            return list(json.loads(self.track_file(clip).read_text()).get("tracks", []))
+        except (OSError, ValueError):
+            return []
+
     def forget(self, pid: str) -> tuple[list[str], list[str]]:
         """Remove a person everywhere in the state dir: (their sidecars, the files deleted or rewritten).
 

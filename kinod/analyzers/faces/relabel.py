@@ -24,13 +24,22 @@ def _resolve(pid: str, aliases: dict[str, str]) -> str:
     return pid
 
 
-def relabel(record: dict[str, Any], markers: list[dict[str, Any]] | None, registry: dict[str, Any]) -> bool:
-    """Rewrite ``record`` (and the faces ``markers`` given) in place; True when anything changed."""
+def relabel(
+    record: dict[str, Any],
+    markers: list[dict[str, Any]] | None,
+    registry: dict[str, Any],
+    rename: dict[str, str] | None = None,
+) -> bool:
+    """Rewrite ``record`` (and the faces ``markers`` given) in place; True when anything changed.
+
+    ``rename``: ids to replace in this record only (a person split: its tracks in this clip
+    belong to the new person from now on).
+    """
     if not (record.get("config") or {}).get("store_embeddings", True):
         return False
     people = registry.get("people", {})
     forgotten = set(registry.get("forgotten", []))
-    aliases = registry.get("aliases", {})
+    aliases = {**registry.get("aliases", {}), **(rename or {})}
     before = repr((record.get("items"), (record.get("summary") or {}).get("people"), markers))
     labels: dict[int, str | None] = {}
     for item in record.get("items") or []:

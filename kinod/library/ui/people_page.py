@@ -1,5 +1,5 @@
 """The person page: best faces, every range in every clip (linking to the clip page at that
-time), confidence; and, when ``ui.allow_edits`` is on, name / merge / forget.
+time), confidence; and, when ``ui.allow_edits`` is on, name / merge / split / forget.
 
 Edits change sidecars, exports and the index, which is the run floor's work
 (``kinod.run.people_names``); this floor may not import it, so whoever starts the UI
@@ -33,6 +33,7 @@ from kinod.library.ui.render import render
 class PeopleEdits(Protocol):
     def name_person(self, config: Any, pid: str, name: str) -> Any: ...
     def merge_people(self, config: Any, src: str, dst: str) -> Any: ...
+    def split_person(self, config: Any, pid: str, clips: list[str]) -> Any: ...
     def forget_person(self, config: Any, pid: str) -> Any: ...
 
 
@@ -102,7 +103,8 @@ async def _person_edit(request: Request) -> Response:
         raise HTTPException(403, "cross-site request refused")
     # A plain urlencoded form, parsed here (starlette's parser needs python-multipart).
     body = (await request.body())[:65536].decode("utf-8", "replace")
-    form = {k: v[0] for k, v in parse_qs(body).items()}
+    lists = parse_qs(body)
+    form = {k: v[0] for k, v in lists.items()}
     ui: PeopleUi = request.app.state.people_ui
     if not hmac.compare_digest(str(form.get("token", "")), ui.token):
         raise HTTPException(403, "missing or wrong form token (reload the page)")
@@ -115,6 +117,8 @@ async def _person_edit(request: Request) -> Response:
         elif action == "merge" and form.get("into"):
             ui.edits.merge_people(config, pid, str(form["into"]))
             pid = str(form["into"])
+        elif action == "split" and lists.get("clip"):
+            pid = ui.edits.split_person(config, pid, lists["clip"])[0]
         elif action == "forget":
             ui.edits.forget_person(config, pid)
             return RedirectResponse("/search", status_code=303)
