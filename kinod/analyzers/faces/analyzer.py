@@ -42,7 +42,7 @@ log = structlog.get_logger(__name__)
 
 class FacesAnalyzer(ModelAnalyzer):
     name = "faces"
-    version = "1"
+    version = "2"  # 2: range edges half-way between samples, not on the last one seen
     needs: ClassVar[Needs] = Needs(cache=True, cache_frames=FrameNeeds(every_frame=False, sample_fps=10.0, width=640))
     resources: ClassVar[Resources] = Resources(cpu=1, ram_mb=1024)
     Config = FacesConfig
