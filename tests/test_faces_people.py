@@ -93,7 +93,8 @@ def test_faces_in_the_sidecar_and_people_commands(
     folder = ws["out"] / "people" / "Barack Obama"
     folder.mkdir(parents=True)
     cv2.imwrite(str(folder / "obama-left.jpg"), cv2.imread(str(FIXTURE_MEDIA / "two_people.jpg"))[:, :560])
-    watch = PeopleFolderWatch(ws["out"] / "people", ws["state"], load_config(ws["config"]).analyzer_config("faces"))
+    conf = load_config(ws["config"])
+    watch = PeopleFolderWatch(ws["out"] / "people", ws["state"], conf.analyzer_config("faces"), config=conf)
     (written,) = watch.scan_once()
     dropped = json.loads(written.read_text())
     assert [c["path"] for c in dropped["clips"]] == [str(clip)]
@@ -146,7 +147,8 @@ def test_reference_folder_names_people(tmp_path: Path) -> None:
     reg = PeopleRegistry(tmp_path / "state")
     obama = reference_embedding(FIXTURE_MEDIA / "obama.jpg", stack)[0]
     biden = reference_embedding(FIXTURE_MEDIA / "biden.jpg", stack)[0]
-    ids = reg.assign("/clips/a.mp4", "", [(obama, [1], []), (biden, [2], [])], cfg.identity_threshold)
+    clusters = [(obama, [1], [], [[0, 9]]), (biden, [2], [], [[3, 9]])]
+    ids = reg.assign("/clips/a.mp4", "", clusters, cfg.identity_threshold)
     assert [i for i, _ in ids] == ["person-1", "person-2"]
     folder = tmp_path / "people" / "Barack Obama"
     folder.mkdir(parents=True)

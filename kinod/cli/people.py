@@ -1,4 +1,4 @@
-"""CLI commands ``kinod find-person`` and ``kinod people`` (list, name, forget).
+"""CLI commands ``kinod find-person`` and ``kinod people`` (list, name, merge, split, forget).
 
 Kept out of :mod:`kinod.cli.main` so that file only gains one ``register`` call.
 """
@@ -27,7 +27,7 @@ def cmd_find_person(config: Config, args: argparse.Namespace) -> int:
 
     photo = Path(args.photo)
     if args.library or not args.paths:
-        from kinod.analyzers.faces.find_person import find_person_in_library
+        from kinod.analyzers.faces.library_search import find_person_in_library
         out = Path(args.out) if args.out else Path.cwd() / f"{photo.stem}-matches"
         try:
             meta = find_person_in_library(
@@ -67,50 +67,70 @@ def cmd_find_person(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_people(config: Config, args: argparse.Namespace) -> int:
-    from kinod.analyzers.faces.people import PeopleError, PeopleRegistry, sync_reference_folder
+    from kinod.analyzers.faces.people import PeopleError, PeopleRegistry
+    from kinod.run import people_names
 
-    reg = PeopleRegistry(config.state.dir)
+    usage = {"name": ('ID "Name"', 2), "merge": ("FROM_ID INTO_ID", 2), "forget": ("ID", 1),
+             "split": ("ID CLIP...", -2)}  # fmt: skip
     try:
-        if args.action == "name":
-            if len(args.rest) != 2:
-                print('usage: kinod people name ID "Name"', file=sys.stderr)
+        if args.action in usage:
+            what, n = usage[args.action]
+            if len(args.rest) != n and not (n < 0 and len(args.rest) >= -n):
+                print(f"usage: kinod people {args.action} {what}", file=sys.stderr)
                 return 2
-            reg.name(args.rest[0], args.rest[1])
-            print(f"{args.rest[0]} is now {args.rest[1]!r}")
-            return 0
-        if args.action == "forget":
-            if len(args.rest) != 1:
-                print("usage: kinod people forget ID", file=sys.stderr)
-                return 2
-            for what in reg.forget(args.rest[0]):
-                print(f"removed: {what}")
+            if args.action == "name":
+                done = people_names.name_person(config, *args.rest)
+                print(f"{args.rest[0]} is now {args.rest[1]!r}")
+            elif args.action == "split":
+                new, done = people_names.split_person(
+                    config, args.rest[0], [str(Path(c).absolute()) for c in args.rest[1:]]
+                )
+                print(f"{args.rest[0]} in {len(args.rest) - 1} clip(s) is now {new}")
+            elif args.action == "merge":
+                done = people_names.merge_people(config, *args.rest)
+                print(f"{args.rest[0]} is now {args.rest[1]}")
+            else:
+                done = people_names.forget_person(config, args.rest[0])
+                for what in done.removed:
+                    print(f"removed: {what}")
+            print(f"updated {len(done.sidecars)} sidecar(s), {len(done.files)} export file(s), the search index")
             return 0
         folder = config.output.root / "people"
+        reg = PeopleRegistry(config.state.dir)
         if folder.is_dir() and reg.path.is_file():
             from kinod.analyzers.faces.backends import build_stack
             from kinod.analyzers.faces.find_person import reference_embedding
             cfg = _faces_config(config)
             stack = build_stack(cfg)
-            sync_reference_folder(reg, folder, lambda p: reference_embedding(p, stack)[0], cfg.identity_threshold)
-        data = reg.read()
+            people_names.names_from_folder(config, lambda p: reference_embedding(p, stack)[0], cfg.identity_threshold)
+        rows = people_rows(reg.read())
     except PeopleError as e:
         print(f"kinod people: {e}", file=sys.stderr)
         return 2
-    rows = [
-        {
-            "id": pid,
-            "name": p.get("name"),
-            "clips": len(p.get("seen", [])),
-            "best_images": [i for s in p.get("seen", []) for i in s.get("images", [])][:3],
-        }
-        for pid, p in sorted(data["people"].items(), key=lambda kv: int(kv[0].split("-")[-1]))
-    ]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         for r in rows:
-            print(f"{r['id']:<12} {r['name'] or '-':<24} {r['clips']} clip(s)  {' '.join(r['best_images'])}")
+            print(f"{r['id']:<12} {r['name'] or '-':<24} {len(r['clips'])} clip(s)  {' '.join(r['best_images'])}")
+            for c in r["clips"]:
+                spans = ", ".join(f"{a}-{b - 1}" for a, b in c["ranges"])
+                print(f"    {c['clip']}: frames {spans}  confidence {c['confidence']:.2f}")
     return 0
+
+
+def people_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per person: name, every clip with its ranges (frames, end exclusive), best images, a confidence.
+
+    The confidence of a clip is its tracks' mean cosine to the person's centroid: how
+    sure the library is that these faces are this one person.
+    """
+    rows = []
+    for pid, p in sorted(data["people"].items(), key=lambda kv: int(kv[0].split("-")[-1])):
+        clips = [{"clip": s["clip"], "sidecar": s.get("sidecar"), "ranges": s.get("ranges", []),
+                  "confidence": float(s.get("confidence", 1.0))} for s in p.get("seen", [])]  # fmt: skip
+        images = [i for s in p.get("seen", []) for i in s.get("images", [])][:3]
+        rows.append({"id": pid, "name": p.get("name"), "clips": clips, "best_images": images})
+    return rows
 
 
 def register(sub: Any) -> None:
@@ -124,8 +144,8 @@ def register(sub: Any) -> None:
     f.add_argument("--crops-fps", type=float, default=1.0, help="face crops saved per second of a range (0: none)")
     f.add_argument("--no-clips", action="store_true", help="do not cut clips, only metadata and images")
     f.set_defaults(func=cmd_find_person)
-    p = sub.add_parser("people", help="list people seen in faces analyses; name or forget one")
-    p.add_argument("action", nargs="?", choices=["list", "name", "forget"], default="list")
-    p.add_argument("rest", nargs="*", help='name: ID "Name"; forget: ID')
+    p = sub.add_parser("people", help="list people seen in faces analyses; name, merge, split or forget one")
+    p.add_argument("action", nargs="?", choices=["list", "name", "merge", "split", "forget"], default="list")
+    p.add_argument("rest", nargs="*", help='name: ID "Name"; merge: FROM_ID INTO_ID; split: ID CLIP...; forget: ID')
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=cmd_people)

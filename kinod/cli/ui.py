@@ -25,7 +25,8 @@ def cmd_serve(config: Any, args: argparse.Namespace) -> int:
         print(f"index: {rep.indexed} clip(s) indexed, {rep.unchanged} unchanged, {rep.removed} removed",
               file=sys.stderr)
     try:
-        server = uvicorn_server(config, listen)
+        from kinod.run import people_names
+        server = uvicorn_server(config, listen, people_names)
     except ListenError as e:
         print(f"kinod serve: --listen {e}", file=sys.stderr)
         return 2

@@ -149,6 +149,8 @@ class MetricsConfig(Strict):
 class UiConfig(Strict):
     #: host:port of the browse UI inside the daemon; empty = off. 127.0.0.1 unless set wider (warned).
     listen: str = ""
+    #: Person pages may name, merge and forget people (loopback clients only, same-origin form token).
+    allow_edits: bool = False
 
     @field_validator("listen")
     @classmethod

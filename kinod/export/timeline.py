@@ -29,6 +29,7 @@ from typing import Any
 import opentimelineio as otio
 
 from kinod.contracts import catalog
+from kinod.export.people_track import PersonRange, add_people_tracks, people_ranges
 from kinod.media.timecode import (
     STANDARD_RATES,
     format_rate,
@@ -300,6 +301,7 @@ def clip_timeline(
     track.append(clip)
     timeline = otio.schema.Timeline(name=clip.name, global_start_time=start)
     timeline.tracks.append(track)
+    add_people_tracks(timeline, people_ranges(clip, 0), float(rate))
     timeline.metadata["kinod"] = {
         "kind": "clip",
         "source": sidecar["source"]["path"],
@@ -357,6 +359,7 @@ def card_timeline(
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     cursor: int | None = None
     start_frames = 0
+    people: list[PersonRange] = []
     cap = seconds_to_frame(Fraction(max_gap_seconds).limit_denominator(1000), rate)
     for clip, clip_rate, _ in placed:
         if clip_rate != rate:
@@ -378,9 +381,11 @@ def card_timeline(
             track.append(gap)
             cursor += min(jump, cap)
         track.append(clip)
+        people += people_ranges(clip, cursor - start_frames)
         cursor += int(clip.source_range.duration.value)
     timeline = otio.schema.Timeline(name=name, global_start_time=otio.opentime.RationalTime(start_frames, float(rate)))
     timeline.tracks.append(track)
+    add_people_tracks(timeline, people, float(rate))
     timeline.metadata["kinod"] = {
         "kind": "card",
         "rate": format_rate(rate),

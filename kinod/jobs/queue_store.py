@@ -330,6 +330,11 @@ class QueueRepo:
         rows = self.db.query("SELECT * FROM jobs WHERE fingerprint=? ORDER BY kind, analyzer", (fingerprint,))
         return [JobRow.from_row(r) for r in rows]
 
+    def replace_record(self, key: str, record: dict[str, Any]) -> None:
+        """Rewrite a done job's stored record (a person named or forgotten after the analysis)."""
+        with self.db.tx() as db:
+            db.execute("UPDATE jobs SET record=? WHERE key=? AND state='done'", (json.dumps(record), key))
+
     # Reporting ----------------------------------------------------------------------------
     def counts(self) -> dict[tuple[str, str], int]:
         """(analyzer, state) -> jobs; passes count as analyzer ``pass``."""

@@ -33,6 +33,7 @@ from kinod.run.common import (
     cache_dir_for,
 )
 from kinod.run.integrity import cut_at_break
+from kinod.run.people_names import relabel_records
 from kinod.run.space import is_disk_full
 
 log = structlog.get_logger("kinod.run.processor")
@@ -66,6 +67,7 @@ class Finalizer:
         records, failed, stopped = self._stored_results(fp, keys, rows, path)
         if stopped is not None:
             return stopped
+        relabel_records(self.config, records)  # names given, people merged or forgotten since the analysis
         present = [(p, r) for p, r in places if p.exists()]
         if not present:
             msg = f"{path}: the file is gone (deleted, moved or its share unmounted); no sidecar written"

@@ -38,7 +38,8 @@ def start_ui(config: Config, once: bool) -> UiServer | None:
     if not config.ui.listen or once:
         return None
     try:
-        server = UiServer(config, config.ui.listen)
+        from kinod.run import people_names
+        server = UiServer(config, config.ui.listen, people_names)
         server.start()
         log.info("ui listening", address=server.address)
         return server

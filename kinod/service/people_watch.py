@@ -25,8 +25,10 @@ PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 class PeopleFolderWatch:
-    def __init__(self, folder: Path, state_dir: Path, cfg: Any, ffmpeg: str = "") -> None:
+    def __init__(self, folder: Path, state_dir: Path, cfg: Any, ffmpeg: str = "", config: Any = None) -> None:
         self.folder = folder
+        #: The daemon's config: with it, a name is carried to sidecars, index and exports at once.
+        self.config = config
         self.state_dir = state_dir
         self.cfg = cfg
         self.ffmpeg = ffmpeg
@@ -41,7 +43,8 @@ class PeopleFolderWatch:
     def scan_once(self) -> list[Path]:
         """Search for every new or changed photo; returns the metadata files written."""
         from kinod.analyzers.faces.backends import build_stack
-        from kinod.analyzers.faces.find_person import find_person_in_library, reference_embedding
+        from kinod.analyzers.faces.find_person import reference_embedding
+        from kinod.analyzers.faces.library_search import find_person_in_library
         from kinod.analyzers.faces.people import PeopleRegistry, sync_reference_folder
 
         if not self.folder.is_dir():
@@ -66,10 +69,12 @@ class PeopleFolderWatch:
                     log.error("reference photo not searched", photo=str(photo), error=str(e))
         if written:
             stack = build_stack(self.cfg)
-            reg = PeopleRegistry(self.state_dir)
-            sync_reference_folder(
-                reg, self.folder, lambda p: reference_embedding(p, stack)[0], self.cfg.identity_threshold
-            )
+            embed = lambda p: reference_embedding(p, stack)[0]  # noqa: E731
+            if self.config is not None:  # named everywhere at once: sidecars, index, exports
+                from kinod.run.people_names import names_from_folder
+                names_from_folder(self.config, embed, self.cfg.identity_threshold)
+            else:
+                sync_reference_folder(PeopleRegistry(self.state_dir), self.folder, embed, self.cfg.identity_threshold)
         write_private_json(self.seen_path, seen)
         return written
 
@@ -88,7 +93,7 @@ def start_people_watch(config: Any, stop: threading.Event) -> threading.Thread |
     cfg = config.analyzer_config("faces")
     if cfg is None or not getattr(cfg, "people_poll_s", 0):
         return None
-    watch = PeopleFolderWatch(config.output.root / "people", config.state.dir, cfg, config.media.ffmpeg)
+    watch = PeopleFolderWatch(config.output.root / "people", config.state.dir, cfg, config.media.ffmpeg, config)
     t = threading.Thread(target=watch.loop, args=(stop,), name="kinod-people", daemon=True)
     t.start()
     return t

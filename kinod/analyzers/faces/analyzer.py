@@ -42,7 +42,7 @@ log = structlog.get_logger(__name__)
 
 class FacesAnalyzer(ModelAnalyzer):
     name = "faces"
-    version = "1"
+    version = "2"  # 2: range edges half-way between samples, not on the last one seen
     needs: ClassVar[Needs] = Needs(cache=True, cache_frames=FrameNeeds(every_frame=False, sample_fps=10.0, width=640))
     resources: ClassVar[Resources] = Resources(cpu=1, ram_mb=1024)
     Config = FacesConfig
@@ -163,6 +163,7 @@ class FacesAnalyzer(ModelAnalyzer):
                     centroid([t.embedding for t in g]),  # type: ignore[misc]
                     [t.id for t in g],
                     [str(out_root / images[t.id]) for t in g if t.id in images],
+                    [[t.start, t.end + 1] for t in g],
                 )
                 for g in ordered
             ]

@@ -43,10 +43,10 @@ class FacesConfig(AnalyzerConfig):
     #: find-person: track mean cosine to the reference for a "possible" and a "sure" match.
     match_possible: float = Field(0.38, ge=-1, le=1)
     match_sure: float = Field(0.44, ge=-1, le=1)
-    #: find-person: S-norm score (vs. the other tracks searched) for "possible" and "sure";
-    #: applied when at least 5 other tracks were searched.
-    match_snorm_possible: float = 3.5
-    match_snorm_sure: float = 4.0
+    #: find-person: S-norm score (vs. the impostor tracks searched) for "possible" and "sure";
+    #: applied when at least 5 impostor tracks were searched (chosen from benchmarks/people.py).
+    match_snorm_possible: float = 4.0
+    match_snorm_sure: float = 7.0
     #: Keep track embeddings in the state dir (people registry, find-person without decoding again).
     store_embeddings: bool = True
     #: Daemon: seconds between looks at <output root>/people/<Name>/ for new reference photos (0: never).

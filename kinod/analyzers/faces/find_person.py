@@ -4,8 +4,8 @@ The photo must hold exactly one face (an error lists the boxes otherwise). Each 
 sampled once (:mod:`kinod.analyzers.faces.sampler`), its faces tracked exactly as the
 daemon's analyzer does, and each track's mean embedding compared with the photo's:
 at or above ``match_sure`` a range is "sure", between ``match_possible`` and
-``match_sure`` "possible", and with five or more tracks searched the score normalised
-against them must also pass (:mod:`kinod.analyzers.faces.matching` says why).
+``match_sure`` "possible", and with five or more impostor tracks searched the score
+normalised against them must also pass (:mod:`kinod.analyzers.faces.matching` says why).
 Overlapping matched tracks of one clip merge into one range.
 Written into the output folder: ``metadata.json``, ``clips/`` (one cut per range,
 frame-accurate) and ``images/`` (the best face of each range, plus every detected face
@@ -15,7 +15,6 @@ at ``crops_fps``). Face images are private (0600): they are biometric data.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import structlog
 from kinod.analyzers.faces.analysis import ClipFaces, FaceTrack, analyse
 from kinod.analyzers.faces.backends import FaceStack, build_stack, stack_model_info
 from kinod.analyzers.faces.config import FacesConfig
-from kinod.analyzers.faces.matching import MatchScore, score_tracks, verdict
+from kinod.analyzers.faces.matching import MatchScore, fixed_cohort, score_tracks, verdict
 from kinod.analyzers.faces.private import write_private_jpeg
 from kinod.analyzers.faces.sampler import sample_frames
 from kinod.analyzers.weights import sha256_file
@@ -39,6 +38,7 @@ log = structlog.get_logger(__name__)
 
 #: Photos are analysed at most this wide: a reference face is large, and FaceNet sees 160 px.
 PHOTO_WIDTH = 1280
+METRIC = "cosine of track mean embedding; S-norm against the impostor tracks searched (never the person's own)"
 
 
 class FindPersonError(RuntimeError):
@@ -76,6 +76,12 @@ def reference_embedding(photo: Path, stack: FaceStack) -> tuple[np.ndarray, list
             f"{photo}: {len(faces)} faces in the reference photo ({listed}); crop it to the one person to find"
         )
     return stack.embed(small, faces[0]), boxes[0]
+
+
+def score(ref: np.ndarray, tracks: np.ndarray, cfg: FacesConfig, every: bool = False) -> list[MatchScore]:
+    """Every track's score against the reference, as find-person and the library search give it."""
+    return score_tracks(ref, tracks, cfg.match_possible, cfg.identity_threshold, fixed=fixed_cohort(cfg.backend),
+                        every=every)  # fmt: skip
 
 
 def match_ranges(tracks: list[FaceTrack], scores: list[MatchScore], cfg: FacesConfig) -> list[Range]:
@@ -126,7 +132,7 @@ def find_person(
             "sure": cfg.match_sure,
             "snorm_possible": cfg.match_snorm_possible,
             "snorm_sure": cfg.match_snorm_sure,
-            "metric": "cosine of track mean embedding; S-norm against the other tracks searched",
+            "metric": METRIC,
         },
         "frames": "start_frame is the first frame, end_frame the frame after the last (as in the sidecars)",
         "clips": [],
@@ -139,9 +145,9 @@ def find_person(
         except (FindPersonError, ProbeError, OSError, ValueError) as e:
             log.error("find-person: clip skipped", path=str(clip), error=str(e))
             meta["errors"].append({"path": str(clip), "message": str(e)})
-    # Every track searched is the cohort each track's score is normalised against.
+    # The impostors among the tracks searched are the cohort scores are normalised against.
     tracks = [t for c in analysed for t in c.faces.tracks if t.embedding is not None]
-    scores = score_tracks(ref, np.stack([t.embedding for t in tracks])) if tracks else []
+    scores = score(ref, np.stack([t.embedding for t in tracks]), cfg) if tracks else []
     by_track = {id(t): m for t, m in zip(tracks, scores, strict=True)}
     meta["cohort_tracks"] = len(tracks)
     for c in analysed:
@@ -217,77 +223,3 @@ def _write_images(folder: Path, name: str, r: Range, crops_fps: float) -> dict[s
 def _model(cfg: FacesConfig) -> dict[str, Any]:
     m = stack_model_info(cfg)
     return {"name": m.name, "sha256": m.sha256, "source": m.source, "backend": cfg.backend}
-
-
-def find_person_in_library(
-    photo: Path, state_dir: Path, out: Path, cfg: FacesConfig, ffmpeg: str = "", cut_clips: bool = True
-) -> dict[str, Any]:
-    """Search the tracks the faces analyzer stored for indexed clips: nothing is decoded to match.
-
-    Only the cuts read the originals (when they are still there); images are the tracks'
-    best images kept beside the sidecars.
-    """
-    import shutil
-
-    from kinod.analyzers.faces.people import PeopleRegistry
-    stack = build_stack(cfg)
-    ref, ref_box = reference_embedding(photo, stack)
-    records = list(PeopleRegistry(state_dir).indexed_tracks())
-    rows = [(rec, t) for rec in records for t in rec.get("tracks", []) if t.get("embedding")]
-    emb = np.asarray([t["embedding"] for _, t in rows], dtype=np.float32)
-    scores = score_tracks(ref, emb / np.linalg.norm(emb, axis=1, keepdims=True)) if rows else []
-    meta: dict[str, Any] = {
-        "reference": {"photo": str(photo.resolve()), "box": ref_box, "sha256": sha256_file(photo)},
-        "model": {**_model(cfg), "licence": getattr(stack, "licence", "")},
-        "thresholds": {"possible": cfg.match_possible, "sure": cfg.match_sure,
-                       "snorm_possible": cfg.match_snorm_possible, "snorm_sure": cfg.match_snorm_sure},
-        "source": "indexed library (stored track embeddings; nothing decoded)",
-        "frames": "start_frame is the first frame, end_frame the frame after the last (as in the sidecars)",
-        "cohort_tracks": len(rows),
-        "clips": [],
-        "errors": [],
-    }  # fmt: skip
-    by_clip: dict[str, list[tuple[dict[str, Any], MatchScore, str]]] = {}
-    for (rec, t), m in zip(rows, scores, strict=True):
-        v = verdict(m, cfg.match_possible, cfg.match_sure, cfg.match_snorm_possible, cfg.match_snorm_sure)
-        if v is not None:
-            by_clip.setdefault(rec["path"], []).append((t, m, v))
-    rates = {rec["path"]: rec.get("rate", "25") for rec in records}
-    for path, hits in sorted(by_clip.items()):
-        rate = Fraction(rates[path])
-        clip = Path(path)
-        entry: dict[str, Any] = {"path": path, "rate": str(rate), "ranges": []}
-        index = None
-        if cut_clips and clip.is_file():
-            try:
-                index = stream_index(clip)
-            except CutError as e:
-                meta["errors"].append({"path": path, "message": str(e)})
-        for n, (t, m, v) in enumerate(sorted(hits, key=lambda h: h[0]["start"]), 1):
-            first, last = int(t["start"]), int(t["end"])
-            name = f"{clip.stem}_{n:03d}_{first}-{last}"
-            best = None
-            if t.get("best_image") and Path(t["best_image"]).is_file():
-                best = f"images/{name}_best.jpg"
-                (out / "images").mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(t["best_image"], out / best)
-                (out / best).chmod(0o600)
-            row: dict[str, Any] = {
-                "range": n, "start_frame": first, "end_frame": last + 1,
-                "start_s": round(float(first / rate), 6), "end_s": round(float((last + 1) / rate), 6),
-                "confidence": v, "score": round(m.cosine, 4),
-                "snorm": None if m.snorm is None else round(m.snorm, 2),
-                "tracks": [t["track"]], "images": {"best": best, "crops": []}, "clip": None,
-            }  # fmt: skip
-            if index is not None:
-                dst = out / "clips" / f"{name}{clip.suffix or '.mp4'}"
-                try:
-                    row["cut"] = cut(clip, dst, first, last, rate, index, ffmpeg)
-                    row["clip"] = str(dst.relative_to(out))
-                except CutError as e:
-                    meta["errors"].append({"path": path, "message": str(e)})
-            entry["ranges"].append(row)
-        meta["clips"].append(entry)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "metadata.json", meta)
-    return meta

@@ -9,9 +9,10 @@ Faces are biometric data, so everything here lives in the state dir with mode 06
   reference photo can be searched over the indexed library without decoding again.
 
 Names come from ``kinod people name ID "Name"`` or from a ``people/<Name>/`` folder of
-reference photos in the output root (:func:`sync_reference_folder`). ``kinod people
-forget ID`` deletes the person's embeddings and face images and takes them out of the
-sidecars' people lists.
+reference photos in the output root (:func:`sync_reference_folder`); ``kinod people
+merge A B`` joins two; ``kinod people forget ID`` deletes the person's embeddings and
+face images. Carrying a change into sidecars, job store, search index and exports is
+:mod:`kinod.run.people_names`' job (this floor must not write those).
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ import numpy as np
 
 from kinod.analyzers.faces.identities import centroid
 from kinod.analyzers.faces.private import write_private_json
+from kinod.analyzers.faces.track_matrix import TrackMatrix
 from kinod.analyzers.faces.types import cosine
+
+#: One clip's cluster of tracks: centroid, track ids, best images, [start, end) frame ranges.
+Cluster = tuple[np.ndarray, list[int], list[str], list[list[int]]]
 
 
 class PeopleError(RuntimeError):
@@ -66,16 +71,19 @@ class PeopleRegistry:
         return self._read()
 
     def assign(
-        self, clip: str, sidecar: str, clusters: list[tuple[np.ndarray, list[int], list[str]]], threshold: float
+        self, clip: str, sidecar: str, clusters: list[Cluster], threshold: float
     ) -> list[tuple[str, str | None]]:
-        """Give each clip cluster (centroid, track ids, best images) a person id and name."""
+        """Give each clip cluster (centroid, track ids, best images, frame ranges) a person id and name.
+
+        The registry is one for the whole library, so a person seen on two cards gets one id.
+        """
         out: list[tuple[str, str | None]] = []
         with self.locked() as data:
             people = data["people"]
             for p in people.values():  # a clip analysed again replaces its old sightings
                 p["seen"] = [s for s in p.get("seen", []) if s["clip"] != clip]
             taken: set[str] = set()
-            for cent, tracks, images in clusters:
+            for cent, tracks, images, ranges in clusters:
                 best_id, best = None, threshold
                 for pid, p in people.items():
                     if pid in taken or not p.get("centroid"):
@@ -93,47 +101,123 @@ class PeopleRegistry:
                 new = cent if old is None else centroid([old * n, cent]) if n else cent
                 p["centroid"] = [round(float(v), 6) for v in new]
                 p["count"] = n + 1
-                p["seen"].append({"clip": clip, "sidecar": sidecar, "tracks": tracks, "images": images})
+                conf = cosine(cent, new)
+                p["seen"].append({"clip": clip, "sidecar": sidecar, "tracks": tracks, "images": images,
+                                  "ranges": ranges, "confidence": round(conf, 3)})  # fmt: skip
                 taken.add(best_id)
                 out.append((best_id, p.get("name")))
         return out
 
     def name(self, pid: str, name: str) -> list[str]:
-        """Name a person here and in every sidecar it appears in (past clips; future ones read the registry)."""
+        """Name a person; returns the sidecars it is in (their rewriting is :mod:`kinod.run.people_names`)."""
         with self.locked() as data:
-            if pid not in data["people"]:
-                raise PeopleError(f"no person {pid!r} in {self.path} (see `kinod people`)")
-            data["people"][pid]["name"] = name
-            seen = list(data["people"][pid].get("seen", []))
-        return [s["sidecar"] for s in seen if s.get("sidecar") and _rename_in_sidecar(Path(s["sidecar"]), pid, name)]
+            p = self._person(data, pid)
+            p["name"] = name
+            return _sidecars(p)
 
-    def forget(self, pid: str) -> list[str]:
-        """Remove a person everywhere; returns what was deleted or rewritten."""
+    def merge(self, src: str, dst: str) -> list[str]:
+        """``src`` joins ``dst`` (one person found as two); its id points at ``dst`` from now on."""
+        if src == dst:
+            raise PeopleError(f"{src!r} cannot be merged with itself")
+        with self.locked() as data:
+            a, b = self._person(data, src), self._person(data, dst)
+            na, nb = int(a.get("count", 0)), int(b.get("count", 0))
+            if a.get("centroid") and b.get("centroid") and na + nb:
+                mix = np.asarray(a["centroid"]) * na + np.asarray(b["centroid"]) * nb
+                b["centroid"] = [round(float(v), 6) for v in centroid([mix])]
+            b["count"] = na + nb
+            b["name"] = b.get("name") or a.get("name")
+            b["seen"] = b.get("seen", []) + a.get("seen", [])
+            del data["people"][src]
+            data.setdefault("aliases", {})[src] = dst
+            for seen in a.get("seen", []):
+                self._retag_tracks(seen["clip"], {src: dst})
+            return _sidecars(b)
+
+    def split(self, pid: str, clips: list[str]) -> tuple[str, list[str]]:
+        """The sightings of ``pid`` in ``clips`` become a new person (two people found as one).
+
+        Returns the new id and the sidecars of those clips, whose tracks of ``pid`` now carry it.
+        """
+        with self.locked() as data:
+            p = self._person(data, pid)
+            moving = [s for s in p.get("seen", []) if s["clip"] in set(clips)]
+            if not moving or len(moving) == len(p.get("seen", [])):
+                raise PeopleError(f"{pid}: name some but not all of its clips to split off (see `kinod people`)")
+            new = f"person-{data['next']}"
+            data["next"] += 1
+            p["seen"] = [s for s in p["seen"] if s not in moving]
+            data["people"][new] = {"name": None, "centroid": None, "count": len(moving), "seen": moving}
+            for person, seen in ((new, moving), (pid, p["seen"])):
+                vecs = [np.asarray(t["embedding"], np.float32) for s in seen for t in self._tracks(s["clip"])
+                        if t.get("person") == pid and t.get("embedding")]  # fmt: skip
+                if vecs:
+                    data["people"][person]["centroid"] = [round(float(v), 6) for v in centroid(vecs)]
+            p["count"] = len(p["seen"])
+        for s in moving:
+            self._retag_tracks(s["clip"], {pid: new})
+        return new, _sidecars({"seen": moving})
+
+    def _tracks(self, clip: str) -> list[dict[str, Any]]:
+        try:
+            return list(json.loads(self.track_file(clip).read_text()).get("tracks", []))
+        except (OSError, ValueError):
+            return []
+
+    def forget(self, pid: str) -> tuple[list[str], list[str]]:
+        """Remove a person everywhere in the state dir: (their sidecars, the files deleted or rewritten).
+
+        Embeddings (centroid, track means) and face images go; only the id stays, in
+        ``forgotten``, so a record analysed before (the job store's) never shows it again.
+        """
         done: list[str] = []
         with self.locked() as data:
-            p = data["people"].pop(pid, None)
-            if p is None:
-                raise PeopleError(f"no person {pid!r} in {self.path} (see `kinod people`)")
+            p = self._person(data, pid)
+            del data["people"][pid]
+            data.setdefault("forgotten", []).append(pid)
+            for other, target in list(data.get("aliases", {}).items()):
+                if target == pid:  # people merged into the forgotten one are forgotten with it
+                    data["forgotten"].append(other)
         for seen in p.get("seen", []):
             for img in seen.get("images", []):
                 with contextlib.suppress(FileNotFoundError):
                     Path(img).unlink()
                     done.append(img)
-            track_file = self.track_file(seen["clip"])
-            if track_file.is_file():
-                rec = json.loads(track_file.read_text())
-                rec["tracks"] = [t for t in rec.get("tracks", []) if t.get("person") != pid]
-                write_private_json(track_file, rec)
-                done.append(str(track_file))
-            if seen.get("sidecar") and _scrub_sidecar(Path(seen["sidecar"]), pid):
-                done.append(seen["sidecar"])
-        return done
+            if self._retag_tracks(seen["clip"], {pid: None}):
+                done.append(str(self.track_file(seen["clip"])))
+        TrackMatrix(self.dir).invalidate()
+        return _sidecars(p), done
+
+    def _person(self, data: dict[str, Any], pid: str) -> dict[str, Any]:
+        if pid not in data["people"]:
+            raise PeopleError(f"no person {pid!r} in {self.path} (see `kinod people`)")
+        return data["people"][pid]
+
+    def _retag_tracks(self, clip: str, change: dict[str, str | None]) -> bool:
+        """Give a clip's stored tracks of a person another id; None deletes them (embedding and all)."""
+        track_file = self.track_file(clip)
+        try:
+            rec = json.loads(track_file.read_text())
+        except (OSError, ValueError):
+            return False
+        kept = []
+        for t in rec.get("tracks", []):
+            if t.get("person") in change:
+                if change[t["person"]] is None:
+                    continue
+                t["person"] = change[t["person"]]
+            kept.append(t)
+        rec["tracks"] = kept
+        write_private_json(track_file, rec)
+        TrackMatrix(self.dir).invalidate()
+        return True
 
     def track_file(self, clip: str) -> Path:
         return self.dir / "tracks" / (hashlib.sha1(clip.encode()).hexdigest() + ".json")
 
     def save_tracks(self, clip: str, rate: str, tracks: list[dict[str, Any]]) -> None:
         write_private_json(self.track_file(clip), {"path": clip, "rate": rate, "tracks": tracks})
+        TrackMatrix(self.dir).invalidate()
 
     def indexed_tracks(self) -> Iterator[dict[str, Any]]:
         folder = self.dir / "tracks"
@@ -142,43 +226,8 @@ class PeopleRegistry:
                 yield json.loads(f.read_text())
 
 
-def _scrub_sidecar(path: Path, pid: str) -> bool:
-    from kinod.media.fsutil import atomic_write_json
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return False
-    faces = (data.get("analyses") or {}).get("faces")
-    if not faces:
-        return False
-    summary = faces.get("summary") or {}
-    summary["people"] = [p for p in summary.get("people", []) if p.get("id") != pid]
-    for item in faces.get("items", []):
-        if item.get("person") == pid:
-            item["person"] = None
-            item["person_name"] = None
-            item["best_image"] = None
-    atomic_write_json(path, data)
-    return True
-
-
-def _rename_in_sidecar(path: Path, pid: str, name: str) -> bool:
-    from kinod.media.fsutil import atomic_write_json
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return False
-    faces = (data.get("analyses") or {}).get("faces")
-    if not faces:
-        return False
-    for p in (faces.get("summary") or {}).get("people", []):
-        if p.get("id") == pid:
-            p["name"] = name
-    for item in faces.get("items", []):
-        if item.get("person") == pid:
-            item["person_name"] = name
-    atomic_write_json(path, data)
-    return True
+def _sidecars(person: dict[str, Any]) -> list[str]:
+    return sorted({s["sidecar"] for s in person.get("seen", []) if s.get("sidecar")})
 
 
 def sync_reference_folder(registry: PeopleRegistry, folder: Path, embed_photo: Any, threshold: float) -> list[str]:

@@ -25,6 +25,9 @@ class SampledFrame:
     index: int
     seconds: float
     image: np.ndarray
+    #: The frames since the previous sample, (index, image): where a face came or went
+    #: between two samples is searched in them (:mod:`kinod.analyzers.faces.edges`).
+    between: tuple[tuple[int, np.ndarray], ...] = ()
 
 
 def sample_frames(
@@ -41,6 +44,7 @@ def sample_frames(
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None
     index, last_period = 0, -1
+    gap: list[tuple[int, np.ndarray]] = []
     try:
         while True:
             buf = proc.stdout.read(size)
@@ -48,9 +52,13 @@ def sample_frames(
                 break
             seconds = float(index / rate) if rate else 0.0
             period = int(seconds * fps + 1e-9)
+            image = np.frombuffer(buf, np.uint8).reshape(h, w, 3)
             if period != last_period:
                 last_period = period
-                yield SampledFrame(index, seconds, np.frombuffer(buf, np.uint8).reshape(h, w, 3))
+                yield SampledFrame(index, seconds, image, tuple(gap))
+                gap = []
+            else:
+                gap.append((index, image))
             index += 1
     finally:
         proc.stdout.close()

@@ -108,6 +108,13 @@ def _marker_facts(marker: otio.schema.Marker, clip_start: int, rate: float) -> M
     )
 
 
+def person_name(m: MarkerFacts) -> str | None:
+    """The person a ranged ``face`` marker shows (a name, or a registry id), None for an unknown face."""
+    if m.category != "face" or not m.duration or not m.name or m.name.startswith("face "):
+        return None
+    return m.name
+
+
 def timeline_facts(timeline: otio.schema.Timeline) -> TimelineFacts:
     """Flatten the first video track of a kinod timeline into writer facts.
 

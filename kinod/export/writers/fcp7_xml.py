@@ -34,6 +34,7 @@ from kinod.export.writers.base import (
     ReadMarker,
     TimelineFacts,
     Writer,
+    person_name,
     timeline_facts,
 )
 from kinod.export.writers.options import ExportOptions
@@ -213,13 +214,43 @@ def build_xmeml(facts: TimelineFacts, version: int) -> ET.Element:
                 _link(ci, placed)
             if n == 0:
                 _markers(ci, clip)
-    for track in (vtrack, *atracks):
+    people = _people_tracks(video, facts)
+    for track in (vtrack, *people, *atracks):
         sub(track, "enabled", "TRUE")
         sub(track, "locked", "FALSE")
     for n, track in enumerate(atracks):
         sub(track, "outputchannelindex", 1 + n % 2)
     _timecode(seq, facts.rate, facts.start_frames, facts.drop_frame, None)
     return root
+
+
+def _people_tracks(video: ET.Element, facts: TimelineFacts) -> list[ET.Element]:
+    """V2, V3...: each range of a known person as a clip item named after them (see kinod.export.people_track)."""
+    ranges = sorted(
+        ((c.record_start + m.frame, m.duration, name, index, c, m.frame)
+         for index, c in enumerate(facts.clips, 1) for m in c.markers if (name := person_name(m))),
+        key=lambda r: (r[0], r[2]),
+    )  # fmt: skip
+    lanes: list[tuple[ET.Element, list[int]]] = []
+    for n, (start, frames, name, index, clip, frame) in enumerate(ranges, 1):
+        lane = next((ln for ln in lanes if ln[1][0] <= start), None)
+        if lane is None:
+            lane = (sub(video, "track"), [0])
+            lanes.append(lane)
+        ci = sub(lane[0], "clipitem", id=f"clipitem-person-{n}")
+        sub(ci, "masterclipid", f"masterclip-{index}")
+        sub(ci, "name", name)
+        sub(ci, "enabled", "TRUE")
+        sub(ci, "duration", clip.frames)
+        _rate(ci, clip.rate)
+        sub(ci, "start", start)
+        sub(ci, "end", start + frames)
+        sub(ci, "in", frame)
+        sub(ci, "out", frame + frames)
+        _picture_fields(ci)
+        sub(ci, "file", id=f"file-{index}")
+        lane[1][0] = start + frames
+    return [t for t, _ in lanes]
 
 
 class Fcp7XmlWriter(Writer):

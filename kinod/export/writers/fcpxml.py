@@ -17,6 +17,8 @@ FCPXML has no marker colours: Final Cut shows standard markers blue, to-do marke
 and chapter markers orange. ``problem`` markers become to-do markers
 (``completed="0"``), categories listed in ``fcpxml_chapter_categories`` become chapter
 markers, the rest standard markers; the note keeps the category for everyone else.
+Each range of a person (a ``face`` marker of a known person) is also a ``keyword`` range
+named after them, which Final Cut gathers into one keyword collection per person.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from kinod.export.writers.base import ClipFacts, ReadMarker, TimelineFacts, Writer, timeline_facts
+from kinod.export.writers.base import ClipFacts, ReadMarker, TimelineFacts, Writer, person_name, timeline_facts
 from kinod.export.writers.options import ExportOptions
 from kinod.export.writers.xmlutil import file_url, parse, serialize, sub
 from kinod.media.fsutil import atomic_write_bytes
@@ -145,6 +147,11 @@ def _asset_clip(spine: ET.Element, aid: str, clip: ClipFacts, facts: TimelineFac
             mattrs["completed"] = "0"
         mattrs["note"] = m.note
         sub(ac, "chapter-marker" if kind == "chapter" else "marker", **mattrs)
+    for m in clip.markers:
+        person = person_name(m)
+        if person:  # a keyword range per person: Final Cut lists each person as a keyword collection
+            sub(ac, "keyword", start=fcp_time(clip.start_frames + m.frame, fd),
+                duration=fcp_time(max(m.duration, 1), fd), value=person)  # fmt: skip
 
 
 def build_fcpxml(facts: TimelineFacts, opts: ExportOptions) -> ET.Element:

@@ -78,7 +78,7 @@ def check_since(value: str | None) -> str | None:
 
 _FACET_SQL = " AND c.id IN (SELECT clip_id FROM facets WHERE kind=? AND value=?)"
 #: People are found by any part of their name ("obama" finds "Barack Obama"), case-insensitively.
-_PERSON_SQL = " AND c.id IN (SELECT clip_id FROM facets WHERE kind='person' AND value LIKE ? ESCAPE '\\')"
+_PERSON_SQL = " AND c.id IN (SELECT clip_id FROM facets WHERE kind='person' AND lower(value) LIKE ? ESCAPE '\\')"
 
 
 def _like(value: str) -> str:

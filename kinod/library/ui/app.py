@@ -31,6 +31,7 @@ from kinod.library.ui import views
 from kinod.library.ui.cards import card_by_rel, library_cards
 from kinod.library.ui.files import DOWNLOAD_SUFFIXES, clip_files, waveform_png
 from kinod.library.ui.paths import PathTooLong, is_inside_any, rel_to, resolve_inside
+from kinod.library.ui.people_page import PeopleEdits, people_routes, people_ui
 from kinod.library.ui.render import STATIC_DIR, render
 from kinod.library.ui.search_view import filter_options, grouped
 
@@ -327,8 +328,10 @@ async def _error(request: Request, exc: Exception) -> Response:
     return HTMLResponse(render("error.html", live=True, title=str(code), code=code, detail=detail), status_code=code)
 
 
-def create_app(config: Config) -> Starlette:
+def create_app(config: Config, people_edits: PeopleEdits | None = None) -> Starlette:
+    """``people_edits``: the run floor's name/merge/forget, for the person page's write actions."""
     routes = [
+        *people_routes(),
         Route("/", _library_page),
         Route("/progress.json", _progress_json),
         Route("/card/", _card_page, name="card_root"),
@@ -344,4 +347,5 @@ def create_app(config: Config) -> Starlette:
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _error, 500: _error})
     app.state.library = Library(config)
+    app.state.people_ui = people_ui(people_edits)
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+from typing import Any
 
 import structlog
 import uvicorn
@@ -49,11 +50,11 @@ def warn_if_wide(host: str, port: int) -> None:
         )
 
 
-def uvicorn_server(config: Config, listen: str) -> uvicorn.Server:
+def uvicorn_server(config: Config, listen: str, people_edits: Any = None) -> uvicorn.Server:
     from kinod.library.ui.app import create_app
     host, port = parse_listen(listen)
     warn_if_wide(host, port)
-    cfg = uvicorn.Config(create_app(config), host=host, port=port, log_level="warning", access_log=False,
+    cfg = uvicorn.Config(create_app(config, people_edits), host=host, port=port, log_level="warning", access_log=False,
                          lifespan="off", server_header=False)
     return uvicorn.Server(cfg)
 
@@ -61,8 +62,8 @@ def uvicorn_server(config: Config, listen: str) -> uvicorn.Server:
 class UiServer:
     """The UI on a background thread, for the daemon's ``ui.listen``."""
 
-    def __init__(self, config: Config, listen: str) -> None:
-        self.server = uvicorn_server(config, listen)
+    def __init__(self, config: Config, listen: str, people_edits: Any = None) -> None:
+        self.server = uvicorn_server(config, listen, people_edits)
         self.thread = threading.Thread(target=self.server.run, name="kinod-ui", daemon=True)
 
     @property
