@@ -104,7 +104,7 @@ def _library_page(request: Request) -> HTMLResponse:
 
 
 def _people_strip(lib: Library) -> list[dict[str, Any]]:
-    """Everyone on screen, with the best face a clip of theirs has; each links to a search by person."""
+    """Everyone on screen, with the best face a clip of theirs has; each links to their person page."""
 
     if not lib.index.exists():
         return []
@@ -118,7 +118,7 @@ def _people_strip(lib: Library) -> list[dict[str, Any]]:
                                    and r.get("img")), None)
         except (SidecarError, OSError):
             pass
-        out.append({**p, "img": img, "url": "/search?person=" + quote(p["name"] or p["id"])})
+        out.append({**p, "img": img, "url": "/person/" + quote(p["id"], safe="")})
     return out
 
 
