@@ -5,9 +5,9 @@ know you were there.") is lost when whole segments are clustered. So the audio i
 labelled on its own, on a 10 ms grid: d-vectors of 1.6 s windows every 0.4 s inside the
 speech regions (:mod:`vad`), clustered by :mod:`spectral` (the speaker count from the eigengap,
 bounded by ``max_speakers``; speakers whose voices are closer than ``similarity`` are
-merged), and each frame takes the label of the windows that cover it. The transcript's words then take the speaker of the
-frames they span (:func:`label_spans`), and a segment is split where its words change
-speaker.
+merged), and each frame takes the label of the windows that cover it. The transcript's
+words then take the speaker of the frames they span (:func:`label_spans`), and a segment
+is split where its words change speaker.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _embed(audio: np.ndarray, windows: list[tuple[float, float]]) -> np.ndarray:
     if mel.shape[0] < need:
         mel = np.pad(mel, ((0, need - mel.shape[0]), (0, 0)))
     enc = ge2e.VoiceEncoder.shared()
-    full = [(i, int(round(a / FRAME_S))) for i, (a, b) in enumerate(windows) if b - a >= WINDOW_S - 1e-6]
+    full = [(i, round(a / FRAME_S)) for i, (a, b) in enumerate(windows) if b - a >= WINDOW_S - 1e-6]
     out = np.zeros((len(windows), 256), dtype=np.float32)
     for k in range(0, len(full), 64):
         part = full[k : k + 64]
@@ -75,7 +75,7 @@ def _embed(audio: np.ndarray, windows: list[tuple[float, float]]) -> np.ndarray:
         out[[i for i, _ in part]] = enc.embed_partials(batch)
     for i, (a, b) in enumerate(windows):
         if b - a < WINDOW_S - 1e-6:
-            s, e = int(round(a / FRAME_S)), int(round(b / FRAME_S))
+            s, e = round(a / FRAME_S), round(b / FRAME_S)
             out[i] = enc.embed_partials(mel[s:e][None, :, :])[0]
     return out
 

@@ -104,9 +104,7 @@ def speech_regions(
         else:
             merged.append(r)
     end = len(probs) * step
-    return [
-        (max(0.0, a - pad_s), min(end, b + pad_s)) for a, b in merged if b - a >= min_speech_s
-    ]
+    return [(max(0.0, a - pad_s), min(end, b + pad_s)) for a, b in merged if b - a >= min_speech_s]
 
 
 def detect(audio: np.ndarray) -> list[tuple[float, float]]:

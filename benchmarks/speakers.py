@@ -1,0 +1,76 @@
+"""Diarization error rate per file on the labelled real conversations of tests/data/speakers.
+
+    .venv/bin/python benchmarks/speakers.py [--similarity 0.9] [--mfcc]
+
+Each file goes through :func:`kinod.analyzers.speech.diarize.diarize` (Silero VAD, GE2E
+d-vectors, spectral clustering), the ``ge2e`` speaker backend's diarization; its turns
+are scored against the reference RTTM (10 ms frames, overlap scored, no collar). With
+``--mfcc`` the default ``mfcc`` backend is scored too, on the same VAD regions cut at
+1.5 s (it labels spans, not frames). pyannote's published figures are printed beside: they
+are for whole AMI meetings, not these 30 s excerpts, so they are a yardstick, not a match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from speaker_set import FILES, SET, der, load_rttm, load_wav  # noqa: E402
+
+from kinod.analyzers.speech import vad  # noqa: E402
+from kinod.analyzers.speech.diarize import SIMILARITY, diarize  # noqa: E402
+from kinod.analyzers.speech.speakers import MfccPitchBackend  # noqa: E402
+
+#: pyannote.audio README (commit b749285c, 2026-06): DER % on AMI, v3.1 / community-1 / precision-2.
+PYANNOTE_AMI = {"AMI (IHM)": (18.8, 17.0, 12.9), "AMI (SDM)": (22.7, 19.9, 15.6)}
+
+
+def _mfcc_turns(audio, regions):  # type: ignore[no-untyped-def]
+    spans = []
+    for a, b in regions:
+        t = a
+        while t < b:
+            spans.append((t, min(b, t + 1.5)))
+            t += 1.5
+    labels = MfccPitchBackend().assign(audio, spans).labels
+    return [(a, b, lab) for (a, b), lab in zip(spans, labels, strict=True)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--similarity", type=float, default=SIMILARITY)
+    ap.add_argument("--mfcc", action="store_true", help="also score the mfcc backend")
+    args = ap.parse_args()
+    print(f"{'file':8} {'ref':>3} {'hyp':>3} {'DER':>6} {'miss':>6} {'FA':>6} {'conf':>6} {'s':>5}")
+    rows = []
+    for name, rttm in FILES.items():
+        audio = load_wav(SET / f"{name}.wav")
+        ref = load_rttm(SET / rttm, name)
+        t0 = time.perf_counter()
+        found = diarize(audio, similarity=args.similarity)
+        took = time.perf_counter() - t0
+        d = der(ref, found.turns, audio.shape[0] / 16000)
+        n_ref = len({s for _, _, s in ref})
+        rows.append((n_ref, found.speaker_count, d))
+        print(
+            f"{name:8} {n_ref:3d} {found.speaker_count:3d} {d.total:6.1%} {d.miss:6.1%} "
+            f"{d.false_alarm:6.1%} {d.confusion:6.1%} {took:5.1f}"
+        )
+        if args.mfcc:
+            m = der(ref, _mfcc_turns(audio, vad.detect(audio)), audio.shape[0] / 16000)
+            print(f"{'  mfcc':8} {'':3} {'':3} {m.total:6.1%} {m.miss:6.1%} {m.false_alarm:6.1%} {m.confusion:6.1%}")
+    mean = sum(r[2].total for r in rows) / len(rows)
+    right = sum(r[0] == r[1] for r in rows)
+    print(f"mean DER {mean:.1%}; speaker count right in {right}/{len(rows)} files")
+    for corpus, (v31, c1, p2) in PYANNOTE_AMI.items():
+        print(f"pyannote published, {corpus} full meetings: 3.1 {v31}%  community-1 {c1}%  precision-2 {p2}%")
+
+
+if __name__ == "__main__":
+    main()
