@@ -81,7 +81,7 @@ class SpeechAnalyzer(ModelAnalyzer):
     """
 
     name: ClassVar[str] = "speech"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"  # 1.1.0: speaker_turns, segments split at speaker changes (ge2e)
     #: Speech markers are searched through the transcript they repeat, not as markers.
     marker_categories: ClassVar[tuple[MarkerCategorySpec, ...]] = (
         MarkerCategorySpec("speech", "GREEN", "Speech", order=50, search_kind=None),
