@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from speaker_set import FILES, SET, der, load_rttm, load_wav  # noqa: E402
 
 from kinod.analyzers.speech import vad  # noqa: E402
-from kinod.analyzers.speech.diarize import SIMILARITY, diarize  # noqa: E402
+from kinod.analyzers.speech.diarize import SIMILARITY, cluster, embed_windows  # noqa: E402
 from kinod.analyzers.speech.speakers import MfccPitchBackend  # noqa: E402
 
 #: pyannote.audio README (commit b749285c, 2026-06): DER % on AMI, v3.1 / community-1 / precision-2.
@@ -46,15 +46,28 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--similarity", type=float, default=SIMILARITY)
     ap.add_argument("--mfcc", action="store_true", help="also score the mfcc backend")
+    ap.add_argument(
+        "--sweep",
+        type=float,
+        nargs="*",
+        default=[0.85, 0.88, 0.9, 0.92, 0.95],
+        help="merge similarities tried on the same embeddings (summary line each)",
+    )
     args = ap.parse_args()
+    sweep: dict[float, list[tuple[bool, float]]] = {s: [] for s in args.sweep}
     print(f"{'file':8} {'ref':>3} {'hyp':>3} {'DER':>6} {'miss':>6} {'FA':>6} {'conf':>6} {'s':>5}")
     rows = []
     for name, rttm in FILES.items():
         audio = load_wav(SET / f"{name}.wav")
         ref = load_rttm(SET / rttm, name)
         t0 = time.perf_counter()
-        found = diarize(audio, similarity=args.similarity)
+        windows = embed_windows(audio)
+        found = cluster(windows, similarity=args.similarity)
         took = time.perf_counter() - t0
+        for sim, scores in sweep.items():
+            other = cluster(windows, similarity=sim)
+            n = len({s for _, _, s in ref})
+            scores.append((other.speaker_count == n, der(ref, other.turns, audio.shape[0] / 16000).total))
         d = der(ref, found.turns, audio.shape[0] / 16000)
         n_ref = len({s for _, _, s in ref})
         rows.append((n_ref, found.speaker_count, d))
@@ -68,6 +81,9 @@ def main() -> None:
     mean = sum(r[2].total for r in rows) / len(rows)
     right = sum(r[0] == r[1] for r in rows)
     print(f"mean DER {mean:.1%}; speaker count right in {right}/{len(rows)} files")
+    for sim, scores in sweep.items():
+        mean_sim = sum(d for _, d in scores) / len(scores)
+        print(f"similarity {sim:.2f}: mean DER {mean_sim:.1%}, count right {sum(r for r, _ in scores)}/{len(scores)}")
     for corpus, (v31, c1, p2) in PYANNOTE_AMI.items():
         print(f"pyannote published, {corpus} full meetings: 3.1 {v31}%  community-1 {c1}%  precision-2 {p2}%")
 

@@ -117,6 +117,43 @@ def _turns(frames: np.ndarray) -> list[tuple[float, float, int]]:
     return turns
 
 
+@dataclass
+class Windows:
+    """What clustering starts from: the speech regions, the embedding windows and their d-vectors."""
+
+    n_frames: int
+    regions: list[tuple[float, float]]
+    spans: list[tuple[float, float]]
+    vectors: np.ndarray
+
+
+def embed_windows(audio: np.ndarray, regions: list[tuple[float, float]] | None = None) -> Windows:
+    """Speech regions (the Silero VAD's unless given) and the d-vectors of their sliding windows."""
+    regions = vad.detect(audio) if regions is None else regions
+    n_frames = int(np.ceil(audio.shape[0] / RATE / FRAME_S))
+    spans = _window_starts(regions)
+    vectors = _embed(audio, spans) if spans else np.zeros((0, 256), dtype=np.float32)
+    return Windows(n_frames, regions, spans, vectors)
+
+
+def cluster(win: Windows, max_speakers: int = 0, similarity: float = SIMILARITY) -> Diarization:
+    """Speakers of embedded windows: labels numbered by first appearance, frames, turns and centroids."""
+    if not win.spans:
+        empty = np.full(win.n_frames, -1, dtype=np.int16)
+        return Diarization([], {}, empty, ["no speech long enough to tell voices"])
+    emb = win.vectors
+    labels = spectral_cluster(emb, max_speakers or 8, similarity)
+    keys = sorted(set(labels.tolist()), key=lambda k: int(np.flatnonzero(labels == k)[0]))
+    remap = {k: i for i, k in enumerate(keys)}
+    labels = np.asarray([remap[k] for k in labels.tolist()])
+    frames = _frame_labels(win.n_frames, win.regions, win.spans, labels, len(keys))
+    centroids = {}
+    for i in range(len(keys)):
+        c = emb[labels == i].mean(axis=0)
+        centroids[i] = [round(float(x), 4) for x in c / max(float(np.linalg.norm(c)), 1e-9)]
+    return Diarization(_turns(frames), centroids, frames)
+
+
 def diarize(
     audio: np.ndarray,
     max_speakers: int = 0,
@@ -124,22 +161,7 @@ def diarize(
     regions: list[tuple[float, float]] | None = None,
 ) -> Diarization:
     """Speaker turns of 16 kHz mono ``audio``; ``regions`` (speech, in seconds) default to the Silero VAD's."""
-    regions = vad.detect(audio) if regions is None else regions
-    n_frames = int(np.ceil(audio.shape[0] / RATE / FRAME_S))
-    windows = _window_starts(regions)
-    if not windows:
-        return Diarization([], {}, np.full(n_frames, -1, dtype=np.int16), ["no speech long enough to tell voices"])
-    emb = _embed(audio, windows)
-    labels = spectral_cluster(emb, max_speakers or 8, similarity)
-    keys = sorted(set(labels.tolist()), key=lambda k: int(np.flatnonzero(labels == k)[0]))
-    remap = {k: i for i, k in enumerate(keys)}
-    labels = np.asarray([remap[k] for k in labels.tolist()])
-    frames = _frame_labels(n_frames, regions, windows, labels, len(keys))
-    centroids = {}
-    for i in range(len(keys)):
-        c = emb[labels == i].mean(axis=0)
-        centroids[i] = [round(float(x), 4) for x in c / max(float(np.linalg.norm(c)), 1e-9)]
-    return Diarization(_turns(frames), centroids, frames)
+    return cluster(embed_windows(audio, regions), max_speakers, similarity)
 
 
 def label_spans(frames: np.ndarray, spans: list[tuple[float, float]]) -> list[int]:
