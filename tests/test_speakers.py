@@ -93,3 +93,12 @@ def test_speech_analyzer_with_ge2e_splits_the_transcript_into_the_two_voices(sam
     hyp = [(it["start_s"], it["end_s"], it["speaker"]) for it in result.items]
     assert der(ref, hyp, 30.0).confusion <= 0.20  # the items, not only the turns, follow the voices
     assert {p["kind"] for p in result.summary["speaker_profiles"].values()} == {"embedding"}
+
+
+def test_a_short_clip_of_two_espeak_voices_gives_two_speakers() -> None:
+    """12 s, voice A twice then voice B: few windows must not fall apart into cliques."""
+    from test_speech import DATA, decode_pcm
+
+    found = diarize(decode_pcm(DATA / "en_two_voices.wav")[:, 0])
+    labels = [lab for _, _, lab in found.turns]
+    assert found.speaker_count == 2 and labels[0] == labels[1] != labels[-1], found.turns

@@ -29,9 +29,8 @@ Backends (``[analyzers.speech] speakers``):
   (``pyannote_pipeline``); segments get the speaker with the most overlap.
 * ``auto``: mfcc. Why not ge2e yet: on jfk.flac (11 s, one noisy archival voice) its
   window centroids are as far apart (cosine 0.69) as the two real people of the pyannote
-  sample are close (0.88), so it finds 4 speakers in JFK and splits espeak voice A in two,
-  where mfcc is right on both. Why not the ``resemblyzer`` package: measured on the
-  fixtures (espeak voices A/B, jfk.flac split in four):
+  sample are close (0.88), so it finds 2 speakers in JFK, where mfcc finds one. Why not the
+  ``resemblyzer`` package: measured on the fixtures (espeak voices A/B, jfk.flac split in four):
   resemblyzer 0.1.4 took ~5 s warm for 7 segments (mfcc: 0.2 s) plus ~60 s of first-use
   imports (torch, librosa, numba) on the shared 2-core box, and its cosine similarities
   did not separate better: A-B 0.72-0.74 against 0.59-0.80 within JFK's one voice, so

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-KEEP = 0.2  # the share of each row's similarities kept before diffusion
+KEEP = 0.2  # the share of each row's similarities kept before diffusion ...
+MIN_KEPT = 8  # ... but at least this many: a short clip's few windows otherwise fall into cliques of 2-3
 
 
 def _affinity(emb: np.ndarray) -> np.ndarray:
     sim = emb @ emb.T
     n = sim.shape[0]
-    keep = KEEP if n > 10 else 0.5
+    keep = max(KEEP, min(1.0, MIN_KEPT / n))
     cut = np.quantile(sim, 1.0 - keep, axis=1, keepdims=True)
     aff = np.where(sim >= cut, sim, sim * 0.01)
     aff = np.maximum(aff, aff.T)
