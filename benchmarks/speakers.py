@@ -42,6 +42,28 @@ def _mfcc_turns(audio, regions):  # type: ignore[no-untyped-def]
     return [(a, b, lab) for (a, b), lab in zip(spans, labels, strict=True)]
 
 
+def _whisper_words(audio, workdir: Path) -> list[tuple[float, float]]:  # type: ignore[no-untyped-def]
+    """Word spans from the speech analyzer (bundled Whisper, speakers off): Whisper's own idea of speech."""
+    from fractions import Fraction
+
+    from kinod.analyzers.base import ClipInfo, RuntimeContext
+    from kinod.analyzers.speech import SpeechAnalyzer, SpeechConfig
+    from kinod.media.cache import AnalysisCacheWriter
+
+    writer = AnalysisCacheWriter(workdir / "cache", 16000, 1)
+    writer.write_audio(audio[:, None])
+    frames = int(audio.shape[0] / 16000 * 25)
+    clip = ClipInfo(workdir / "c.mov", None, Fraction(25), frames, workdir / "art")  # type: ignore[arg-type]
+    result = SpeechAnalyzer(SpeechConfig(speakers="off"), RuntimeContext(workdir / "state")).run(clip, writer.commit())
+    return [(w["start_s"], w["end_s"]) for it in result.items for w in it["words"]]
+
+
+def _detection(ref, spans, duration):  # type: ignore[no-untyped-def]
+    """Speech detection alone (speakers ignored): missed and false-alarm share of reference speech."""
+    d = der([(a, b, "s") for a, b, _ in ref], [(a, b, "s") for a, b in spans], duration)
+    return d.miss, d.false_alarm
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--similarity", type=float, default=SIMILARITY)
@@ -53,6 +75,7 @@ def main() -> None:
         default=[0.85, 0.88, 0.9, 0.92, 0.95],
         help="merge similarities tried on the same embeddings (summary line each)",
     )
+    ap.add_argument("--whisper", action="store_true", help="compare Silero's speech regions with Whisper's words")
     args = ap.parse_args()
     sweep: dict[float, list[tuple[bool, float]]] = {s: [] for s in args.sweep}
     print(f"{'file':8} {'ref':>3} {'hyp':>3} {'DER':>6} {'miss':>6} {'FA':>6} {'conf':>6} {'s':>5}")
@@ -75,6 +98,14 @@ def main() -> None:
             f"{name:8} {n_ref:3d} {found.speaker_count:3d} {d.total:6.1%} {d.miss:6.1%} "
             f"{d.false_alarm:6.1%} {d.confusion:6.1%} {took:5.1f}"
         )
+        if args.whisper:
+            import tempfile
+
+            duration = audio.shape[0] / 16000
+            with tempfile.TemporaryDirectory() as tmp:
+                wm, wf = _detection(ref, _whisper_words(audio, Path(tmp)), duration)
+            sm, sf = _detection(ref, windows.regions, duration)
+            print(f"{'  speech':8} silero miss {sm:6.1%} FA {sf:6.1%}   whisper words miss {wm:6.1%} FA {wf:6.1%}")
         if args.mfcc:
             m = der(ref, _mfcc_turns(audio, vad.detect(audio)), audio.shape[0] / 16000)
             print(f"{'  mfcc':8} {'':3} {'':3} {m.total:6.1%} {m.miss:6.1%} {m.false_alarm:6.1%} {m.confusion:6.1%}")
