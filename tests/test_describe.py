@@ -177,3 +177,19 @@ def test_unreachable_and_malformed_replies_are_named(server: tuple[str, StandIn]
     with pytest.raises(LlmError) as e:
         chat_json(Endpoint(url, "m", 5.0, "k.url"), [{"role": "user", "content": "hi"}], schema)
     assert e.value.kind == "malformed" and "lacks 'missing'" in str(e.value)
+
+
+def test_page_and_search_show_the_caption_beside_the_tag_line(tmp_path: Path, server: tuple[str, StandIn]) -> None:
+    from kinod.analyzers.base import ReadContext
+
+    url, _state = server
+    result = _run(tmp_path, url)
+    record = {
+        "items": [{**it, "start_s": it["start_frame"] / 25, "end_s": it["end_frame"] / 25} for it in result.items]
+    }
+    ctx = ReadContext(duration_s=10.0)
+    (section,) = DescribeAnalyzer.ui_sections(record, ctx)
+    first = section.rows[0]["text"]
+    assert "An astronaut" in first and "[llava-test]" in first and "tags: Medium shot, one person, flag" in first
+    entries = DescribeAnalyzer.search_entries(record, ctx)
+    assert entries[0].text.startswith("An astronaut") and entries[1].start_s == 5.0

@@ -15,11 +15,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from kinod.analyzers.base import ClipInfo, ModelAnalyzer, ModelInfo, Needs, ReadContext, Resources, Result, SearchEntry
+from kinod.analyzers.base import (
+    ClipInfo,
+    ModelAnalyzer,
+    ModelInfo,
+    Needs,
+    ReadContext,
+    Resources,
+    Result,
+    SearchEntry,
+    UiSection,
+)
 from kinod.analyzers.describe import request
 from kinod.analyzers.describe.config import DescribeConfig
 from kinod.analyzers.llm_client import Endpoint, LlmError, chat_json
-from kinod.analyzers.reading import items, span, text
+from kinod.analyzers.reading import items, num, span, text
 from kinod.analyzers.shotlist import shot_ranges
 
 
@@ -39,6 +49,19 @@ class DescribeAnalyzer(ModelAnalyzer):
                 start, end = span(it, ctx.duration_s)
                 out.append(SearchEntry("scene", start, end, text(it.get("caption")), "caption"))
         return out
+
+    @classmethod
+    def ui_sections(cls, record: Mapping[str, Any], ctx: ReadContext) -> list[UiSection]:
+        """Per shot the model's caption and, beside it, the tag line (both, as recorded)."""
+        rows = []
+        for it in items(record):
+            caption, tags = text(it.get("caption")), text(it.get("tag_description"))
+            if caption or tags:
+                start = num(it.get("start_s"))
+                said = f"{caption} [{it.get('generated_from')}]" if caption else ""
+                rows.append({"t": start, "tc": ctx.tc(start), "title": f"Shot {it.get('index')}",
+                             "text": " / ".join(x for x in (said, f"tags: {tags}" if tags else "") if x)})  # fmt: skip
+        return [UiSection("Descriptions", "list", rows, order=45, key="describe")] if rows else []
 
     def __init__(self, config: Any = None, runtime: Any = None) -> None:
         super().__init__(config, runtime)
