@@ -102,3 +102,19 @@ def test_a_short_clip_of_two_espeak_voices_gives_two_speakers() -> None:
     found = diarize(decode_pcm(DATA / "en_two_voices.wav")[:, 0])
     labels = [lab for _, _, lab in found.turns]
     assert found.speaker_count == 2 and labels[0] == labels[1] != labels[-1], found.turns
+
+
+def test_an_hour_of_windows_is_clustered_from_a_subset() -> None:
+    """9,000 windows (an hour of speech) go through a 1,000-window affinity, all of them labelled."""
+    from kinod.analyzers.speech.diarize import Windows, cluster
+
+    rng = np.random.default_rng(7)
+    voices = np.abs(rng.normal(size=(2, 256)))
+    who = (np.arange(9000) // 300) % 2  # the two voices take turns every 300 windows (2 minutes)
+    vectors = voices[who] + 0.6 * np.abs(rng.normal(size=(9000, 256)))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    spans = [(i * 0.4, i * 0.4 + 1.6) for i in range(9000)]
+    found = cluster(Windows(int(3601.6 / 0.01), [(0.0, 3601.6)], spans, vectors))
+    assert found.speaker_count == 2
+    labels = {lab for _, _, lab in found.turns}
+    assert labels == {0, 1} and len(found.turns) == 30
