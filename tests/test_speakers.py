@@ -70,31 +70,6 @@ def test_backend_is_chosen_by_name_and_auto_stays_mfcc() -> None:
     assert make_backend("auto", 1.0, 0.75, 0, None).name == "mfcc"
 
 
-def test_speech_analyzer_with_ge2e_splits_the_transcript_into_the_two_voices(sample, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """The whole analyzer on the real dialogue: two speakers, turns recorded, one speaker per item."""
-    from fractions import Fraction
-
-    from kinod.analyzers.base import ClipInfo, RuntimeContext
-    from kinod.analyzers.speech import SpeechAnalyzer, SpeechConfig
-    from kinod.media.cache import AnalysisCacheWriter
-
-    audio, ref = sample
-    writer = AnalysisCacheWriter(tmp_path / "cache", 16000, 1)
-    writer.write_audio(audio[:, None])
-    cache = writer.commit()
-    clip = ClipInfo(tmp_path / "sample.mov", None, Fraction(25), 750, tmp_path / "artefacts")  # type: ignore[arg-type]
-    analyzer = SpeechAnalyzer(SpeechConfig(speakers="ge2e"), RuntimeContext(tmp_path / "state"))
-    result = analyzer.run(clip, cache)
-
-    assert result.summary["speaker_count"] == 2, result.summary["speakers"]
-    assert result.summary["speaker_backend"] == "ge2e"
-    turns = result.summary["speaker_turns"]
-    assert {t["speaker"] for t in turns} == {"Speaker 1", "Speaker 2"}
-    hyp = [(it["start_s"], it["end_s"], it["speaker"]) for it in result.items]
-    assert der(ref, hyp, 30.0).confusion <= 0.20  # the items, not only the turns, follow the voices
-    assert {p["kind"] for p in result.summary["speaker_profiles"].values()} == {"embedding"}
-
-
 def test_a_short_clip_of_two_espeak_voices_gives_two_speakers() -> None:
     """12 s, voice A twice then voice B: few windows must not fall apart into cliques."""
     from test_speech import DATA, decode_pcm
