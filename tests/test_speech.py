@@ -498,3 +498,24 @@ def test_config_rejects_unknown_keys() -> None:
     with pytest.raises(ValueError):
         SpeechConfig(modle="base")  # type: ignore[call-arg]
     assert SpeechConfig().model == "base" and SpeechConfig().talking_head_wps == 0.5
+
+
+def test_ge2e_speakers_split_a_real_dialogue_into_its_two_voices(state_dir: Path, tmp_path: Path) -> None:
+    """The whole analyzer on pyannote's real 30 s dialogue (tests/data/speakers) with speakers = "ge2e":
+    two speakers, the turns recorded, and the items (split at word level) following the voices."""
+    from speaker_set import SET, der, load_rttm, load_wav
+
+    from kinod.analyzers.speech.speakers import Ge2eBackend
+
+    if Ge2eBackend.missing():
+        pytest.skip(str(Ge2eBackend.missing()))
+    audio, ref = load_wav(SET / "sample.wav"), load_rttm(SET / "sample.rttm", "sample")
+    clip = clip_for(tmp_path, 30.0, "sample")
+    analyzer = SpeechAnalyzer(SpeechConfig(speakers="ge2e"), RuntimeContext(state_dir, device="auto"))
+    result = analyzer.run(clip, make_cache(tmp_path / "cache", audio[:, None]))
+    assert result.summary["speaker_count"] == 2, result.summary["speakers"]
+    assert result.summary["speaker_backend"] == "ge2e"
+    assert {t["speaker"] for t in result.summary["speaker_turns"]} == {"Speaker 1", "Speaker 2"}
+    hyp = [(it["start_s"], it["end_s"], it["speaker"]) for it in result.items]
+    assert der(ref, hyp, 30.0).confusion <= 0.20  # the items, not only the turns, follow the voices
+    assert {p["kind"] for p in result.summary["speaker_profiles"].values()} == {"embedding"}

@@ -32,8 +32,20 @@ from kinod.analyzers.speech.config import SpeechConfig
 from kinod.analyzers.speech.markers import speech_markers as _markers  # the name tests reach for
 from kinod.analyzers.speech.models import bundled_for, cached_sha256, resolve_model
 from kinod.analyzers.speech.resample import to_model_rate
-from kinod.analyzers.speech.segments import clean_segments, language_summary, segment_items, speaker_table
-from kinod.analyzers.speech.speakers import PyannoteBackend, ResemblyzerBackend, SpeakerResult, make_backend
+from kinod.analyzers.speech.segments import (
+    clean_segments,
+    language_summary,
+    segment_items,
+    speaker_table,
+    speaker_turns,
+)
+from kinod.analyzers.speech.speakers import (
+    Ge2eBackend,
+    PyannoteBackend,
+    ResemblyzerBackend,
+    SpeakerResult,
+    make_backend,
+)
 from kinod.analyzers.speech.transcribe import (
     RATE,
     FasterWhisperBackend,
@@ -43,6 +55,7 @@ from kinod.analyzers.speech.transcribe import (
     resolve_device,
 )
 from kinod.analyzers.speech.transcript_text import TRANSCRIPT_FILE, transcript_text, write_transcript
+from kinod.analyzers.speech.turns import split_by_speaker
 
 __all__ = ["TRANSCRIPT_FILE", "SpeechAnalyzer", "gpu_mem_estimate_mb", "to_model_rate"]
 
@@ -68,7 +81,7 @@ class SpeechAnalyzer(ModelAnalyzer):
     """
 
     name: ClassVar[str] = "speech"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"  # 1.1.0: speaker_turns, segments split at speaker changes (ge2e)
     #: Speech markers are searched through the transcript they repeat, not as markers.
     marker_categories: ClassVar[tuple[MarkerCategorySpec, ...]] = (
         MarkerCategorySpec("speech", "GREEN", "Speech", order=50, search_kind=None),
@@ -173,7 +186,7 @@ class SpeechAnalyzer(ModelAnalyzer):
             result.summary.update({k: guess[k] for k in ("detected_language", "top_languages")})
             return result
 
-        speakers = self._speakers(mono, segments, warnings)
+        segments, speakers = self._speakers(mono, segments, warnings)
         return self._result(clip, transcript, segments, speakers, channels, duration, model_info, warnings)
 
     def _read_audio(self, cache: Any) -> tuple[np.ndarray, ChannelChoice]:
@@ -210,7 +223,11 @@ class SpeechAnalyzer(ModelAnalyzer):
 
     def _check_speaker_backend(self) -> None:
         """An explicitly chosen optional speaker backend that is not installed is an error naming the key."""
-        if self.cfg.speakers == "resemblyzer":
+        if self.cfg.speakers == "ge2e":
+            problem = Ge2eBackend.missing()
+            if problem:
+                raise ModelMissingError(f"analyzers.speech.speakers = 'ge2e': {problem}")
+        elif self.cfg.speakers == "resemblyzer":
             problem = ResemblyzerBackend.missing()
             if problem:
                 raise ModelMissingError(f"analyzers.speech.speakers: {problem}")
@@ -219,22 +236,31 @@ class SpeechAnalyzer(ModelAnalyzer):
             if problems:
                 raise ModelMissingError("analyzers.speech.speakers = 'pyannote': " + "; ".join(problems))
 
-    def _speakers(self, mono: np.ndarray, segments: list[SegmentOut], warnings: list[str]) -> SpeakerResult | None:
+    def _speakers(
+        self, mono: np.ndarray, segments: list[SegmentOut], warnings: list[str]
+    ) -> tuple[list[SegmentOut], SpeakerResult | None]:
+        """Speaker per segment; the ge2e backend first splits segments where their words change speaker."""
         cfg = self.cfg
         if cfg.speakers == "off":
-            return None
+            return segments, None
         backend = make_backend(
             cfg.speakers, cfg.speaker_threshold, cfg.speaker_similarity, cfg.max_speakers, cfg.pyannote_pipeline
         )
         try:
-            result: SpeakerResult = backend.assign(mono, [(s.start, s.end) for s in segments])
+            if isinstance(backend, Ge2eBackend):
+                found = backend.diarize(mono)
+                segments, labels = split_by_speaker(segments, found.frames)
+                result = SpeakerResult(labels, backend.profiles(found), backend.name, found.notes)
+                result.turns = found.turns
+            else:
+                result = backend.assign(mono, [(s.start, s.end) for s in segments])
         except ModelMissingError:
             raise
         except Exception as exc:  # a speaker backend failure must not lose the transcript
             warnings.append(f"speaker backend {backend.name!r} failed ({exc}); no speakers")
-            return None
+            return segments, None
         warnings.extend(result.notes)
-        return result
+        return segments, result
 
     # ------------------------------------------------------------------ results
 
@@ -312,6 +338,7 @@ class SpeechAnalyzer(ModelAnalyzer):
             "speakers": speaker_rows,
             "speaker_backend": speakers.backend if speakers is not None else None,
             "speaker_profiles": profiles,
+            "speaker_turns": speaker_turns(speakers),
             "transcript": text,
             "backend": cfg.backend,
             "model": model_info.name,

@@ -66,8 +66,9 @@ class SpeechConfig(AnalyzerConfig):
     empty_channel_dbfs: float = -60.0
     #: Words per second over the whole clip above which the clip is flagged ``talking_head``.
     talking_head_wps: float = Field(default=0.5, ge=0.0)
-    #: Speaker backend: "auto" (= "mfcc"), "mfcc", "resemblyzer", "pyannote", "off"; see ``speakers.py``.
-    speakers: Literal["auto", "off", "mfcc", "resemblyzer", "pyannote"] = "auto"
+    #: Speaker backend: "auto" (= "mfcc"), "ge2e" (word-level turns from a diarization), "mfcc",
+    #: "resemblyzer", "pyannote", "off"; see ``speakers.py``.
+    speakers: Literal["auto", "off", "ge2e", "mfcc", "resemblyzer", "pyannote"] = "auto"
     #: Upper bound on speakers per clip (0 = no bound).
     max_speakers: int = Field(default=0, ge=0)
     #: Voice distance under which the mfcc backend merges segments into one speaker (higher: fewer speakers).

@@ -25,7 +25,7 @@ from kinod.analyzers.speech.models import (
     silero_vad_path,
     verify_dir,
 )
-from kinod.analyzers.speech.speakers import PyannoteBackend, ResemblyzerBackend
+from kinod.analyzers.speech.speakers import Ge2eBackend, PyannoteBackend, ResemblyzerBackend
 from kinod.analyzers.speech.transcribe import WhisperXBackend, cuda_device_count
 
 Check = tuple[str, bool, str]
@@ -94,6 +94,9 @@ def checks(
         rows.append(("speakers", True, "off"))
     elif kind in ("auto", "mfcc"):
         rows.append(("speakers", True, f"{kind}: mfcc (numpy MFCC + pitch clustering, no weights)"))
+    elif kind == "ge2e":
+        problem = Ge2eBackend.missing()
+        rows.append(("speakers", problem is None, problem or "ge2e: GE2E and Silero VAD weights present, sha256 ok"))
     elif kind == "resemblyzer":
         problem = ResemblyzerBackend.missing()
         rows.append(("speakers", problem is None, problem or "resemblyzer installed"))

@@ -165,3 +165,10 @@ def language_summary(
         "languages_s": {k: round(v, 3) for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])},
         "language_switches": switches,
     }
+
+
+def speaker_turns(speakers: SpeakerResult | None) -> list[dict[str, Any]]:
+    """Who speaks when, from the diarization itself (ge2e backend): times in seconds, names as in the items."""
+    if speakers is None or not speakers.turns:
+        return []
+    return [{"start_s": a, "end_s": b, "speaker": f"Speaker {lab + 1}"} for a, b, lab in speakers.turns]

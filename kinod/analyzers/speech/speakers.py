@@ -2,6 +2,12 @@
 
 Backends (``[analyzers.speech] speakers``):
 
+* ``ge2e`` (the pinned Resemblyzer and silero-vad wheels, installed by the Makefile):
+  diarization of the audio itself (:mod:`.diarize`:
+  Silero VAD, GE2E d-vectors run in numpy, spectral clustering with the count from the
+  eigengap, bounded by ``max_speakers``), then segments are split where their words
+  change speaker (:mod:`.turns`). Measured on real conversations by
+  ``benchmarks/speakers.py``; the figures are in the README.
 * ``mfcc`` (default; numpy only, no weights): each segment is described by the mean and
   variance of its MFCC frames (19 cepstra: timbre, vocal tract) and its median pitch.
   Two segments are "the same voice" when ``(timbre distance / 0.5)² + (pitch difference /
@@ -21,13 +27,17 @@ Backends (``[analyzers.speech] speakers``):
   segment, merged average-linkage while the cosine similarity exceeds ``speaker_similarity``.
 * ``pyannote`` (optional): a local pyannote.audio pipeline directory
   (``pyannote_pipeline``); segments get the speaker with the most overlap.
-* ``auto``: mfcc. Measured on the fixtures (espeak voices A/B, jfk.flac split in four):
+* ``auto``: mfcc. Why not ge2e yet: on jfk.flac (11 s, one noisy archival voice) its
+  window centroids are as far apart (cosine 0.69) as the two real people of the pyannote
+  sample are close (0.88), so it finds 2 speakers in JFK, where mfcc finds one. Why not the
+  ``resemblyzer`` package: measured on the fixtures (espeak voices A/B, jfk.flac split in four):
   resemblyzer 0.1.4 took ~5 s warm for 7 segments (mfcc: 0.2 s) plus ~60 s of first-use
   imports (torch, librosa, numba) on the shared 2-core box, and its cosine similarities
   did not separate better: A-B 0.72-0.74 against 0.59-0.80 within JFK's one voice, so
   no ``speaker_similarity`` splits A from B without splitting JFK; mfcc gives A-B >= 2.5
   against <= 0.9 within JFK. It also needs ``setuptools<81`` (webrtcvad imports
-  pkg_resources). So auto means mfcc until a better embedding package ships weights.
+  pkg_resources). The ge2e backend runs the same weights in numpy, on sliding windows
+  rather than whole segments, and is measured on real conversations instead.
 
 Every backend returns per-speaker *profiles* (compact sufficient statistics or centroids)
 in the summary so a card-level pass can link speakers across clips with
@@ -45,6 +55,8 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from kinod.analyzers.base import AnalyzerError, ModelMissingError
+from kinod.analyzers.speech import ge2e, vad
+from kinod.analyzers.speech.diarize import Diarization, diarize, label_spans
 from kinod.analyzers.speech.voice_clustering import (
     MFCC_SCALE,
     PITCH_SCALE_ST,
@@ -58,6 +70,7 @@ __all__ = [
     "MFCC_SCALE",
     "PITCH_SCALE_ST",
     "RATE",
+    "Ge2eBackend",
     "MfccPitchBackend",
     "PyannoteBackend",
     "ResemblyzerBackend",
@@ -85,6 +98,8 @@ class SpeakerResult:
     profiles: dict[int, dict[str, Any]] = field(default_factory=dict)
     backend: str = ""
     notes: list[str] = field(default_factory=list)
+    #: (start_s, end_s, label) of the diarization, for backends that label the audio itself.
+    turns: list[tuple[float, float, int]] = field(default_factory=list)
 
 
 class SpeakerBackend(Protocol):
@@ -207,6 +222,35 @@ class ResemblyzerBackend:
         return SpeakerResult(_fill_unknown(labels, spans), profiles, self.name)
 
 
+class Ge2eBackend:
+    """Frame-level diarization (:mod:`.diarize`); the analyzer splits segments with its frames."""
+
+    name = "ge2e"
+
+    def __init__(self, max_speakers: int = 0) -> None:
+        self.max_speakers = max_speakers
+
+    @staticmethod
+    def missing() -> str | None:
+        try:
+            ge2e.weights_path()
+            vad.model_path()
+        except ModelMissingError as exc:
+            return str(exc)
+        return None
+
+    def diarize(self, audio: np.ndarray) -> Diarization:
+        return diarize(audio, self.max_speakers)
+
+    def profiles(self, result: Diarization) -> dict[int, dict[str, Any]]:
+        return {lab: {"kind": "embedding", "model": ge2e.MODEL, "centroid": c} for lab, c in result.centroids.items()}
+
+    def assign(self, audio: np.ndarray, spans: list[tuple[float, float]]) -> SpeakerResult:
+        result = self.diarize(audio)
+        labels = _fill_unknown(label_spans(result.frames, spans), spans)
+        return SpeakerResult(labels, self.profiles(result), self.name, result.notes)
+
+
 class PyannoteBackend:
     """A local pyannote.audio pipeline (``pyannote_pipeline`` = directory with config.yaml); never downloads."""
 
@@ -263,7 +307,9 @@ class PyannoteBackend:
 def make_backend(kind: str, threshold: float, similarity: float, max_speakers: int, pyannote_dir: str | None) -> Any:
     """The backend for ``[analyzers.speech] speakers`` ("off" is handled by the caller)."""
     if kind == "auto":
-        kind = "mfcc"  # see the module docstring: resemblyzer measured slower and no better on our fixtures
+        kind = "mfcc"  # see the module docstring: ge2e is not yet right on short or noisy one-voice clips
+    if kind == "ge2e":
+        return Ge2eBackend(max_speakers)
     if kind == "mfcc":
         return MfccPitchBackend(threshold, max_speakers)
     if kind == "resemblyzer":

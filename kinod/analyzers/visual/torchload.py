@@ -122,6 +122,9 @@ def _tensors(obj: Any, data: dict[str, np.ndarray], path: Path) -> dict[str, np.
         raise StateDictError(f"{path}: the pickle is not a dict of tensors")
     out: dict[str, np.ndarray] = {}
     for name, t in obj.items():
+        if isinstance(t, dict):  # a checkpoint that nests its state dict: {"model_state": {...}, "step": n}
+            out.update({f"{name}.{k}": v for k, v in _tensors(t, data, path).items()})
+            continue
         if not (isinstance(t, tuple) and t and t[0] == "tensor"):
             continue
         _, key, offset, size, stride = t
