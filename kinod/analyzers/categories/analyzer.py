@@ -153,7 +153,11 @@ def clip_texts(
     chunks = [" ".join(words[i : i + chunk_words]) for i in range(0, len(words), chunk_words)]
     out += [("speech", c, 1.0 / len(chunks)) for c in chunks]
     ocr = getattr(results.get("ocr"), "items", None) or []
-    lines = list(dict.fromkeys(str(it.get("text", "")).strip() for it in ocr if isinstance(it, dict)))
+    lines = list(
+        dict.fromkeys(
+            str(it.get("text", "")).strip() for it in ocr if isinstance(it, dict) and it.get("kind") != "burned_in_tc"
+        )
+    )
     lines = [line for line in lines if len(line) > 2]
     if lines:
         out.append(("ocr", "On screen: " + "; ".join(lines)[:1000], ocr_weight if chunks else 1.0))

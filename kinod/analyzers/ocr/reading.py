@@ -13,6 +13,8 @@ def search_entries(record: Mapping[str, Any], ctx: ReadContext) -> list[SearchEn
     """Each text read, over the range it was on screen; a slate's fields over the whole clip."""
     out = []
     for it in items(record):
+        if it.get("kind") == "burned_in_tc":  # changes every frame and matches any timecode search
+            continue
         if text(it.get("text")):
             start, end = span(it, ctx.duration_s)
             out.append(SearchEntry("ocr", start, end, text(it.get("text"))))
@@ -27,6 +29,7 @@ def search_entries(record: Mapping[str, Any], ctx: ReadContext) -> list[SearchEn
 def ui_sections(record: Mapping[str, Any], ctx: ReadContext) -> list[UiSection]:
     rows = [
         {"t": num(it.get("start_s")), "tc": ctx.tc(num(it.get("start_s"))), "text": str(it.get("text"))}
-        for it in items(record) if it.get("text")
+        for it in items(record)
+        if it.get("text") and it.get("kind") != "burned_in_tc"
     ]
     return [UiSection("On-screen text", "list", rows, order=50, key="ocr")]
