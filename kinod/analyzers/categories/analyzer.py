@@ -3,8 +3,10 @@
 A model analyzer that reads results, not pictures: the transcript (``speech``), on-screen
 text (``ocr``) and picture tags (``visual``) of the same clip are embedded with MiniLM
 (:mod:`kinod.analyzers.text_embed`) and compared with each taxonomy category's description. The
-top categories go to ``summary.top`` as ``{"path": [...], "score": cosine}``, best first,
-and ``summary.uncertain`` is true when the best score is below ``min_score``. Packaged tiny
+top categories go to ``summary.top`` as ``{"path": [...], "score": cosine}``, best first;
+``summary.uncertain`` is true when the first two are closer than ``min_margin`` (the
+margin is what separates right from wrong answers on the labelled set; one absolute
+score does not) or the best is below ``min_score``. Packaged tiny
 LLMs scored 1-4 right out of 10 here, so none is bundled; an OpenAI-compatible endpoint
 can be configured (``llm_url``) for summaries, scene annotations and a category.
 """
@@ -43,7 +45,7 @@ _cache_lock = threading.Lock()
 
 class CategoriesAnalyzer(ModelAnalyzer):
     name = "categories"
-    version = "1"
+    version = "2"
     needs: ClassVar[Needs] = Needs(cache=True, results_of=("shots", "speech", "ocr", "visual"))
     resources: ClassVar[Resources] = Resources(cpu=1, ram_mb=512)
     Config = CategoriesConfig
@@ -140,7 +142,10 @@ class CategoriesAnalyzer(ModelAnalyzer):
         scores = vectors @ (clip_vec / norm)
         order = np.argsort(-scores)[: self.cfg.top]
         top = [{"path": list(leaves[i].path), "score": round(float(scores[i]), 4)} for i in order]
-        return {"top": top, "uncertain": bool(top[0]["score"] < self.cfg.min_score)}
+        ranked = np.sort(scores)[::-1]
+        margin = float(ranked[0] - ranked[1]) if len(ranked) > 1 else 1.0
+        uncertain = margin < self.cfg.min_margin or float(ranked[0]) < self.cfg.min_score
+        return {"top": top, "margin": round(margin, 4), "uncertain": bool(uncertain)}
 
 
 def clip_texts(
