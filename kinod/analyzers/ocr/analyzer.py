@@ -104,7 +104,6 @@ class OcrAnalyzer(ModelAnalyzer):
         info = self.model_info()
         if not getattr(cache, "has_frames", False):
             return Result(summary={"status": "no_picture", "reason": "the analysis cache holds no frames"}, model=info)
-        ocr = self._load()
         shots = shot_ranges(self._results.get("shots"), clip.frames)
         items: list[dict[str, Any]] = []
         warnings: list[str] = []
@@ -120,7 +119,7 @@ class OcrAnalyzer(ModelAnalyzer):
                 continue
             for p_start, p_end, frame in parts:
                 reads += 1
-                text_lines, windows = self._read(ocr, frame.image)
+                text_lines, windows = self.read_picture(frame.image)
                 h, w = frame.image.shape[:2]
                 items += [_item(t, w, h, p_start, p_end) for t in text_lines]
                 tc_items += [timecode_item(t, tc, frame.index, clip) for t, tc in windows]
@@ -147,11 +146,9 @@ class OcrAnalyzer(ModelAnalyzer):
             markers.insert(0, Marker("text", slate_frame or 0, f"Slate: {name}", 0, detail))
         return Result(items=items, summary=summary, markers=markers, model=info, warnings=warnings)
 
-    def _read(
-        self, ocr: engine.OcrEngine, image: np.ndarray
-    ) -> tuple[list[engine.TextBox], list[tuple[engine.TextBox, str]]]:
+    def read_picture(self, image: np.ndarray) -> tuple[list[engine.TextBox], list[tuple[engine.TextBox, str]]]:
         """The text lines of one picture (joined, fragments dropped), and its timecode windows apart."""
-        found = lines.join_lines(ocr.read(image), self.cfg.line_gap)
+        found = lines.join_lines(self._load().read(image), self.cfg.line_gap)
         found = lines.kept(found, self.cfg.min_height * image.shape[0], self.cfg.min_confidence)
         text_lines: list[engine.TextBox] = []
         windows: list[tuple[engine.TextBox, str]] = []

@@ -4,8 +4,8 @@ Why this layer: PP-OCR's detector cuts one sign into several boxes where the let
 spaced wide ("BLUE" + "HERON BAKERY"), and its recogniser drops a space it reads as a
 gap between letters ("HERONBAKERY"). Boxes on one text line (their middles within half a
 height, their sizes alike, the gap under ``max_gap`` heights) are joined left to right
-with a space; a space is put back inside a box where the gap between two recognised
-characters is much wider than the others. A slate's small field name beside its big value
+with a space; a space is put back inside a box where its picture has a blank column run
+wider than a third of its height between two recognised characters. A slate's small field name beside its big value
 ("ROLL" at 30 px, "A012" at 96 px) differs in size and stays apart, so the slate reader
 still sees the label and the value. Tiny or unsure fragments are dropped last.
 """
@@ -17,29 +17,62 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
+import cv2
+import numpy as np
+
 from kinod.analyzers.ocr.engine import TextBox
 
 #: HH:MM:SS:FF with any of : ; . , between the fields; OCR sometimes doubles a leading digit ("000:00:00:00").
-_TC = re.compile(r"(?<![\d:;.,])(\d{2,3})([:;.,])(\d{2})([:;.,])(\d{2})([:;.,])(\d{2,3})(?![\d:;.,])")
+_TC = re.compile(r"(?<![\d:;.,])(\d{2,3}) ?([:;.,]) ?(\d{2}) ?([:;.,]) ?(\d{2}) ?([:;.,]) ?(\d{2,3})(?![\d:;.,])")
+#: A blank this many line heights wide inside a box is a space (benchmarks/ocr.py) ...
+SPACE_GAP = 0.3
+#: ... unless it is beside punctuation, which monospaced fonts pad with blank columns ("01 : 00").
+_NO_SPACE = frozenset(" :;.,-/")
 
 
-def spaced(text: str, chars: Sequence[tuple[str, float, float]], height: float) -> str:
-    """``text`` with a space put back where two characters stand further apart than a space.
+def ink_gaps(crop: np.ndarray) -> list[tuple[float, float]]:
+    """(left, right) of each run of columns without ink in a text box's crop (BGR or grey), in crop pixels.
 
-    ``chars`` are (character, left, right) from the recogniser's column alignment. A gap
-    counts as a space when it is at least a third of the box height and three times the
-    median gap between the box's other characters (plus 2 px, for tight fonts).
+    Ink is the minority side of an Otsu threshold (dark text on light or light on dark); runs
+    touching the crop's ends are margins, not gaps.
     """
-    if len(chars) < 3 or "".join(c for c, _l, _r in chars).replace(" ", "") != text.replace(" ", ""):
+    gray = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    if gray.size == 0:
+        return []
+    _t, binary = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    ink = binary if binary.mean() < 0.5 else 1 - binary
+    empty = ink.sum(axis=0) == 0  # the whole height: serifs and the tops of round letters are ink
+    runs: list[tuple[float, float]] = []
+    start: int | None = None
+    for x, blank in enumerate(empty):
+        if blank and start is None:
+            start = x
+        elif not blank and start is not None:
+            if start > 0:
+                runs.append((float(start), float(x)))
+            start = None
+    return runs
+
+
+def spaced(
+    text: str, chars: Sequence[tuple[str, float, float]], gaps: Sequence[tuple[float, float]], height: float
+) -> str:
+    """``text`` with a space put back where the picture has a blank wider than SPACE_GAP line heights.
+
+    ``chars`` are (character, left, right) from the recogniser's column alignment (too coarse
+    to measure gaps by itself: "m" and "w" spread over blank columns); ``gaps`` are the blank
+    column runs of the box's picture (:func:`ink_gaps`), in the same coordinates. A space goes
+    between two characters when such a blank lies between their middles.
+    """
+    if len(chars) < 2 or "".join(c for c, _l, _r in chars).replace(" ", "") != text.replace(" ", ""):
         return text
-    gaps = [b[1] - a[2] for a, b in itertools.pairwise(chars) if a[0] != " " and b[0] != " "]
-    if not gaps:
+    wide = [(a + b) / 2 for a, b in gaps if b - a >= SPACE_GAP * height]
+    if not wide:
         return text
-    typical = sorted(gaps)[len(gaps) // 2]
     out = [chars[0][0]]
     for a, b in itertools.pairwise(chars):
-        gap = b[1] - a[2]
-        if a[0] != " " and b[0] != " " and gap >= max(height / 3, 3 * (max(typical, 0.0) + 2)):
+        mid_a, mid_b = (a[1] + a[2]) / 2, (b[1] + b[2]) / 2
+        if a[0] not in _NO_SPACE and b[0] not in _NO_SPACE and any(mid_a < g < mid_b for g in wide):
             out.append(" ")
         out.append(b[0])
     return re.sub(r" {2,}", " ", "".join(out)).strip()
