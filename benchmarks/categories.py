@@ -86,23 +86,28 @@ def report(results: list[dict[str, Any]], title: str) -> None:
         print(f"{m:>10.2f}{len(sure):>11}{acc[0]:>7.0%}{len(unsure):>11}{acc[1]:>7.0%}")
 
 
-def run_llm(rows: list[dict[str, Any]], url: str, model: str, local: list[dict[str, Any]]) -> None:
-    """The endpoint's category for each transcript beside the local top-1 (both counted)."""
-    from kinod.analyzers.categories.llm import request
-    from kinod.analyzers.categories.taxonomy import load
+def run_llm(rows: list[dict[str, Any]], url: str, model: str, tmp: Path) -> None:
+    """The endpoint's category (summary.llm.category_path, as the analyzer records it) beside the local top-1."""
+    from fractions import Fraction
 
-    leaves = load()
-    cfg = CategoriesConfig(llm_url=url, llm_model=model)
-    right = both = 0
-    for r, loc in zip(rows, local, strict=True):
-        cats = "; ".join(" > ".join(leaf.path) for leaf in leaves)
-        reply = request(cfg, f"Transcript: {r['text']}\nCategories: {cats}\nReply with JSON only: summary, the best "
-                             "category (as written above), scenes (may be empty).")  # fmt: skip
-        got = tuple(p.strip() for p in str(reply.get("category", "")).split(">"))
-        right += got == tuple(r["path"])
-        both += got == tuple(r["path"]) and loc["paths"][0] == tuple(r["path"])
+    from kinod.analyzers.base import ClipInfo
+
+    a = CategoriesAnalyzer(CategoriesConfig(top=5, llm_url=url, llm_model=model), runtime=RuntimeContext(tmp))
+    llm_right = local_right = both = 0
+    for r in rows:
+        a.use_results({"speech": Result(items=[{"text": r["text"], "start_frame": 0}])})
+        clip = ClipInfo(path=tmp / f"t{r['id']}.mov", probe=None, rate=Fraction(25), frames=750,  # type: ignore[arg-type]
+                        artefact_dir=tmp)  # fmt: skip
+        s = a.run(clip, None).summary  # type: ignore[arg-type]
+        want = list(r["path"])
+        got_llm = s.get("llm", {}).get("category_path") == want
+        got_local = s["top"][0]["path"] == want
+        llm_right += got_llm
+        local_right += got_local
+        both += got_llm and got_local
     n = len(rows)
-    print(f"\nllm {model} at {url}: top-1 {right}/{n} = {right / n:.1%} (both right: {both})")
+    print(f"\nllm {model} at {url}: top-1 {llm_right}/{n} = {llm_right / n:.1%}, "
+          f"local {local_right}/{n}, both right {both}")  # fmt: skip
 
 
 def main() -> None:
@@ -122,7 +127,7 @@ def main() -> None:
             results = run_local(rows, Path(tmp), args.chunk_words)
             report(results, f"{half} half, chunk_words {args.chunk_words} ({time.perf_counter() - t0:.1f} s)")
             if args.llm_url:
-                run_llm(rows, args.llm_url, args.llm_model, results)
+                run_llm(rows, args.llm_url, args.llm_model, Path(tmp))
 
 
 if __name__ == "__main__":
