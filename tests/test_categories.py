@@ -195,3 +195,11 @@ def test_close_answers_are_uncertain_even_with_a_high_score(tmp_path: Path) -> N
     a = CategoriesAnalyzer(CategoriesConfig(min_score=0.0, min_margin=1.0), runtime=RuntimeContext(tmp_path))
     a.use_results({"speech": Result(items=[{"text": "The striker scores a goal and the referee ends the match."}])})
     assert a.run(None, None).summary["uncertain"] is True  # type: ignore[arg-type]
+
+
+def test_named_people_count_with_the_transcript(tmp_path: Path) -> None:
+    a = CategoriesAnalyzer(runtime=RuntimeContext(tmp_path))
+    faces = Result(items=[{"track": 1, "person_name": "Senator Jane Doe"}, {"track": 2, "person_name": None}])
+    a.use_results({"faces": faces, "speech": Result(items=[{"text": "Thank you all for coming tonight."}])})
+    summary = a.run(None, None).summary  # type: ignore[arg-type]
+    assert summary["sources"] == ["people", "speech"]

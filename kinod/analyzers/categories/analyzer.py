@@ -1,8 +1,8 @@
 """The categories analyzer: where a clip sits in a taxonomy, by zero-shot sentence embeddings.
 
 A model analyzer that reads results, not pictures: the transcript (``speech``), on-screen
-text (``ocr``) and picture tags (``visual``) of the same clip are embedded with MiniLM
-(:mod:`kinod.analyzers.text_embed`) and compared with each taxonomy category's description. The
+text (``ocr``), picture tags (``visual``) and named people (``faces``) of the same clip are
+embedded with MiniLM (:mod:`kinod.analyzers.text_embed`) and compared with each taxonomy category's description. The
 top categories go to ``summary.top`` as ``{"path": [...], "score": cosine}``, best first;
 ``summary.uncertain`` is true when the first two are closer than ``min_margin`` (the
 margin is what separates right from wrong answers on the labelled set; one absolute
@@ -46,7 +46,7 @@ _cache_lock = threading.Lock()
 class CategoriesAnalyzer(ModelAnalyzer):
     name = "categories"
     version = "2"
-    needs: ClassVar[Needs] = Needs(cache=True, results_of=("shots", "speech", "ocr", "visual"))
+    needs: ClassVar[Needs] = Needs(cache=True, results_of=("shots", "speech", "ocr", "visual", "faces"))
     resources: ClassVar[Resources] = Resources(cpu=1, ram_mb=512)
     Config = CategoriesConfig
 
@@ -151,7 +151,7 @@ class CategoriesAnalyzer(ModelAnalyzer):
 def clip_texts(
     results: Mapping[str, Any], chunk_words: int, ocr_weight: float = 0.5, tags_weight: float = 0.25
 ) -> list[tuple[str, str, float]]:
-    """(source, text, weight) to embed: transcript chunks share weight 1, then on-screen text and tags."""
+    """(source, text, weight) to embed: transcript chunks share weight 1, then on-screen text, tags, named people."""
     out: list[tuple[str, str, float]] = []
     speech = getattr(results.get("speech"), "items", None) or []
     words = " ".join(str(it.get("text", "")).strip() for it in speech if isinstance(it, dict)).split()
@@ -175,4 +175,9 @@ def clip_texts(
     tags = list(dict.fromkeys(t for t in tags if t))
     if tags:
         out.append(("visual", "The picture shows " + ", ".join(tags[:30]), tags_weight if (chunks or lines) else 1.0))
+    faces = getattr(results.get("faces"), "items", None) or []
+    names = [str(it["person_name"]) for it in faces if isinstance(it, dict) and it.get("person_name")]
+    names = list(dict.fromkeys(names))
+    if names:
+        out.append(("people", "People on screen: " + ", ".join(names[:10]), tags_weight if len(out) else 1.0))
     return out
