@@ -246,7 +246,6 @@ _WORDS: dict[str, tuple[str, ...]] = {
         "gong",
         "chime",
         "organ",
-        "microphone",
     ),
     "outdoor": (
         "alp",
