@@ -166,3 +166,40 @@ def test_a_model_analyzer_waits_for_a_running_one_it_reads(tmp_path: Path) -> No
     assert set(filled.results) == {"speech"}  # ocr is not enabled: left out, not waited for
     assert filled.results["speech"]["items"][0]["text"] == "The striker scores a goal."
     assert filled.cache_dir == str(config.state.dir / "cache" / plan.fingerprint)
+
+
+def test_jfk_inaugural_is_politics_or_history(tmp_path: Path) -> None:
+    """The 1961 inaugural ("ask not what your country can do for you"), real speech through the pipeline."""
+    from media import FIXTURE_MEDIA
+
+    config = load_config(_config(tmp_path))
+    store = JobStore(config.state.dir / "kinod.sqlite")
+    try:
+        outcome = ClipProcessor(config, store, classes=[SpeechAnalyzer, CategoriesAnalyzer]).process(
+            FIXTURE_MEDIA / "jfk.flac", tmp_path / "out"
+        )
+    finally:
+        store.close()
+    assert outcome.ok, outcome.error
+    summary = json.loads(Path(str(outcome.sidecar)).read_text())["analyses"]["categories"]["summary"]
+    assert summary["top"][0]["path"] in (["News & Politics", "Politics"], ["Education", "History"]), summary
+    assert summary["uncertain"] is False and summary["margin"] >= CategoriesConfig().min_margin
+
+
+def test_close_answers_are_uncertain_even_with_a_high_score(tmp_path: Path) -> None:
+    """Uncertainty comes from the margin between the first two answers, not from one absolute score."""
+    a = CategoriesAnalyzer(CategoriesConfig(min_score=0.0, min_margin=0.03), runtime=RuntimeContext(tmp_path))
+    a.use_results({"speech": Result(items=[{"text": "The striker scores a goal and the referee ends the match."}])})
+    sure = a.run(None, None).summary  # type: ignore[arg-type]
+    assert sure["uncertain"] is False and sure["margin"] >= 0.03
+    a = CategoriesAnalyzer(CategoriesConfig(min_score=0.0, min_margin=1.0), runtime=RuntimeContext(tmp_path))
+    a.use_results({"speech": Result(items=[{"text": "The striker scores a goal and the referee ends the match."}])})
+    assert a.run(None, None).summary["uncertain"] is True  # type: ignore[arg-type]
+
+
+def test_named_people_count_with_the_transcript(tmp_path: Path) -> None:
+    a = CategoriesAnalyzer(runtime=RuntimeContext(tmp_path))
+    faces = Result(items=[{"track": 1, "person_name": "Senator Jane Doe"}, {"track": 2, "person_name": None}])
+    a.use_results({"faces": faces, "speech": Result(items=[{"text": "Thank you all for coming tonight."}])})
+    summary = a.run(None, None).summary  # type: ignore[arg-type]
+    assert summary["sources"] == ["people", "speech"]

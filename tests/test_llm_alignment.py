@@ -119,6 +119,9 @@ def test_llm_ranges_snap_to_the_cuts_of_a_generated_clip(tmp_path: Path, fake_ll
     assert blue["start_s"] == 63.5 and opening["key_moments"] == ["the pattern starts"]
     llm = cat["summary"]["llm"]
     assert llm["category_path"] == ["Science & Technology", "Science"]
+    # Recorded beside the local answer, never in its place.
+    local = cat["summary"]["top"][0]["path"] if cat["summary"]["top"] else None
+    assert llm["agrees_with_local"] is (local == llm["category_path"])
     assert [r["title"] for r in llm["rejected"]] == ["Ghost"] and "outside the clip" in llm["rejected"][0]["reason"]
 
 

@@ -20,6 +20,8 @@ from kinod.run.processor import ClipProcessor
 
 SANS = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 SERIF = Path("/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf")
+SERIF_BOLD = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf")
+MONO = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf")
 pytestmark = pytest.mark.skipif(
     not (SANS.is_file() and SERIF.is_file()), reason="needs fonts-dejavu-core and fonts-liberation (apt)"
 )
@@ -53,7 +55,27 @@ def _segments() -> list[str]:
         _text(SANS, "DATE 2026-11-30", 30, "80", "560", "white"),
         _text(SANS, "CAMERA B", 30, "880", "560", "white"),
     ])  # fmt: skip
-    return [f"color=c=white,{sizes}", f"color=c=white,{rotated}", f"testsrc2,{lower}", f"color=c=0x202020,{slate}"]
+    # A shop sign whose words stand wide apart and a slate line whose label and value are two draws.
+    sign = ",".join([
+        _text(SERIF_BOLD, "BLUE", 80, "100", "200"),
+        _text(SERIF_BOLD, "HERON", 80, "400", "200"),
+        _text(SERIF_BOLD, "BAKERY", 80, "760", "200"),
+        _text(SANS, "ROLL", 48, "100", "450", "white") + ":box=1:boxcolor=0x202020:boxborderw=20",
+        _text(SANS, "A012", 48, "285", "450", "white") + ":box=1:boxcolor=0x202020:boxborderw=20",
+    ])  # fmt: skip
+    # A burned-in timecode window that starts at 00:00:05:00 on frame 125, as the clip's TC (none: 0) says.
+    window = (
+        f"drawtext=fontfile={MONO}:timecode='00\\:00\\:05\\:00':rate=25:fontsize=44:fontcolor=white:"
+        "box=1:boxcolor=black:boxborderw=8:x=460:y=620"
+    )
+    return [
+        f"color=c=white,{sizes}",
+        f"color=c=white,{rotated}",
+        f"testsrc2,{lower}",
+        f"color=c=0x202020,{slate}",
+        f"color=c=0xf0e8d8,{sign}",
+        f"color=c=0x3060a0,{window}",
+    ]
 
 
 def _render(path: Path) -> Path:
@@ -64,9 +86,10 @@ def _render(path: Path) -> Path:
         sep = ":" if "=" in base else "="
         args += ["-f", "lavfi", "-i", f"{base}{sep}s=1280x720:r=25"]
         chains.append(f"[{i}:v]{rest},format=yuv420p,trim=end_frame=25,setpts=PTS-STARTPTS[v{i}]")
-    graph = ";".join(chains) + ";[v0][v1][v2][v3]concat=n=4:v=1:a=0[v]"
-    ffmpeg(*args, "-filter_complex", graph, "-map", "[v]", "-frames:v", "100", "-c:v", "libx264", "-preset",
-           "ultrafast", "-crf", "14", str(path))  # fmt: skip
+    inputs = "".join(f"[v{i}]" for i in range(len(chains)))
+    graph = ";".join(chains) + f";{inputs}concat=n={len(chains)}:v=1:a=0[v]"
+    ffmpeg(*args, "-filter_complex", graph, "-map", "[v]", "-frames:v", str(25 * len(chains)), "-c:v", "libx264",
+           "-preset", "ultrafast", "-crf", "14", str(path))  # fmt: skip
     return path
 
 
@@ -116,6 +139,59 @@ def test_slate_scene_and_take(ocr: dict[str, Any]) -> None:
     assert slate["scene"] == "42" and slate["take"] == "7" and slate["roll"] == "A012"
     assert slate["production"] == "NIGHT OWL" and slate["date"] == "2026-11-30" and slate["camera"] == "B"
     assert any(m["name"].startswith("Slate: roll A012 scene 42 take 7") for m in ocr["markers"])
+
+
+def test_words_on_one_line_are_read_as_one_line_with_their_spaces(ocr: dict[str, Any]) -> None:
+    sign = _read(ocr, 100)
+    assert "BLUE HERON BAKERY" in sign and "ROLL A012" in sign, sign.keys()
+    assert not {"BLUE", "HERON", "BAKERY", "HERONBAKERY", "ROLL", "A012", "ROLLA012"} & set(sign)
+
+
+def test_slate_field_names_stay_apart_from_their_values() -> None:
+    """A small label beside a big value is not joined into one line, so the slate reader pairs them."""
+    from kinod.analyzers.ocr.lines import join_lines
+
+    label, value = TextBox("ROLL", 0.99, (100, 326, 83, 39)), TextBox("A012", 0.99, (195, 310, 185, 61))
+    assert [t.text for t in join_lines([value, label])] != ["ROLL A012"]
+    assert [
+        t.text for t in join_lines([TextBox("HERON", 0.9, (400, 0, 300, 60)), TextBox("BLUE", 0.9, (100, 2, 240, 58))])
+    ] == ["BLUE HERON"]
+
+
+def test_burned_in_timecode_is_a_tc_kept_out_of_the_text_index(ocr: dict[str, Any]) -> None:
+    from kinod.analyzers.base import ReadContext
+    from kinod.analyzers.ocr import reading
+
+    windows = [it for it in ocr["items"] if it.get("kind") == "burned_in_tc"]
+    assert windows, [it["text"] for it in ocr["items"]]
+    for it in windows:
+        assert it["tc"] == it["clip_tc"] and it["offset_frames"] == 0, it
+    assert ocr["summary"]["burned_in_tc"]["agrees"] is True
+    assert not any(m["category"] == "problem" for m in ocr["markers"])
+    entries = reading.search_entries(ocr, ReadContext(duration_s=6.0))
+    assert entries and not any("00:00:05" in e.text or "00:00:06" in e.text for e in entries), [
+        e.text for e in entries
+    ]
+    assert not any(e.text in {it["text"] for it in windows} for e in entries)
+
+
+def test_burned_in_timecode_that_disagrees_is_a_problem() -> None:
+    from fractions import Fraction
+
+    from kinod.analyzers.base import ClipInfo
+    from kinod.analyzers.ocr.lines import burned_in_tc
+    from kinod.analyzers.ocr.timecode import tc_markers, timecode_item
+
+    assert burned_in_tc("000:00:00:00") == "00:00:00:00" and burned_in_tc("TC 10:00:01;12") == "10:00:01;12"
+    assert burned_in_tc("Platform 9") is None and burned_in_tc("12:75:00:00") is None
+    clip = ClipInfo(path=Path("x.mov"), probe=None, rate=Fraction(25), frames=100, artefact_dir=Path("."),  # type: ignore[arg-type]
+                    start_tc_frames=25 * 3600)  # fmt: skip
+    box = TextBox("01:00:00:10", 0.99, (0, 0, 200, 40))
+    assert timecode_item(box, "01:00:00:10", 10, clip)["offset_frames"] == 0
+    wrong = timecode_item(box, "00:59:00:10", 10, clip)
+    assert wrong["offset_frames"] == -60 * 25
+    [marker] = tc_markers([wrong])
+    assert marker.category == "problem" and "01:00:00:10" in marker.comment
 
 
 def test_slate_needs_two_of_roll_scene_take() -> None:

@@ -159,7 +159,8 @@ def test_faces_result_gives_scale_and_people(tmp_path: Path) -> None:
     a.use_results({"faces": faces})
     result = a.run(_clip(tmp_path, 50), cache)
     (item,) = result.items
-    assert item["scale"] == "close-up" and item["scale_source"] == "faces"
+    # A face 0.3 of the picture high is a waist-up shot (bounds measured by benchmarks/tags.py).
+    assert item["scale"] == "medium" and item["scale_source"] == "faces"
     assert item["people"] == 1 and "people" in item["editorial"]
 
 
@@ -223,3 +224,40 @@ def test_onnx_graph_matches_torch_reference(tmp_path: Path) -> None:
         x = effnet.preprocess(cv2.imread(str(SAMPLES / f"{name}.png")))
         got = session.run(None, {"image": x})[0][0]
         assert np.abs(got - np.asarray(want)).max() < 1e-3, name
+
+
+def test_portraits_are_never_tagged_with_bodies_or_clothes(tmp_path: Path) -> None:
+    """The reviewed person-label list hides "suit", "lab coat", "groom", "brassiere"... unless enabled."""
+    from media import FIXTURE_MEDIA
+
+    from kinod.analyzers.visual import tags, vocab
+
+    policy = tags.person_labels()
+    assert {"brassiere", "bikini", "maillot", "suit", "groom", "Windsor tie", "lab coat"} <= policy
+    assert policy <= set(vocab.labels()), policy - set(vocab.labels())
+    portraits = [cv2.imread(str(FIXTURE_MEDIA / n)) for n in ("alex-lacamoire.png", "obama.jpg", "two_people.jpg")]
+    portraits.append(cv2.imread(str(SAMPLES / "astronaut.png")))
+    frames = [cv2.resize(p, (640, 360)) for p in portraits]
+    clip = _clip(tmp_path, 25 * len(frames))
+    shots = Result(items=[{"start_frame": 25 * i, "end_frame": 25 * (i + 1)} for i in range(len(frames))])
+    hidden = VisualAnalyzer(VisualConfig(thumbnails=False, min_score=0.0), RuntimeContext(tmp_path / "var"))
+    hidden.use_results({"shots": shots})
+    items = hidden.run(clip, _cache(tmp_path / "a", frames)).items
+    assert len(items) == len(frames)
+    for it in items:
+        assert not {t["label"] for t in it["tags"]} & policy, it["tags"]
+        assert not any(word in it["description"] for word in ("suit", "coat", "groom", "tie", "brassiere"))
+    assert "people" in items[0]["editorial"]  # hidden labels still say a person is there
+    shown = VisualAnalyzer(VisualConfig(thumbnails=False, min_score=0.0, show_person_labels=True),
+                           RuntimeContext(tmp_path / "var"))  # fmt: skip
+    shown.use_results({"shots": shots})
+    items = shown.run(clip, _cache(tmp_path / "b", frames)).items
+    assert any({t["label"] for t in it["tags"]} & policy for it in items)
+
+
+def test_low_scores_are_not_tags(tmp_path: Path) -> None:
+    """A still the classifier is unsure of gets no tag at all (no best-tag-always rule)."""
+    flat = np.full((360, 640, 3), 128, np.uint8)
+    a = VisualAnalyzer(VisualConfig(thumbnails=False), RuntimeContext(tmp_path / "var"))
+    (item,) = a.run(_clip(tmp_path, 25), _cache(tmp_path, [flat])).items
+    assert all(t["score"] >= VisualConfig().min_score for t in item["tags"])

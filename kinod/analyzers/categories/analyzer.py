@@ -1,10 +1,12 @@
 """The categories analyzer: where a clip sits in a taxonomy, by zero-shot sentence embeddings.
 
 A model analyzer that reads results, not pictures: the transcript (``speech``), on-screen
-text (``ocr``) and picture tags (``visual``) of the same clip are embedded with MiniLM
-(:mod:`kinod.analyzers.text_embed`) and compared with each taxonomy category's description. The
-top categories go to ``summary.top`` as ``{"path": [...], "score": cosine}``, best first,
-and ``summary.uncertain`` is true when the best score is below ``min_score``. Packaged tiny
+text (``ocr``), picture tags (``visual``) and named people (``faces``) of the same clip are
+embedded with MiniLM (:mod:`kinod.analyzers.text_embed`) and compared with each taxonomy category's description. The
+top categories go to ``summary.top`` as ``{"path": [...], "score": cosine}``, best first;
+``summary.uncertain`` is true when the first two are closer than ``min_margin`` (the
+margin is what separates right from wrong answers on the labelled set; one absolute
+score does not) or the best is below ``min_score``. Packaged tiny
 LLMs scored 1-4 right out of 10 here, so none is bundled; an OpenAI-compatible endpoint
 can be configured (``llm_url``) for summaries, scene annotations and a category.
 """
@@ -43,8 +45,8 @@ _cache_lock = threading.Lock()
 
 class CategoriesAnalyzer(ModelAnalyzer):
     name = "categories"
-    version = "1"
-    needs: ClassVar[Needs] = Needs(cache=True, results_of=("shots", "speech", "ocr", "visual"))
+    version = "2"
+    needs: ClassVar[Needs] = Needs(cache=True, results_of=("shots", "speech", "ocr", "visual", "faces"))
     resources: ClassVar[Resources] = Resources(cpu=1, ram_mb=512)
     Config = CategoriesConfig
 
@@ -140,20 +142,27 @@ class CategoriesAnalyzer(ModelAnalyzer):
         scores = vectors @ (clip_vec / norm)
         order = np.argsort(-scores)[: self.cfg.top]
         top = [{"path": list(leaves[i].path), "score": round(float(scores[i]), 4)} for i in order]
-        return {"top": top, "uncertain": bool(top[0]["score"] < self.cfg.min_score)}
+        ranked = np.sort(scores)[::-1]
+        margin = float(ranked[0] - ranked[1]) if len(ranked) > 1 else 1.0
+        uncertain = margin < self.cfg.min_margin or float(ranked[0]) < self.cfg.min_score
+        return {"top": top, "margin": round(margin, 4), "uncertain": bool(uncertain)}
 
 
 def clip_texts(
     results: Mapping[str, Any], chunk_words: int, ocr_weight: float = 0.5, tags_weight: float = 0.25
 ) -> list[tuple[str, str, float]]:
-    """(source, text, weight) to embed: transcript chunks share weight 1, then on-screen text and tags."""
+    """(source, text, weight) to embed: transcript chunks share weight 1, then on-screen text, tags, named people."""
     out: list[tuple[str, str, float]] = []
     speech = getattr(results.get("speech"), "items", None) or []
     words = " ".join(str(it.get("text", "")).strip() for it in speech if isinstance(it, dict)).split()
     chunks = [" ".join(words[i : i + chunk_words]) for i in range(0, len(words), chunk_words)]
     out += [("speech", c, 1.0 / len(chunks)) for c in chunks]
     ocr = getattr(results.get("ocr"), "items", None) or []
-    lines = list(dict.fromkeys(str(it.get("text", "")).strip() for it in ocr if isinstance(it, dict)))
+    lines = list(
+        dict.fromkeys(
+            str(it.get("text", "")).strip() for it in ocr if isinstance(it, dict) and it.get("kind") != "burned_in_tc"
+        )
+    )
     lines = [line for line in lines if len(line) > 2]
     if lines:
         out.append(("ocr", "On screen: " + "; ".join(lines)[:1000], ocr_weight if chunks else 1.0))
@@ -166,4 +175,9 @@ def clip_texts(
     tags = list(dict.fromkeys(t for t in tags if t))
     if tags:
         out.append(("visual", "The picture shows " + ", ".join(tags[:30]), tags_weight if (chunks or lines) else 1.0))
+    faces = getattr(results.get("faces"), "items", None) or []
+    names = [str(it["person_name"]) for it in faces if isinstance(it, dict) and it.get("person_name")]
+    names = list(dict.fromkeys(names))
+    if names:
+        out.append(("people", "People on screen: " + ", ".join(names[:10]), tags_weight if len(out) else 1.0))
     return out

@@ -14,10 +14,13 @@ class CategoriesConfig(AnalyzerConfig):
     taxonomy: str | None = None
     #: Categories kept in ``summary.top``, best first.
     top: int = Field(default=3, ge=1, le=20)
-    #: Best score (cosine similarity) below which the result is marked ``uncertain``.
+    #: The result is ``uncertain`` when the first two answers are closer than this (cosine points;
+    #: chosen from the calibration table benchmarks/categories.py prints) ...
+    min_margin: float = Field(default=0.03, ge=0.0, le=1.0)
+    #: ... or when the best score (cosine similarity) is below this (nothing said fits any category).
     min_score: float = Field(default=0.2, ge=-1.0, le=1.0)
     #: Words per transcript chunk embedded on its own (chunks are averaged).
-    chunk_words: int = Field(default=60, ge=5, le=250)
+    chunk_words: int = Field(default=15, ge=5, le=250)
     #: Weight of on-screen text and of picture tags against the transcript (1.0 = as much as all speech).
     ocr_weight: float = Field(default=0.5, ge=0.0)
     tags_weight: float = Field(default=0.25, ge=0.0)

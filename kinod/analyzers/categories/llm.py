@@ -165,10 +165,13 @@ def annotate(
         (list(leaf.path) for leaf in leaves if wanted in (" > ".join(leaf.path).casefold(), leaf.path[-1].casefold())),
         None,
     )
+    local = result.summary.get("top") or []
     result.summary["llm"] = {
         "summary": reply["summary"],
         "category": reply["category"],
         "category_path": path,
+        # Recorded beside the local answer (summary.top), never in its place: a reader sees both.
+        "agrees_with_local": bool(path and local and path == local[0]["path"]),
         "rejected": rejected,
         "model": cfg.llm_model,
     }

@@ -31,9 +31,10 @@ from kinod.analyzers.base import (
     SearchEntry,
     UiSection,
 )
-from kinod.analyzers.ocr import engine, reading
+from kinod.analyzers.ocr import engine, lines, reading
 from kinod.analyzers.ocr.config import OcrConfig
 from kinod.analyzers.ocr.slate import read_slate
+from kinod.analyzers.ocr.timecode import tc_markers, tc_summary, timecode_item
 from kinod.analyzers.shotlist import shot_ranges
 
 log = structlog.get_logger(__name__)
@@ -43,7 +44,7 @@ _ENGINES_LOCK = threading.Lock()
 
 class OcrAnalyzer(ModelAnalyzer):
     name = "ocr"
-    version = "1"
+    version = "2"
     needs: ClassVar[Needs] = Needs(
         cache=True, results_of=("shots",), cache_frames=FrameNeeds(every_frame=False, sample_fps=1.0, width=1280)
     )
@@ -103,13 +104,13 @@ class OcrAnalyzer(ModelAnalyzer):
         info = self.model_info()
         if not getattr(cache, "has_frames", False):
             return Result(summary={"status": "no_picture", "reason": "the analysis cache holds no frames"}, model=info)
-        ocr = self._load()
         shots = shot_ranges(self._results.get("shots"), clip.frames)
         items: list[dict[str, Any]] = []
         warnings: list[str] = []
         slate: dict[str, str] = {}
         slate_frame: int | None = None
         reads = 0
+        tc_items: list[dict[str, Any]] = []
         for n, (start, end, key) in enumerate(shots):
             try:
                 parts = self._parts(cache, start, end, key)
@@ -117,15 +118,15 @@ class OcrAnalyzer(ModelAnalyzer):
                 warnings.append(f"shot {n + 1} (frames {start}-{end}): {e}")
                 continue
             for p_start, p_end, frame in parts:
-                lines = [t for t in ocr.read(frame.image) if t.confidence >= self.cfg.min_confidence]
                 reads += 1
+                text_lines, windows = self.read_picture(frame.image)
                 h, w = frame.image.shape[:2]
-                for t in lines:
-                    items.append(_item(t, w, h, p_start, p_end))
+                items += [_item(t, w, h, p_start, p_end) for t in text_lines]
+                tc_items += [timecode_item(t, tc, frame.index, clip) for t, tc in windows]
                 if self.cfg.slates and not slate:
-                    found = read_slate(lines)
-                    if found:
-                        slate, slate_frame = found, frame.index
+                    got = read_slate(text_lines)
+                    if got:
+                        slate, slate_frame = got, frame.index
         items = _merge(items)
         markers = [
             Marker("text", it["start_frame"], it["text"], it["end_frame"] - it["start_frame"], "on-screen text",
@@ -133,6 +134,10 @@ class OcrAnalyzer(ModelAnalyzer):
             for it in items
         ]  # fmt: skip
         summary: dict[str, Any] = {"reads": reads, "lines": len(items)}
+        if tc_items:
+            summary["burned_in_tc"] = tc_summary(tc_items)
+            markers += tc_markers(tc_items)
+            items += tc_items
         if slate:
             summary["slate"] = slate
             summary["slate_frame"] = slate_frame
@@ -140,6 +145,20 @@ class OcrAnalyzer(ModelAnalyzer):
             detail = ", ".join(f"{k} {v}" for k, v in slate.items())
             markers.insert(0, Marker("text", slate_frame or 0, f"Slate: {name}", 0, detail))
         return Result(items=items, summary=summary, markers=markers, model=info, warnings=warnings)
+
+    def read_picture(self, image: np.ndarray) -> tuple[list[engine.TextBox], list[tuple[engine.TextBox, str]]]:
+        """The text lines of one picture (joined, fragments dropped), and its timecode windows apart."""
+        found = lines.join_lines(self._load().read(image), self.cfg.line_gap)
+        found = lines.kept(found, self.cfg.min_height * image.shape[0], self.cfg.min_confidence)
+        text_lines: list[engine.TextBox] = []
+        windows: list[tuple[engine.TextBox, str]] = []
+        for t in found:
+            tc = lines.burned_in_tc(t.text)
+            if tc is None:
+                text_lines.append(t)
+            else:
+                windows.append((t, tc))
+        return text_lines, windows
 
     def _parts(self, cache: Any, start: int, end: int, key: int | None) -> list[tuple[int, int, Any]]:
         """(start, end, picture to read) of each part of a shot, split where the picture changes."""

@@ -22,7 +22,11 @@ class OcrConfig(AnalyzerConfig):
     change_threshold: float = Field(default=0.01, gt=0.0, le=1.0)
     #: At most this many pictures read per shot (the keyframe counts).
     max_reads_per_shot: int = Field(default=4, ge=1, le=100)
-    #: Lowest recognition confidence kept.
+    #: Lowest recognition confidence kept (chosen from benchmarks/ocr.py).
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+    #: Lines shorter than this share of the picture height are dropped as fragments.
+    min_height: float = Field(default=0.012, ge=0.0, le=0.5)
+    #: Boxes of alike height on one text line are joined when the gap between them is under this many heights.
+    line_gap: float = Field(default=1.4, ge=0.0, le=10.0)
     #: Read slates (roll, scene, take, production, date, camera) into ``summary.slate``.
     slates: bool = True

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,13 +97,32 @@ class OcrEngine:
         )
         self._lock = threading.Lock()
 
-    def read(self, bgr: np.ndarray) -> list[TextBox]:
+    def read(self, bgr: np.ndarray, restore_spaces: bool = True) -> list[TextBox]:
+        """Text boxes of one picture, with the spaces the recogniser dropped put back (:func:`lines.spaced`)."""
+        from kinod.analyzers.ocr.lines import ink_gaps, spaced
+
         with self._lock:
-            result, _elapsed = self._ocr(np.ascontiguousarray(bgr))
+            result, _elapsed = self._ocr(np.ascontiguousarray(bgr), return_word_box=restore_spaces)
         out: list[TextBox] = []
-        for poly, text, score in result or []:
+        for row in result or []:
+            poly, text, score = row[0], str(row[1]).strip(), float(row[2])
             pts = np.asarray(poly, dtype=np.float32)
             x0, y0 = np.floor(pts.min(axis=0)).astype(int)
             x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
-            out.append(TextBox(str(text).strip(), float(score), (int(x0), int(y0), int(x1 - x0), int(y1 - y0))))
+            if restore_spaces and len(text) > 1:
+                crop = bgr[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)]
+                gaps = [(a + max(x0, 0), b + max(x0, 0)) for a, b in ink_gaps(crop)]
+                text = spaced(text, _char_spans(row), gaps, float(y1 - y0))
+            out.append(TextBox(text, score, (int(x0), int(y0), int(x1 - x0), int(y1 - y0))))
         return [t for t in out if t.text]
+
+
+def _char_spans(row: Sequence[Any]) -> list[tuple[str, float, float]]:
+    """(character, left, right) of each recognised character, from the engine's word boxes (empty if absent)."""
+    if len(row) < 5 or not row[3] or len(row[3]) != len(row[4]):
+        return []
+    spans = []
+    for box, ch in zip(row[3], row[4], strict=True):
+        xs = [float(p[0]) for p in box]
+        spans.append((str(ch), min(xs), max(xs)))
+    return spans

@@ -16,7 +16,8 @@ def search_entries(record: Mapping[str, Any], ctx: ReadContext) -> list[SearchEn
     entry, left to right, so the sign's full text is found as a phrase.
     """
     out = []
-    for line in lines(items(record), ctx.duration_s):
+    shown = [it for it in items(record) if it.get("kind") != "burned_in_tc"]  # a TC matches any TC search
+    for line in lines(shown, ctx.duration_s):
         start, end = min(s for s, _, _ in line), max(e for _, e, _ in line)
         out.append(SearchEntry("ocr", start, end, " ".join(t for _, _, t in line)))
     slate = summary(record).get("slate")
@@ -65,6 +66,7 @@ def lines(its: list[dict[str, Any]], duration: float) -> list[list[tuple[float, 
 def ui_sections(record: Mapping[str, Any], ctx: ReadContext) -> list[UiSection]:
     rows = [
         {"t": num(it.get("start_s")), "tc": ctx.tc(num(it.get("start_s"))), "text": str(it.get("text"))}
-        for it in items(record) if it.get("text")
+        for it in items(record)
+        if it.get("text") and it.get("kind") != "burned_in_tc"
     ]
     return [UiSection("On-screen text", "list", rows, order=50, key="ocr")]

@@ -33,16 +33,19 @@ from kinod.analyzers.base import (
 from kinod.analyzers.shotlist import shot_ranges
 from kinod.analyzers.visual import effnet, facts, reading, vocab
 from kinod.analyzers.visual.config import VisualConfig
+from kinod.analyzers.visual.tags import shown
 
 log = structlog.get_logger(__name__)
 CLIP_KEY = "analyzers.visual.model_dir"
 _SESSIONS: dict[tuple[str, tuple[str, ...], int], Any] = {}
 _SESSIONS_LOCK = threading.Lock()
+#: Classes whose scores are summed into editorial words (a stage is spotlight + curtain + stage + ...).
+EDITORIAL_CLASSES = 10
 
 
 class VisualAnalyzer(ModelAnalyzer):
     name = "visual"
-    version = "1"
+    version = "2"
     needs: ClassVar[Needs] = Needs(
         cache=True,
         results_of=("shots", "faces"),
@@ -131,12 +134,12 @@ class VisualAnalyzer(ModelAnalyzer):
 
     # ------------------------------------------------------------------ run
     def classify(self, bgr: np.ndarray) -> list[tuple[int, float]]:
-        """(ImageNet class, probability) of the top ``top_k`` classes of one picture."""
+        """(ImageNet class, probability) of the first classes of one picture (enough for editorial words)."""
         session = self._load()
         logits = session.run(None, {"image": effnet.preprocess(bgr)})[0][0]
         p = np.exp(logits - logits.max())
         p /= p.sum()
-        top = np.argsort(-p)[: self.cfg.top_k]
+        top = np.argsort(-p)[: max(self.cfg.top_k, EDITORIAL_CLASSES)]
         return [(int(i), float(p[i])) for i in top]
 
     def run(self, clip: ClipInfo, cache: Any) -> Result:
@@ -192,13 +195,9 @@ class VisualAnalyzer(ModelAnalyzer):
         for f in picks:
             for cls, p in self.classify(f.image):
                 scores[cls] = scores.get(cls, 0.0) + p / len(picks)
-        ranked = sorted(scores.items(), key=lambda kv: -kv[1])[: cfg.top_k]
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])[: max(cfg.top_k, EDITORIAL_CLASSES)]
         labels = vocab.labels()
-        tags = [
-            {"label": labels[c], "score": round(p, 4)}
-            for i, (c, p) in enumerate(ranked)
-            if i == 0 or p >= cfg.min_score
-        ]
+        tags = shown(ranked, labels, cfg.min_score, cfg.top_k, cfg.show_person_labels)
         editorial = _editorial(ranked, cfg.editorial_min)
         image = keyframe.image
         people: int | None = None
@@ -291,6 +290,8 @@ def _editorial(ranked: list[tuple[int, float]], minimum: float) -> list[str]:
         for word in vocab.editorial_of(cls):
             sums[word] = sums.get(word, 0.0) + p
     words = [w for w, s in sorted(sums.items(), key=lambda kv: -kv[1]) if s >= minimum]
+    if "stage" in words and "music" in words:
+        words.append("concert")
     if "indoor" in words and "outdoor" in words:
         words.remove("indoor" if sums["indoor"] < sums["outdoor"] else "outdoor")
     return words

@@ -20,11 +20,14 @@ class VisualConfig(AnalyzerConfig):
     vocabulary: list[str] = Field(default_factory=list)
     #: None follows the daemon's runtime device; "auto" = CUDA when onnxruntime has it.
     device: Literal["auto", "cpu", "cuda"] | None = None
-    #: Raw classifier tags kept per shot, and the lowest score kept (the best tag is always kept).
+    #: Classifier tags kept per shot, and the lowest score shown (labels in data/tag_thresholds.toml need
+    #: their own, higher score; chosen from the table benchmarks/tags.py prints).
     top_k: int = Field(default=5, ge=1, le=20)
-    min_score: float = Field(default=0.02, ge=0.0, le=1.0)
-    #: Summed score of a shot's top tags that maps to an editorial word for the word to be given.
-    editorial_min: float = Field(default=0.15, gt=0.0, le=1.0)
+    min_score: float = Field(default=0.3, ge=0.0, le=1.0)
+    #: Show labels about bodies and clothing (data/person_labels.txt: "suit", "bikini", "groom", ...).
+    show_person_labels: bool = False
+    #: Summed score of a shot's first ten classes that maps to an editorial word (chosen from benchmarks/tags.py).
+    editorial_min: float = Field(default=0.3, gt=0.0, le=1.0)
     #: Pictures per second kept by the decode pass for this analyzer (camera motion, keyframes), and their width.
     sample_fps: float = Field(default=1.0, gt=0.0, le=10.0)
     width: int = Field(default=640, ge=160, le=1920)
