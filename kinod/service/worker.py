@@ -16,6 +16,7 @@ worker could take), no time limit and no retries (see :mod:`kinod.jobs.broker`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -39,6 +40,9 @@ from kinod.jobs.registry_workers import WorkerInfo, remove_record, write_record
 from kinod.jobs.tasks import Task, TaskOutcome
 from kinod.run.analyzer_set import AnalyzerSet
 from kinod.run.task_runner import TaskRunner
+
+#: How many ports from the configured one a "host:port+" metrics address tries.
+METRICS_PORT_SCAN = 32
 
 log = structlog.get_logger(__name__)
 
@@ -243,13 +247,40 @@ class WorkerProcess:
         except Exception as e:
             log.warning("completion message not sent (the coordinator finds the result file)", error=str(e))
 
+    def _metrics_server(self) -> Any:
+        """The worker's /metrics; "host:port+" takes the first free port from ``port`` on.
+
+        Several instances of one unit template read the same config: with a trailing "+"
+        each finds a port of its own, and its record (and ``kinod status``) says which.
+        """
+        from kinod.service.metrics import MetricsServer, parse_listen
+
+        listen = self.metrics_listen
+        scan = listen.endswith("+")
+        host, port = parse_listen(listen.removesuffix("+"))
+        for candidate in range(port, port + (METRICS_PORT_SCAN if scan else 1)):
+            address = f"{host}:{candidate}"
+            try:
+                server = MetricsServer(address, self.metrics, lambda: (True, {"worker": self.id}))  # type: ignore[arg-type]
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE:
+                    raise
+                continue
+            self.metrics_listen = address
+            return server
+        raise OSError(
+            errno.EADDRINUSE,
+            f"metrics port {listen!r} is taken (another worker on this host?): give each worker its own with "
+            f"--metrics-listen, the KINOD_WORKER_METRICS_LISTEN environment variable or worker.metrics_listen, "
+            f'or end it with "+" (e.g. "127.0.0.1:9465+") to take the next free port',
+        )
+
     # Running ----------------------------------------------------------------------------------
     def run(self) -> int:
         dramatiq.actor(self.handle, actor_name=TASK_ACTOR, queue_name="pass", broker=self.broker)
         server = None
         if self.metrics_listen:
-            from kinod.service.metrics import MetricsServer
-            server = MetricsServer(self.metrics_listen, self.metrics, lambda: (True, {"worker": self.id}))  # type: ignore[arg-type]
+            server = self._metrics_server()
             server.start()
         self._beat()
         hb = threading.Thread(target=self._heartbeat_loop, name="kinod-worker-heartbeat", daemon=True)
@@ -297,7 +328,9 @@ def run_worker(config: Config, queues: list[str], processes: int, threads: int, 
             argv += ["--config", config_path]
         argv += ["worker", "--queues", ",".join(queues), "--processes", "1", "--threads", str(threads)]
         argv += ["--name", f"{config.worker.name or socket.gethostname()}-{i + 1}"]
-        if listen:
+        if listen.endswith("+"):
+            argv += ["--metrics-listen", listen]  # each child takes the next free port itself
+        elif listen:
             host, _, port = listen.rpartition(":")
             argv += ["--metrics-listen", f"{host}:{int(port) + i}"]
         procs.append(subprocess.Popen(argv))
@@ -322,10 +355,10 @@ def worker_command(config: Config, args: Any) -> int:
     threads = args.threads or config.worker.threads
     if args.name:
         config = config.model_copy(update={"worker": config.worker.model_copy(update={"name": args.name})})
-    if args.metrics_listen is not None:
-        config = config.model_copy(
-            update={"worker": config.worker.model_copy(update={"metrics_listen": args.metrics_listen})}
-        )
+    # The flag, else the environment (the systemd unit template sets it), else the config.
+    listen = args.metrics_listen if args.metrics_listen is not None else os.environ.get("KINOD_WORKER_METRICS_LISTEN")
+    if listen is not None:
+        config = config.model_copy(update={"worker": config.worker.model_copy(update={"metrics_listen": listen})})
     src = str(config.source) if config.source else None
     if processes > 1:
         return run_worker(config, queues, processes, threads, src)
