@@ -178,6 +178,7 @@ def _worker_main(factory: Callable[[], TaskRunner], conn: Connection, stop: Even
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon decides when workers stop
     _die_with_parent()
     runner = factory()
+    start_cpu = process_cpu()  # reported with the first outcome: kinod's own cost, not the task's
     while True:
         try:
             task = conn.recv()
@@ -193,6 +194,7 @@ def _worker_main(factory: Callable[[], TaskRunner], conn: Connection, stop: Even
         if not outcome.elapsed_s:
             outcome.elapsed_s = time.monotonic() - t0
         outcome.cpu_s = process_cpu() - c0  # this process runs one task at a time: all of it is the task's
+        outcome.start_cpu_s, start_cpu = start_cpu, 0.0
         conn.send(outcome)
 
 

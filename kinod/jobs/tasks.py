@@ -129,3 +129,5 @@ class TaskOutcome:
     cpu_s: float = 0.0
     #: pass only: analyzer -> CPU seconds its hooks took on the pass's reader threads.
     hook_cpu: dict[str, float] = field(default_factory=dict)
+    #: A worker process's first outcome only: the CPU seconds it took to start (imports, runner).
+    start_cpu_s: float = 0.0
