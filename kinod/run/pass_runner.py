@@ -246,6 +246,7 @@ class PassRunner:
             width=self.config.media.analysis_width,
             audio_rate=self.config.media.audio_rate,
             threads=self.config.media.decode_threads,
+            fast_decode=self.config.media.fast_decode,
             parts=[p.path for p in parts],
             audio_inputs=audio_inputs,
         )
