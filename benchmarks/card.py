@@ -35,7 +35,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CACHE, FFMPEG  # noqa: E402
+from _common import CACHE, FFMPEG
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures" / "media"
@@ -77,8 +77,8 @@ def make_card(folder: Path, minutes: float) -> Path:
     ham = FIXTURES / "short_hamilton_clip.mp4"
     people = ["-stream_loop", "-1", "-i", str(ham)]
     clips = []
-    for i in range(3):  # people talking to camera
-        clips.append(_h264(cache / f"C{i + 1:03d}.mp4", 90 * u, "scale=1920:1080", [], people))
+    for i in range(3):  # people talking to camera; each its own take (a distinct file, so no duplicate)
+        clips.append(_h264(cache / f"C{i + 1:03d}.mp4", 90 * u, f"scale=1920:1080,hue=h={10 * i}", [], people))
     slate = ",".join((_text("SCENE 12 TAKE 3", 120, "300"), _text("CAM A  ROLL A001", 80, "600")))
     clips.append(_h264(cache / "C004.mp4", 20 * u, slate, quiet, ["-f", "lavfi", "-i", "color=c=0x202020:s=1920x1080"]))
     signs = ",".join(_text(w, 110, "h/2-60", f"between(mod(t,24),{6 * k},{6 * k + 6})") for k, w in

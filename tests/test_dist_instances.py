@@ -55,7 +55,7 @@ def test_two_unit_instances_from_one_config_both_run(tmp_path: Path, redis: Redi
     dist_config(d, redis)
     shared = Worker(d, "unused").config  # the coordinator's config plus [worker]: one file for both instances
     text = re.sub(r'^name = "unused"\n', "", shared.read_text(), flags=re.M)
-    shared.write_text(re.sub(r'^metrics_listen = .*\n', "", text, flags=re.M))  # as shipped: the unit decides
+    shared.write_text(re.sub(r"^metrics_listen = .*\n", "", text, flags=re.M))  # as shipped: the unit decides
     env = {k: v for k, v in unit_environment().items() if k.startswith("KINOD_WORKER")}
     assert env.get("KINOD_WORKER_METRICS_LISTEN", "").endswith("+"), "the unit gives each instance a port"
     procs = [start_instance(shared, q, env, tmp_path / f"w{i}.log") for i, q in enumerate(("gpu", "pass,cpu"))]

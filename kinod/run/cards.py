@@ -131,6 +131,7 @@ class CardService:
                 c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="ready",
                 clips=len(o.clips),
             )  # fmt: skip
+            log.info("card ready", card=str(c.path), clips=len(o.clips), verify=not c.loose)
             if c.loose:
                 self.plan(o, None)
                 continue
@@ -207,6 +208,7 @@ class CardService:
                 error="; ".join(problems),
             )  # fmt: skip
         self.host.scheduler.notify()
+        log.info("card queued", card=str(c.path), clips=len(card.clips), problems=len(problems) or None)
         self.check(str(c.path), c.key, failed_reads=len(problems))
 
     def _unchanged(self, card: OpenCard, clip: Path) -> bool:

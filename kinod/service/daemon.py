@@ -42,6 +42,7 @@ from kinod.service.daemon_executor import apply_reload, make_executor, slot_limi
 from kinod.service.daemon_servers import start_metrics, start_ui
 from kinod.service.metrics import Metrics
 from kinod.service.pause import StoragePause
+from kinod.service.progress import ProgressObserver
 from kinod.service.reload import ConfigConflict, check_layout, read_reloaded
 from kinod.service.sdnotify import Notifier
 from kinod.service.statelock import LOCK_NAME, AlreadyRunning, StateLock
@@ -158,7 +159,7 @@ class Daemon:
             newest_first=j.newest_card_first,
             queue_size=j.queue_size,
             cpu_fallback=j.oom_cpu_fallback,
-            observer=self.metrics,
+            observer=ProgressObserver(self.metrics, self.store),
             on_settled=lambda fp: self.intake.put(("finalize", fp)),
             facts=self.processor.facts,
         )
