@@ -46,6 +46,7 @@ METRICS_PORT_SCAN = 32
 
 log = structlog.get_logger(__name__)
 
+
 def model_hashes(analyzers: AnalyzerSet) -> dict[str, str | None]:
     """analyzer -> sha256 of its model file (None for analyzers without a model)."""
     return analyzers.model_hashes()
@@ -90,6 +91,32 @@ class WorkerMetrics:
             "kinod_worker_refused", "Deliveries refused (model hash differs, duplicate)", ["worker", "why"], registry=r
         )
         self.worker_id = worker_id
+        self.worker_info = Gauge(
+            "kinod_worker_info",
+            "1 while this worker runs; its host and queues",
+            ["worker", "host", "queues"],
+            registry=r,
+        )
+        self.slots = Gauge(
+            "kinod_worker_slots", "Tasks this worker can run at once (its threads)", ["worker"], registry=r
+        )
+        self._zero(worker_id)
+
+    def _zero(self, w: str) -> None:
+        """Every series from the start, at zero: increase() over a counter born mid-run misses its first tasks."""
+        for kind in ("pass", "model"):
+            self.duration.labels(w, kind)
+            for status in ("done", "failed", "cancelled"):
+                self.jobs.labels(w, kind, status)
+        for why in ("withdrawn", "model_hash", "duplicate"):
+            self.refused.labels(w, why)
+        self.current.labels(w).set(0)
+        self.gpu_mem.labels(w).set(0)
+
+    def describe(self, host: str, queues: list[str], threads: int) -> None:
+        """What the dashboard's per-worker panels and the KinodWorkerDown alert name."""
+        self.worker_info.labels(self.worker_id, host, ",".join(queues)).set(1)
+        self.slots.labels(self.worker_id).set(threads)
 
     def scrape(self) -> bytes:
         torch = sys.modules.get("torch")
@@ -131,6 +158,7 @@ class WorkerProcess:
         self.runner = TaskRunner(config)
         self.models = model_hashes(self.runner.analyzers)
         self.metrics = WorkerMetrics(self.id)
+        self.metrics.describe(socket.gethostname(), queues, threads)
         self.broker = make_broker(config.broker.url, config.broker.namespace, self.timeout)
         self.current: dict[str, str] = {}
         self.done = 0
