@@ -69,6 +69,7 @@ from kinod.media.decode_types import (
     analysis_size,
     sample_step,
 )
+from kinod.media.hwdecode import FAST_DECODE_OPTIONS, decode_args
 from kinod.media.probe import Probe
 
 __all__ = [
@@ -90,13 +91,6 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-#: Decoder options for a pass whose pictures are only analysed: the in-loop deblocking
-#: filter is skipped on frames no other frame is predicted from, so nothing drifts and
-#: only those pictures are a little blockier (about 7 % less CPU per H.264 decode, cuts
-#: unchanged). Skipping it on every frame saves 16 % but adds false cuts (testvideo.mp4
-#: frame 691), as does skipping it on all B-frames; ``-flags2 fast`` measured nothing.
-FAST_DECODE_OPTIONS = ["-skip_loop_filter", "noref"]
-
 
 class DecodePass:
     """Runs one ffmpeg over a clip and feeds every consumer. Use once per clip."""
@@ -113,11 +107,13 @@ class DecodePass:
         parts: Sequence[Path] = (),
         audio_inputs: Sequence[Path] = (),
         fast_decode: bool = True,
+        hw_decode: str = "off",
     ) -> None:
         self.path = path
         #: Decode with :data:`FAST_DECODE_OPTIONS` when no proxy shares the pass (a proxy
         #: is a picture people look at, so it gets every frame decoded to the letter).
         self.fast_decode = fast_decode
+        self.hw_decode = hw_decode  # media.hw_decode: NVDEC where this ffmpeg can (kinod.media.hwdecode)
         #: Separate audio essences (P2 OP-Atom): further inputs, one channel each, whose
         #: first audio streams make the clip's sound (``probe.audio`` describes them).
         self.audio_inputs = tuple(audio_inputs)
@@ -190,7 +186,10 @@ class DecodePass:
         cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error"]
         if self.threads:
             cmd += ["-threads", str(self.threads)]
-        if self.fast_decode and not video_branches and (streams or taps or counter_fd is not None):
+        hw = decode_args(self.hw_decode, self.ffmpeg) if self.probe.has_video else []
+        if hw:
+            cmd += hw
+        elif self.fast_decode and not video_branches and (streams or taps or counter_fd is not None):
             cmd += FAST_DECODE_OPTIONS
         if self._concat_list is not None:
             cmd += ["-f", "concat", "-safe", "0", "-i", input_path(self._concat_list)]

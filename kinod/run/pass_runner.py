@@ -247,6 +247,7 @@ class PassRunner:
             audio_rate=self.config.media.audio_rate,
             threads=self.config.media.decode_threads,
             fast_decode=self.config.media.fast_decode,
+            hw_decode=self.config.media.hw_decode,
             parts=[p.path for p in parts],
             audio_inputs=audio_inputs,
         )
