@@ -26,12 +26,13 @@ def fake_tools(tmp: Path, cuda_opens: bool) -> Path:
     smi = bin_dir / "nvidia-smi"
     smi.write_text("#!/bin/sh\necho 'NVIDIA Fake, 16384'\n")
     ffmpeg = bin_dir / "ffmpeg-cuda"
+    device = "exit 0" if cuda_opens else "echo 'No device' >&2; exit 1"
     ffmpeg.write_text(
         "#!/bin/sh\n"
         f'echo "$@" >> "{tmp / "calls.txt"}"\n'
-        'case " $* " in *" -init_hw_device "*) ' + ("exit 0" if cuda_opens else "echo 'No device' >&2; exit 1") + ";; esac\n"
+        f'case " $* " in *" -init_hw_device "*) {device};; esac\n'
         'n=$#; skip=0; for a in "$@"; do\n'
-        '  if [ $skip = 1 ]; then skip=0; continue; fi\n'
+        "  if [ $skip = 1 ]; then skip=0; continue; fi\n"
         '  if [ "$a" = "-hwaccel" ]; then skip=1; continue; fi\n'
         '  set -- "$@" "$a"; done\n'
         f'shift $n; exec "{FF}" "$@"\n'
