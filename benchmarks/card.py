@@ -231,7 +231,7 @@ def report(name: str, f: dict[str, object], footage_s: float) -> None:
     cpu_by: dict[str, float] = f["cpu_by"]  # type: ignore[assignment]
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\n{name}: {footage_s:.0f} s of footage, {f['sidecars']} sidecars, load {load}")
-    print(f"  wall {wall:.1f} s   real-time factor {footage_s / wall:.2f}x   peak RSS {f['peak_rss_mb']:.0f} MB")
+    print(f"  wall {wall:.1f} s   real-time factor {footage_s / wall:.2f}x   peak RSS {f['peak_rss_mb']:.0f} MB*")
     first, last = f["first_sidecar_s"], f["last_sidecar_s"]
     if first is not None and last is not None:
         print(f"  card landing -> first sidecar {first:.1f} s, last sidecar {last:.1f} s")
@@ -242,6 +242,7 @@ def report(name: str, f: dict[str, object], footage_s: float) -> None:
     os_cpu = float(f["os_cpu_s"])  # type: ignore[arg-type]
     print(f"  {'sum of the rows':34}{total / minutes:9.2f}")
     print(f"  {'measured by the OS (all processes)':34}{os_cpu / minutes:9.2f}   rows / OS {total / os_cpu:.3f}")
+    print("  * the largest single process of this run or an earlier one (the OS keeps one maximum for all)")
 
 
 def main() -> int:
