@@ -1,6 +1,6 @@
 """Scale-out: clips per minute with the local executor, one Dramatiq worker and two, and the broker's cost.
 
-Run: .venv/bin/python benchmarks/scale.py [--short N] [--long N] [--modes local,w1,w2]
+Run: .venv/bin/python benchmarks/scale.py [--short N] [--long N] [--modes local,w1,w2,pin1,pin2]
 
 Needs ``redis-server`` (a private one is started on a free loopback port). For each
 mode a fresh ``kinod run`` (the real process, from the test harness) gets one card of
@@ -9,7 +9,11 @@ N distinct 2 s clips, then one card of M distinct 60 s clips (320x240, H.264),
 
 * ``local``: ``jobs.executor = "thread"`` with ``jobs.cpu_workers = 1`` (one task at a time);
 * ``w1``: ``jobs.executor = "dramatiq"``, one ``kinod worker`` (1 process, 1 thread);
-* ``w2``: the same with two worker processes.
+* ``w2``: the same with two worker processes;
+* ``pin1`` / ``pin2``: one or two workers, each pinned to a core of its own
+  (``os.sched_setaffinity``: worker i on core i), the coordinator and Redis free to run
+  anywhere. ``pin2 / pin1`` is what a second machine adds: each worker has a core no
+  other worker uses, as it would have a machine (target >= 1.8x).
 
 Figures per mode and clip length:
 
@@ -21,7 +25,11 @@ Figures per mode and clip length:
   nothing left for it). Target <= 20 ms;
 * **w2 / w1** on the 60 s clips. Target >= 1.7x, which needs two idle cores: the load
   average is printed before and after each run, and the figures are only comparable
-  on a machine that is otherwise idle.
+  on a machine that is otherwise idle;
+* **coordinator CPU per task**: the ``kinod run`` process's own CPU (and its children's)
+  over the card, divided by its tasks: the part of every task that does not scale out.
+
+The broker's idle time per task at 1,000 queued tasks: ``--short 1000 --long 0 --modes pin1``.
 
 Timings are printed, never asserted.
 """
@@ -60,7 +68,17 @@ def media(base: Path, n: int, seconds: float, tag: str) -> list[Path]:
     ]
 
 
+def proc_cpu(pid: int) -> float:
+    """CPU seconds of a running process and its waited-for children, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def run_card(d: Daemon, clips: list[Path], name: str, cards_done: int) -> dict[str, float]:
+    if not clips:
+        return {"clips_per_min": 0.0, "span_s": 0.0, "coordinator_cpu_per_task_ms": 0.0}
+    assert d.proc is not None
+    c0 = proc_cpu(d.proc.pid)
     staging = d.base / "staging" / name
     staging.mkdir(parents=True)
     for c in clips:
@@ -75,7 +93,13 @@ def run_card(d: Daemon, clips: list[Path], name: str, cards_done: int) -> dict[s
     started = {r["key"]: r["at"] for r in rows if r["event"] == "started"}
     done = {r["key"]: r["at"] for r in rows if r["event"] == "done"}
     span = max(done.values()) - min(started.values())
-    return {"clips_per_min": len(done) / span * 60, "span_s": span, **{f"span:{k}": done[k] - started[k] for k in done}}
+    coordinator = (proc_cpu(d.proc.pid) - c0) / len(done) * 1000
+    return {
+        "clips_per_min": len(done) / span * 60,
+        "span_s": span,
+        "coordinator_cpu_per_task_ms": coordinator,
+        **{f"span:{k}": done[k] - started[k] for k in done},
+    }
 
 
 def worker_seconds(workers: list[Worker]) -> dict[str, float]:
@@ -98,20 +122,23 @@ def run_mode(mode: str, short: list[Path], long: list[Path], base: Path) -> dict
     workers: list[Worker] = []
     if redis is not None:
         dist_config(d, redis, heartbeat=10.0)
-        workers = [Worker(d, f"w{i + 1}") for i in range(int(mode[1:]))]
+        workers = [Worker(d, f"w{i + 1}") for i in range(int(mode[-1]))]
     else:
         d.config.write_text(d.config.read_text().replace("[jobs]\n", "[jobs]\ncpu_workers = 1\n", 1))
     before = load()
     try:
-        for w in workers:
+        for i, w in enumerate(workers):
             w.start("--threads", "1")
+            if mode.startswith("pin"):  # before it starts threads or ffmpeg: they inherit the mask
+                assert w.proc is not None
+                os.sched_setaffinity(w.proc.pid, {sorted(os.sched_getaffinity(0))[i % (os.cpu_count() or 1)]})
         d.start()
         if workers:
             names = {w.name for w in workers}
             folder = d.state / "dist" / "workers"
             d.wait_for(lambda: {f.stem for f in folder.glob("*.json")} >= names, 120, "workers to register")
         res_short = run_card(d, short, "SHORT", 1)
-        res_long = run_card(d, long, "LONG", 2)
+        res_long = run_card(d, long, "LONG", 1 + bool(short))
         d.stop()
     finally:
         for w in workers:
@@ -126,6 +153,8 @@ def run_mode(mode: str, short: list[Path], long: list[Path], base: Path) -> dict
         "load_after": load(),
         "short_clips_per_min": res_short["clips_per_min"],
         "long_clips_per_min": res_long["clips_per_min"],
+        "coordinator_ms_short": res_short["coordinator_cpu_per_task_ms"],
+        "coordinator_ms_long": res_long["coordinator_cpu_per_task_ms"],
     }
     if workers:
         # Idle worker time per task: (workers x span - time the workers spent in tasks) / tasks.
@@ -134,6 +163,8 @@ def run_mode(mode: str, short: list[Path], long: list[Path], base: Path) -> dict
         secs = worker_seconds(workers)
         for tag, res in (("short", res_short), ("long", res_long)):
             keys = [k.removeprefix("span:") for k in res if k.startswith("span:")]
+            if not keys:
+                continue
             busy = sum(secs[k] for k in keys)
             out[f"overhead_ms_{tag}"] = (len(workers) * float(res["span_s"]) - busy) / len(keys) * 1000
     return out
@@ -160,13 +191,19 @@ def main() -> None:
             results.append(r)
             line = f"{mode:>5}: 2 s clips {r['short_clips_per_min']:7.1f}/min"
             line += f"   60 s clips {r['long_clips_per_min']:6.2f}/min"
-            if "overhead_ms_short" in r:
-                line += f"   idle/task {r['overhead_ms_short']:.0f} ms (2 s), {r['overhead_ms_long']:.0f} ms (60 s)"
+            for tag in ("short", "long"):
+                if f"overhead_ms_{tag}" in r:
+                    line += f"   idle/task ({tag}) {r[f'overhead_ms_{tag}']:.0f} ms"
+            line += f"   coordinator cpu/task {r['coordinator_ms_short']:.0f} ms (2 s)"
+            line += f", {r['coordinator_ms_long']:.0f} ms (60 s)"
             print(line + f"   load {r['load_before']} -> {r['load_after']}", flush=True)
         by = {r["mode"]: r for r in results}
         if "w1" in by and "w2" in by:
             ratio = float(by["w2"]["long_clips_per_min"]) / float(by["w1"]["long_clips_per_min"])  # type: ignore[arg-type]
             print(f"w2 / w1 on 60 s clips: {ratio:.2f}x (target >= 1.7x on two idle cores)")
+        if "pin1" in by and "pin2" in by and float(by["pin1"]["long_clips_per_min"]):  # type: ignore[arg-type]
+            ratio = float(by["pin2"]["long_clips_per_min"]) / float(by["pin1"]["long_clips_per_min"])  # type: ignore[arg-type]
+            print(f"pin2 / pin1 on 60 s clips (a core per worker): {ratio:.2f}x (target >= 1.8x)")
         if "local" in by and "w1" in by:
             ratio = float(by["w1"]["short_clips_per_min"]) / float(by["local"]["short_clips_per_min"])  # type: ignore[arg-type]
             print(f"w1 / local on 2 s clips: {ratio:.2f}x")

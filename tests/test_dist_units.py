@@ -118,6 +118,12 @@ def test_dashboard_dist_metrics_are_exported_by_coordinator_and_worker(tmp_path:
     wm.duration.labels("w1", "pass").observe(1.0)
     wm.current.labels("w1").set(0)
     wm.gpu_mem.labels("w1").set(0)
+    wm.describe("host", ["pass", "cpu"], 2)
+    wm.info.labels("w1", "pass:fp.1", "pass").set(1)  # while a task runs
+    zero = wm.scrape().decode()  # every series from the start: increase() counts the first task
+    assert 'kinod_worker_jobs_total{kind="model",status="done",worker="w1"} 0.0' in zero
+    assert 'kinod_worker_info{host="host",queues="pass,cpu",worker="w1"} 1.0' in zero
+    assert 'kinod_worker_slots{worker="w1"} 2.0' in zero
     try:
         text = generate_latest(reg).decode() + wm.scrape().decode()
     finally:

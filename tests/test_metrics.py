@@ -58,9 +58,10 @@ def metrics(tmp_path: Path) -> Metrics:
     m = Metrics(store, ["shots"], roots=["/f"])
     task = Task("pass:fp", "pass", fp, "/f/A001/a.mov", "pass", Need())
     m.task_started(task)
-    m.task_finished(
-        task, TaskOutcome("pass:fp", "done", elapsed_s=0.5, media_seconds=2.0, records={"shots": {}}), "done"
-    )
+    outcome = TaskOutcome("pass:fp", "done", elapsed_s=0.5, media_seconds=2.0, records={"shots": {}})
+    outcome.cpu_s, outcome.hook_cpu = 1.5, {"shots": 0.25}
+    m.task_finished(task, outcome, "done")
+    m.card_eta("/f/A001", 30.0)  # the progress observer sets it while a card is in progress
     return m
 
 
@@ -83,6 +84,15 @@ def test_values_from_events_and_from_the_state_file(metrics: Metrics) -> None:
     assert 'kinod_errors_total{kind="unreadable"} 0.0' in text  # present before the first error
     assert re.search(r"kinod_oldest_queued_job_age_seconds \d", text)
     assert 'kinod_build_info{python="' in text
+    # in-pass analyzers by their hooks, the pass by the rest of its CPU
+    assert 'kinod_analyzer_cpu_seconds_total{analyzer="shots"} 0.25' in text
+    assert 'kinod_analyzer_cpu_seconds_total{analyzer="pass"} 1.25' in text
+    assert 'kinod_card_eta_seconds{card="/f/A001"} 30.0' in text
+
+
+def test_card_eta_series_goes_when_the_card_is_done(metrics: Metrics) -> None:
+    metrics.card_eta("/f/A001", None)
+    assert "kinod_card_eta_seconds{" not in metrics.scrape().decode()
 
 
 def test_http_endpoints(metrics: Metrics) -> None:

@@ -77,7 +77,10 @@ def status_data(store: JobStore, state_dir: Path, failed_limit: int = 10) -> dic
     cards = []
     for c in store.cards.all():
         progress = store.cards.progress(c.path)
-        cards.append({"card": c.path, "name": c.name, "state": c.state, "clips": progress, "error": c.last_error})
+        eta = store.cards.eta(c.path).eta_s if c.state in ("queued", "ready") else None
+        cards.append(
+            {"card": c.path, "name": c.name, "state": c.state, "clips": progress, "error": c.last_error, "eta_s": eta}
+        )
     failed = store.queue.failed_tasks(failed_limit)
     pid = daemon_pid(state_dir)
     return {
@@ -118,13 +121,14 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     for line in data["storage"]:
         print(line)
     print()
-    print(f"{'CARD STATE':<11} {'CLIPS':>5} {'DONE':>5} {'FAILED':>6} {'WAITING':>7}  CARD")
+    print(f"{'CARD STATE':<11} {'CLIPS':>5} {'DONE':>5} {'FAILED':>6} {'WAITING':>7} {'ETA':>7}  CARD")
     for c in data["cards"]:
         p = c["clips"]
         total = sum(p.values())
         waiting = sum(p.get(s, 0) for s in ("new", "queued", "running"))
         failed = sum(p.get(s, 0) for s in ("failed", "missing", "cancelled"))
-        print(f"{c['state']:<11} {total:>5} {p.get('done', 0):>5} {failed:>6} {waiting:>7}  {c['card']}")
+        eta = _age(c["eta_s"]) if c["eta_s"] is not None else "-"
+        print(f"{c['state']:<11} {total:>5} {p.get('done', 0):>5} {failed:>6} {waiting:>7} {eta:>7}  {c['card']}")
     if not data["cards"]:
         print("(no cards yet)")
     print()

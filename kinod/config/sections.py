@@ -69,6 +69,8 @@ class MediaConfig(Strict):
     analysis_width: int = Field(480, ge=64, le=3840)
     audio_rate: int = Field(16000, ge=8000, le=192000)
     decode_threads: int = Field(0, ge=0)
+    fast_decode: bool = True
+    hw_decode: Literal["off", "auto", "cuda"] = "auto"
     keep_cache: bool = False
 
     @field_validator("analysis_width")

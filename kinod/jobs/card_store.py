@@ -17,6 +17,22 @@ from kinod.jobs.db import Db
 
 
 @dataclass(frozen=True)
+class CardEta:
+    """A card's clips counted, and the seconds left at the rate its clips have gone so far."""
+
+    clips: int
+    finished: int
+    #: Clips with a task started: the last one started is clip ``started`` of ``clips``.
+    started: int
+    eta_s: float | None
+
+    @property
+    def position(self) -> int:
+        """The number of the clip started last (clip 3 of 9)."""
+        return min(self.clips, max(self.finished, self.started))
+
+
+@dataclass(frozen=True)
 class CardRecord:
     """A card as the card lifecycle (:mod:`kinod.run.cards`) reads it."""
 
@@ -121,6 +137,28 @@ class CardRepo:
             (card_path,),
         )
         return {r["state"]: r["n"] for r in rows}
+
+    def eta(self, card_path: str, now: float | None = None) -> CardEta:
+        """How far a card got and when it should be done, from the rate its own clips went at.
+
+        The rate is the card's finished clips over the time since its first task started,
+        so it holds everything a clip costs here (pass, model tasks, other work sharing
+        the machine); None until a clip is done.
+        """
+        p = self.progress(card_path)
+        total = sum(p.values())
+        waiting = sum(p.get(s, 0) for s in ("new", "queued", "running"))
+        finished = total - waiting
+        rows = self.db.query(
+            """SELECT min(e.at) AS first, count(DISTINCT e.fingerprint) AS started FROM job_events e
+                JOIN clip_paths p ON e.fingerprint=p.fingerprint WHERE p.card_path=? AND e.event='started'""",
+            (card_path,),
+        )
+        first, started = (rows[0]["first"], rows[0]["started"]) if rows else (None, 0)
+        eta = None
+        if first is not None and finished and waiting:
+            eta = ((now or time.time()) - first) / finished * waiting
+        return CardEta(total, finished, started or 0, 0.0 if not waiting and total else eta)
 
     def cancelled_paths(self, card_path: str) -> list[str]:
         """Paths of the card's clips whose work was cancelled (a file that changed or went away)."""

@@ -150,6 +150,12 @@ class LocalExecutor:
         return self.poll()
 
 
+def process_cpu() -> float:
+    """CPU seconds of this process and the children it has waited for (ffmpeg)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def _die_with_parent() -> None:
     """Linux: SIGKILL this worker when its parent goes (after ``kill -9`` of the daemon).
 
@@ -172,6 +178,7 @@ def _worker_main(factory: Callable[[], TaskRunner], conn: Connection, stop: Even
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon decides when workers stop
     _die_with_parent()
     runner = factory()
+    start_cpu = process_cpu()  # reported with the first outcome: kinod's own cost, not the task's
     while True:
         try:
             task = conn.recv()
@@ -179,13 +186,15 @@ def _worker_main(factory: Callable[[], TaskRunner], conn: Connection, stop: Even
             return
         if task is None:
             return
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), process_cpu()
         try:
             outcome = runner(task, stop.is_set)
         except BaseException as e:
             outcome = TaskOutcome(task.key, "failed", f"{task.path}: {task.analyzer}: internal error: {e!r}", True)
         if not outcome.elapsed_s:
             outcome.elapsed_s = time.monotonic() - t0
+        outcome.cpu_s = process_cpu() - c0  # this process runs one task at a time: all of it is the task's
+        outcome.start_cpu_s, start_cpu = start_cpu, 0.0
         conn.send(outcome)
 
 

@@ -311,6 +311,18 @@ class Scheduler:
             )
         if decision.note:
             log.warning("task will be retried", key=task.key, analyzer=task.analyzer, note=decision.note)
+        log.info(
+            "task done",
+            key=task.key,
+            kind=task.kind,
+            analyzer=task.analyzer,
+            state=decision.state,
+            seconds=round(outcome.elapsed_s, 3),
+            cpu_s=round(outcome.cpu_s, 3),
+            media_s=round(outcome.media_seconds, 3),
+            hook_cpu={a: round(c, 3) for a, c in outcome.hook_cpu.items()},
+            start_cpu_s=round(outcome.start_cpu_s, 3),
+        )
         self.observer.task_finished(task, outcome, decision.state)
         if decision.state == "queued" or (task.kind == "pass" and outcome.clip.get("cache")):
             self._dirty = True  # it is back in the queue, or model jobs of the clip can run now

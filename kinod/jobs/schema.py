@@ -88,6 +88,7 @@ CREATE TABLE IF NOT EXISTS job_events (
     detail TEXT
 );
 CREATE INDEX IF NOT EXISTS job_events_key ON job_events(key);
+CREATE INDEX IF NOT EXISTS job_events_fp ON job_events(fingerprint, event);
 CREATE TABLE IF NOT EXISTS clip_paths (
     path TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL,

@@ -124,3 +124,10 @@ class TaskOutcome:
     problem: str | None = None
     #: Extra words for the job's note (e.g. "ran with batch_size=4 after CUDA OOM").
     note: str | None = None
+    #: CPU seconds (user+sys, with ffmpeg and other children) the task took where it ran;
+    #: 0 where a process runs several tasks at once and cannot tell them apart.
+    cpu_s: float = 0.0
+    #: pass only: analyzer -> CPU seconds its hooks took on the pass's reader threads.
+    hook_cpu: dict[str, float] = field(default_factory=dict)
+    #: A worker process's first outcome only: the CPU seconds it took to start (imports, runner).
+    start_cpu_s: float = 0.0

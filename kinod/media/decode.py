@@ -69,6 +69,7 @@ from kinod.media.decode_types import (
     analysis_size,
     sample_step,
 )
+from kinod.media.hwdecode import FAST_DECODE_OPTIONS, decode_args
 from kinod.media.probe import Probe
 
 __all__ = [
@@ -105,8 +106,14 @@ class DecodePass:
         threads: int = 0,
         parts: Sequence[Path] = (),
         audio_inputs: Sequence[Path] = (),
+        fast_decode: bool = True,
+        hw_decode: str = "off",
     ) -> None:
         self.path = path
+        #: Decode with :data:`FAST_DECODE_OPTIONS` when no proxy shares the pass (a proxy
+        #: is a picture people look at, so it gets every frame decoded to the letter).
+        self.fast_decode = fast_decode
+        self.hw_decode = hw_decode  # media.hw_decode: NVDEC where this ffmpeg can (kinod.media.hwdecode)
         #: Separate audio essences (P2 OP-Atom): further inputs, one channel each, whose
         #: first audio streams make the clip's sound (``probe.audio`` describes them).
         self.audio_inputs = tuple(audio_inputs)
@@ -185,6 +192,11 @@ class DecodePass:
             # Frames of another size go through the same graph (scaled), not a rebuilt one
             # that would restart its frame counts.
             cmd += ["-reinit_filter", "0"]
+        hw = decode_args(self.hw_decode, self.ffmpeg) if self.probe.has_video and self.probe.sequence is None else []
+        if hw:
+            cmd += hw
+        elif self.fast_decode and not video_branches and (streams or taps or counter_fd is not None):
+            cmd += FAST_DECODE_OPTIONS
         if self._concat_list is not None:
             cmd += ["-f", "concat", "-safe", "0", "-i", input_path(self._concat_list)]
         elif self.probe.sequence is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import time
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -203,7 +204,9 @@ def call_hook(a: StreamConsumer, hook: Callable[[Any], None], arg: Any, stats: P
     """Call one hook under the analyzer's lock; a hook that raises cuts the analyzer off."""
     try:
         with a.lock:
+            c0 = time.thread_time()
             hook(arg)
+            stats.hook_cpu[a.name] = stats.hook_cpu.get(a.name, 0.0) + time.thread_time() - c0
     except Exception as e:
         if a.failure is None:
             a.failure = f"{type(e).__name__}: {e}"

@@ -61,6 +61,8 @@ class PassStats:
     warnings: list[str] = field(default_factory=list)
     #: Analyzers cut off because a hook raised: name -> what it raised.
     analyzer_errors: dict[str, str] = field(default_factory=dict)
+    #: analyzer -> CPU seconds its hooks took (its share of the pass's Python side).
+    hook_cpu: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ The states are :class:`kinod.jobs.schema.CardState`.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -131,6 +132,7 @@ class CardService:
                 c.key, root=str(c.root), path=str(c.path), name=c.name, loose=c.loose, state="ready",
                 clips=len(o.clips),
             )  # fmt: skip
+            log.info("card ready", card=str(c.path), clips=len(o.clips), verify=not c.loose)
             if c.loose:
                 self.plan(o, None)
                 continue
@@ -146,7 +148,9 @@ class CardService:
 
     def _verify_card(self, card: OpenCard) -> None:
         try:
+            t0 = time.monotonic()  # verification reads every byte: say how long that took
             verification = self.life.verify(card.ref)
+            log.info("card verified", card=str(card.ref.path), seconds=round(time.monotonic() - t0, 1))
             self.host.submit("verified", (card, verification))
         finally:
             with self._lock:
@@ -207,6 +211,7 @@ class CardService:
                 error="; ".join(problems),
             )  # fmt: skip
         self.host.scheduler.notify()
+        log.info("card queued", card=str(c.path), clips=len(card.clips), problems=len(problems) or None)
         self.check(str(c.path), c.key, failed_reads=len(problems))
 
     def _unchanged(self, card: OpenCard, clip: Path) -> bool:

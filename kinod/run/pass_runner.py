@@ -222,7 +222,7 @@ class PassRunner:
         decode_info: dict[str, Any] | None = None
         elapsed = 0.0
         if wants:
-            decode_info, elapsed = self._run_pass(
+            decode_info, elapsed, outcome.hook_cpu = self._run_pass(
                 path, pr, live, feeders, cache_writer, extras, errors, progress, cancelled, parts, audio_inputs
             )
         self._finish_analyzers(path, pr, live, elapsed, outcome, failures)
@@ -242,7 +242,7 @@ class PassRunner:
         cancelled: Callable[[], bool],
         parts: Sequence[Part],
         audio_inputs: Sequence[Path],
-    ) -> tuple[dict[str, Any], float]:
+    ) -> tuple[dict[str, Any], float, dict[str, float]]:
         """The decode itself, every consumer fed from it; its facts for the sidecar and its wall time.
 
         A decode that fails or is stopped leaves no half-written cache and no half-made extra output.
@@ -254,6 +254,8 @@ class PassRunner:
             width=self.config.media.analysis_width,
             audio_rate=self.config.media.audio_rate,
             threads=self.config.media.decode_threads,
+            fast_decode=self.config.media.fast_decode,
+            hw_decode=self.config.media.hw_decode,
             parts=[p.path for p in parts],
             audio_inputs=audio_inputs,
         )
@@ -287,7 +289,7 @@ class PassRunner:
         if audio_inputs:  # separate audio essences (P2): one channel each, in this order
             decode_info["audio_inputs"] = [str(p) for p in audio_inputs]
         errors.extend(_err("decode", f"{path}: {w}") for w in stats.warnings)
-        return decode_info, time.monotonic() - t0
+        return decode_info, time.monotonic() - t0, stats.hook_cpu
 
     def _finish_analyzers(
         self,
@@ -304,9 +306,10 @@ class PassRunner:
         for a in finish_order(live):  # an analyzer that reads another's results finishes after it
             with structlog.contextvars.bound_contextvars(analyzer=a.name):
                 try:
-                    t1 = time.monotonic()
+                    t1, c1 = time.monotonic(), time.thread_time()
                     a.use_results({n: results[n] for n in a.needs.results_of if n in results})
                     res = a.finish()
+                    outcome.hook_cpu[a.name] = outcome.hook_cpu.get(a.name, 0.0) + time.thread_time() - c1
                     results[a.name] = res
                     outcome.records[a.name] = self.analyzers.record(a, res, elapsed + time.monotonic() - t1, tb)
                 except Exception as e:

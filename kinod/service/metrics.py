@@ -152,6 +152,7 @@ class Metrics:
             registry=r,
         )
         self.oom = Counter("kinod_oom_retries", "Out-of-memory retries, by analyzer", ["analyzer"], registry=r)
+        self._cost_and_progress(r)
         self.cpu_slots = Gauge("kinod_cpu_slots", "CPU slots the scheduler may fill", registry=r)
         self.cpu_in_use = Gauge("kinod_cpu_slots_in_use", "CPU slots taken by running tasks", registry=r)
         self.gpu_slots = Gauge("kinod_gpu_slots", "GPU slots the scheduler may fill", registry=r)
@@ -192,6 +193,21 @@ class Metrics:
         if store is not None:
             r.register(StoreCollector(store, lambda: list(self.analyzers)))
 
+    def _cost_and_progress(self, r: CollectorRegistry) -> None:
+        """What each analyzer costs (in-pass ones included) and when each card should be done."""
+        self.analyzer_cpu = Counter(
+            "kinod_analyzer_cpu_seconds",
+            "CPU time by analyzer; in-pass analyzers: their hooks' share of the pass",
+            ["analyzer"],
+            registry=r,
+        )
+        self.card_eta_s = Gauge(
+            "kinod_card_eta_seconds",
+            "Seconds until a card in progress is done, at its clips' rate",
+            ["card"],
+            registry=r,
+        )
+
     def _init_analyzer(self, a: str) -> None:
         self.jobs_started.labels(a)
         for o in OUTCOMES:
@@ -199,6 +215,7 @@ class Metrics:
         self.job_duration.labels(a)
         self.realtime.labels(a)
         self.oom.labels(a)
+        self.analyzer_cpu.labels(a)
 
     def add_analyzers(self, names: Iterable[str]) -> None:
         for n in names:
@@ -217,6 +234,13 @@ class Metrics:
         for root in keep:
             self.root_up.labels(root)
             self.root_polling.labels(root)
+
+    def card_eta(self, card: str, eta_s: float | None) -> None:
+        """A card's ETA; None (done, or nothing finished yet) removes its series."""
+        if eta_s is not None:
+            self.card_eta_s.labels(card).set(eta_s)
+        elif (card,) in self.card_eta_s._metrics:  # prometheus-client keeps its children there
+            self.card_eta_s.remove(card)
 
     def set_limits(self, cpu: int, gpu: int) -> None:
         self.cpu_slots.set(cpu)
@@ -242,6 +266,10 @@ class Metrics:
             self.errors.labels("job_failed").inc()
         if outcome.problem:
             self.errors.labels(outcome.problem).inc()
+        for name, cpu in outcome.hook_cpu.items():
+            self.analyzer_cpu.labels(name).inc(cpu)
+        if outcome.cpu_s > 0:  # measured where one process runs one task: the rest of it is the task's own
+            self.analyzer_cpu.labels(a).inc(max(0.0, outcome.cpu_s - sum(outcome.hook_cpu.values())))
         if outcome.status == "done":
             self.job_duration.labels(a).observe(outcome.elapsed_s)
             if outcome.elapsed_s > 0 and outcome.media_seconds > 0:

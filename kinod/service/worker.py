@@ -16,6 +16,7 @@ worker could take), no time limit and no retries (see :mod:`kinod.jobs.broker`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -40,7 +41,11 @@ from kinod.jobs.tasks import Task, TaskOutcome
 from kinod.run.analyzer_set import AnalyzerSet
 from kinod.run.task_runner import TaskRunner
 
+#: How many ports from the configured one a "host:port+" metrics address tries.
+METRICS_PORT_SCAN = 32
+
 log = structlog.get_logger(__name__)
+
 
 def model_hashes(analyzers: AnalyzerSet) -> dict[str, str | None]:
     """analyzer -> sha256 of its model file (None for analyzers without a model)."""
@@ -86,6 +91,32 @@ class WorkerMetrics:
             "kinod_worker_refused", "Deliveries refused (model hash differs, duplicate)", ["worker", "why"], registry=r
         )
         self.worker_id = worker_id
+        self.worker_info = Gauge(
+            "kinod_worker_info",
+            "1 while this worker runs; its host and queues",
+            ["worker", "host", "queues"],
+            registry=r,
+        )
+        self.slots = Gauge(
+            "kinod_worker_slots", "Tasks this worker can run at once (its threads)", ["worker"], registry=r
+        )
+        self._zero(worker_id)
+
+    def _zero(self, w: str) -> None:
+        """Every series from the start, at zero: increase() over a counter born mid-run misses its first tasks."""
+        for kind in ("pass", "model"):
+            self.duration.labels(w, kind)
+            for status in ("done", "failed", "cancelled"):
+                self.jobs.labels(w, kind, status)
+        for why in ("withdrawn", "model_hash", "duplicate"):
+            self.refused.labels(w, why)
+        self.current.labels(w).set(0)
+        self.gpu_mem.labels(w).set(0)
+
+    def describe(self, host: str, queues: list[str], threads: int) -> None:
+        """What the dashboard's per-worker panels and the KinodWorkerDown alert name."""
+        self.worker_info.labels(self.worker_id, host, ",".join(queues)).set(1)
+        self.slots.labels(self.worker_id).set(threads)
 
     def scrape(self) -> bytes:
         torch = sys.modules.get("torch")
@@ -127,6 +158,7 @@ class WorkerProcess:
         self.runner = TaskRunner(config)
         self.models = model_hashes(self.runner.analyzers)
         self.metrics = WorkerMetrics(self.id)
+        self.metrics.describe(socket.gethostname(), queues, threads)
         self.broker = make_broker(config.broker.url, config.broker.namespace, self.timeout)
         self.current: dict[str, str] = {}
         self.done = 0
@@ -243,13 +275,40 @@ class WorkerProcess:
         except Exception as e:
             log.warning("completion message not sent (the coordinator finds the result file)", error=str(e))
 
+    def _metrics_server(self) -> Any:
+        """The worker's /metrics; "host:port+" takes the first free port from ``port`` on.
+
+        Several instances of one unit template read the same config: with a trailing "+"
+        each finds a port of its own, and its record (and ``kinod status``) says which.
+        """
+        from kinod.service.metrics import MetricsServer, parse_listen
+
+        listen = self.metrics_listen
+        scan = listen.endswith("+")
+        host, port = parse_listen(listen.removesuffix("+"))
+        for candidate in range(port, port + (METRICS_PORT_SCAN if scan else 1)):
+            address = f"{host}:{candidate}"
+            try:
+                server = MetricsServer(address, self.metrics, lambda: (True, {"worker": self.id}))  # type: ignore[arg-type]
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE:
+                    raise
+                continue
+            self.metrics_listen = address
+            return server
+        raise OSError(
+            errno.EADDRINUSE,
+            f"metrics port {listen!r} is taken (another worker on this host?): give each worker its own with "
+            f"--metrics-listen, the KINOD_WORKER_METRICS_LISTEN environment variable or worker.metrics_listen, "
+            f'or end it with "+" (e.g. "127.0.0.1:9465+") to take the next free port',
+        )
+
     # Running ----------------------------------------------------------------------------------
     def run(self) -> int:
         dramatiq.actor(self.handle, actor_name=TASK_ACTOR, queue_name="pass", broker=self.broker)
         server = None
         if self.metrics_listen:
-            from kinod.service.metrics import MetricsServer
-            server = MetricsServer(self.metrics_listen, self.metrics, lambda: (True, {"worker": self.id}))  # type: ignore[arg-type]
+            server = self._metrics_server()
             server.start()
         self._beat()
         hb = threading.Thread(target=self._heartbeat_loop, name="kinod-worker-heartbeat", daemon=True)
@@ -297,7 +356,9 @@ def run_worker(config: Config, queues: list[str], processes: int, threads: int, 
             argv += ["--config", config_path]
         argv += ["worker", "--queues", ",".join(queues), "--processes", "1", "--threads", str(threads)]
         argv += ["--name", f"{config.worker.name or socket.gethostname()}-{i + 1}"]
-        if listen:
+        if listen.endswith("+"):
+            argv += ["--metrics-listen", listen]  # each child takes the next free port itself
+        elif listen:
             host, _, port = listen.rpartition(":")
             argv += ["--metrics-listen", f"{host}:{int(port) + i}"]
         procs.append(subprocess.Popen(argv))
@@ -322,10 +383,10 @@ def worker_command(config: Config, args: Any) -> int:
     threads = args.threads or config.worker.threads
     if args.name:
         config = config.model_copy(update={"worker": config.worker.model_copy(update={"name": args.name})})
-    if args.metrics_listen is not None:
-        config = config.model_copy(
-            update={"worker": config.worker.model_copy(update={"metrics_listen": args.metrics_listen})}
-        )
+    # The flag, else the environment (the systemd unit template sets it), else the config.
+    listen = args.metrics_listen if args.metrics_listen is not None else os.environ.get("KINOD_WORKER_METRICS_LISTEN")
+    if listen is not None:
+        config = config.model_copy(update={"worker": config.worker.model_copy(update={"metrics_listen": listen})})
     src = str(config.source) if config.source else None
     if processes > 1:
         return run_worker(config, queues, processes, threads, src)
