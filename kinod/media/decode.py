@@ -69,7 +69,7 @@ from kinod.media.decode_types import (
     analysis_size,
     sample_step,
 )
-from kinod.media.hwdecode import FAST_DECODE_OPTIONS, decode_args
+from kinod.media.hwdecode import decoder_options
 from kinod.media.probe import Probe
 
 __all__ = [
@@ -188,15 +188,8 @@ class DecodePass:
         cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error"]
         if self.threads:
             cmd += ["-threads", str(self.threads)]
-        if self.probe.sequence is not None:
-            # Frames of another size go through the same graph (scaled), not a rebuilt one
-            # that would restart its frame counts.
-            cmd += ["-reinit_filter", "0"]
-        hw = decode_args(self.hw_decode, self.ffmpeg) if self.probe.has_video and self.probe.sequence is None else []
-        if hw:
-            cmd += hw
-        elif self.fast_decode and not video_branches and (streams or taps or counter_fd is not None):
-            cmd += FAST_DECODE_OPTIONS
+        analysis_only = not video_branches and bool(streams or taps or counter_fd is not None)
+        cmd += decoder_options(self.probe, self.hw_decode, self.fast_decode and analysis_only, self.ffmpeg)
         if self._concat_list is not None:
             cmd += ["-f", "concat", "-safe", "0", "-i", input_path(self._concat_list)]
         elif self.probe.sequence is not None:

@@ -14,8 +14,12 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
+from typing import TYPE_CHECKING
 
 import structlog
+
+if TYPE_CHECKING:
+    from kinod.media.probe import Probe
 
 log = structlog.get_logger(__name__)
 
@@ -56,3 +60,16 @@ def decode_args(mode: str, ffmpeg: str) -> list[str]:
     if mode == "cuda":
         log.warning("media.hw_decode = cuda but NVDEC is not usable here: decoding on the CPU", ffmpeg=ffmpeg)
     return []
+
+
+def decoder_options(probe: Probe, hw_mode: str, fast: bool, ffmpeg: str) -> list[str]:
+    """The input-side decoder options of a pass: NVDEC where it works, else the cheap CPU
+    decode when nothing but analysis reads the frames (``fast``).
+
+    An image sequence never takes NVDEC (its frames are stills) and keeps one filter graph
+    when a frame of another size comes by, so the graph's frame counts do not restart.
+    """
+    if probe.sequence is not None:
+        return ["-reinit_filter", "0"]
+    hw = decode_args(hw_mode, ffmpeg) if probe.has_video else []
+    return hw or (list(FAST_DECODE_OPTIONS) if fast else [])
