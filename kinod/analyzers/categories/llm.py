@@ -11,17 +11,14 @@ ranges that cannot be placed are recorded in ``summary.llm.rejected`` with the r
 
 from __future__ import annotations
 
-import json
-import re
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
 from kinod.analyzers.alignment import snap_range
-from kinod.analyzers.base import AnalyzerError, ClipInfo, Marker, Result
+from kinod.analyzers.base import ClipInfo, Marker, Result
 from kinod.analyzers.categories.config import CategoriesConfig
 from kinod.analyzers.categories.taxonomy import Leaf
+from kinod.analyzers.llm_client import Endpoint, chat_json, parse_json
 from kinod.analyzers.shotlist import cut_frames
 
 KEY = "analyzers.categories.llm_url"
@@ -79,64 +76,19 @@ def prompt(clip: ClipInfo, results: Mapping[str, Any], leaves: list[Leaf]) -> st
 
 def request(cfg: CategoriesConfig, text: str) -> dict[str, Any]:
     """POST to ``{llm_url}/chat/completions`` and return the reply's JSON object (checked against SCHEMA)."""
-    url = str(cfg.llm_url).rstrip("/") + "/chat/completions"
-    body = {
-        "model": cfg.llm_model,
-        "temperature": 0,
-        "messages": [
-            {"role": "system", "content": "You annotate video clips for film editors. Answer in JSON."},
-            {"role": "user", "content": text},
-        ],
-        "response_format": {"type": "json_schema", "json_schema": {"name": "kinod_clip", "schema": SCHEMA}},
-    }
-    headers = {"Content-Type": "application/json"}
-    if cfg.llm_api_key:
-        headers["Authorization"] = f"Bearer {cfg.llm_api_key}"
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=cfg.llm_timeout_s) as resp:
-            raw = resp.read()
-    except urllib.error.HTTPError as e:
-        raise AnalyzerError(f"{KEY}: {url} answered HTTP {e.code} {e.reason}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as e:
-        raise AnalyzerError(f"{KEY}: cannot reach {url} ({getattr(e, 'reason', e)})") from None
-    try:
-        content = json.loads(raw)["choices"][0]["message"]["content"]
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise AnalyzerError(f"{KEY}: {url}: not an OpenAI-style chat completion reply") from None
-    return parse_reply(str(content))
+    endpoint = Endpoint(
+        url=str(cfg.llm_url), model=cfg.llm_model, timeout_s=cfg.llm_timeout_s, key=KEY, api_key=cfg.llm_api_key
+    )
+    messages = [
+        {"role": "system", "content": "You annotate video clips for film editors. Answer in JSON."},
+        {"role": "user", "content": text},
+    ]
+    return chat_json(endpoint, messages, SCHEMA)
 
 
 def parse_reply(content: str) -> dict[str, Any]:
-    """The reply's JSON object (code fences allowed), or AnalyzerError saying what is wrong."""
-    text = re.sub(r"^\s*```(?:json)?\s*|\s*```\s*$", "", content.strip())
-    try:
-        data = json.loads(text)
-    except ValueError as e:
-        raise AnalyzerError(f"{KEY}: the reply is not JSON ({e}): {content[:200]!r}") from None
-    problem = _check(data, SCHEMA, "reply")
-    if problem:
-        raise AnalyzerError(f"{KEY}: malformed reply: {problem}")
-    return data
-
-
-def _check(value: Any, schema: dict[str, Any], where: str) -> str | None:
-    kind = schema["type"]
-    types = {"object": dict, "array": list, "string": str}
-    if not isinstance(value, types[kind]):
-        return f"{where} must be a {kind}, not {type(value).__name__}"
-    if kind == "object":
-        for key in schema.get("required", []):
-            if key not in value:
-                return f"{where} lacks {key!r}"
-        for key, sub in schema.get("properties", {}).items():
-            if key in value and (problem := _check(value[key], sub, f"{where}.{key}")):
-                return problem
-    if kind == "array":
-        for i, item in enumerate(value):
-            if problem := _check(item, schema["items"], f"{where}[{i}]"):
-                return problem
-    return None
+    """The reply's JSON object (code fences allowed), or an AnalyzerError naming the key and the fault."""
+    return parse_json(content, SCHEMA, KEY)
 
 
 def annotate(
