@@ -27,7 +27,7 @@ from kinod.media.timebase import TimeBase
 from kinod.media.timecode import format_rate
 
 SCHEMA_NAME = "kinod.clip"
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SIDECAR_SUFFIX = ".kino.json"
 
 
