@@ -86,13 +86,16 @@ class _Resources:
         return self.assets[s.path]
 
 
-def _sound_clip(parent: ET.Element, res: _Resources, s: SoundFile, at: Fraction, rate: Fraction, **extra: str) -> None:
+def _sound_clip(
+    parent: ET.Element, res: _Resources, s: SoundFile, at: Fraction, rate: Fraction, floor: Fraction, **extra: str
+) -> None:
     """``s`` connected so that its first sample plays at parent time ``at`` (seconds, any fraction).
 
-    The clip's offset is the frame at or after ``at``; the sub-frame rest moves its
-    start into the take instead, so the sound stays exact to the sample.
+    The clip's offset is the frame at or after ``at`` (and not before ``floor``, where its
+    parent begins); the rest moves its start into the take instead, so the sound stays
+    exact to the sample.
     """
-    on_frame = Fraction(math.ceil(at * rate - Fraction(1, 10**6))) / rate
+    on_frame = max(floor, Fraction(math.ceil(at * rate - Fraction(1, 10**6))) / rate)
     skip = on_frame - at
     start = (s.start_s or Fraction(0)) + skip
     length = s.duration_s - skip
@@ -119,7 +122,7 @@ def _sync_clip(event: ET.Element, res: _Resources, clip: SyncedClip) -> None:
         attrs["audioRole"] = SCRATCH_ROLE
     sub(spine, "asset-clip", **attrs, tcFormat="DF" if p.drop_frame else "NDF")
     for m in clip.synced:
-        _sound_clip(sc, res, m.sound, p.start_s + m.offset_s, p.rate, lane="-1")
+        _sound_clip(sc, res, m.sound, p.start_s + m.offset_s, p.rate, p.start_s, lane="-1")
     if p.audio_channels:
         source = sub(sc, "sync-source", sourceID="storyline")
         sub(source, "audio-role-source", role=SCRATCH_ROLE, active="0")
@@ -147,7 +150,7 @@ def _multicam(res: _Resources, event: ET.Element, group: MulticamGroup, number: 
         el = sub(mc, "mc-angle", name=sound.name, angleID=angle_id)
         if at > 0:
             sub(el, "gap", name="Gap", offset="0s", duration=_ft(at, rate))
-        _sound_clip(el, res, sound, at, rate)
+        _sound_clip(el, res, sound, at, rate, Fraction(0))
     mcc = sub(event, "mc-clip", ref=mid, offset="0s", name=group.name, duration=_ft(group.duration_s, rate))
     sub(mcc, "mc-source", angleID=video_angle, srcEnable="video")
     sub(mcc, "mc-source", angleID=audio_angle or video_angle, srcEnable="audio")
