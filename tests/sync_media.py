@@ -29,8 +29,10 @@ def speech(seed: int, seconds: float, rate: int = 48000) -> np.ndarray:
     rng = np.random.default_rng(seed)
     parts: list[np.ndarray] = []
     total = 0
+    order: list[int] = []
     while total < seconds * rate:
-        src = SENTENCES[int(rng.integers(len(SENTENCES)))]
+        order = order or list(rng.permutation(len(SENTENCES)))  # no sentence twice in a row
+        src = SENTENCES[order.pop()]
         pcm = _read_wav_resampled(src, rate)
         gap = np.zeros(int(rng.uniform(0.3, 1.5) * rate), dtype=np.float32)
         parts += [gap, pcm * float(rng.uniform(0.5, 1.0))]
@@ -118,8 +120,6 @@ def camera_clip(
         stretch = source[start_sample : start_sample + int(seconds * source_rate)].astype(np.float32)
         raw = path.with_suffix(".f32")
         raw.write_bytes(stretch.astype("<f4").tobytes())
-        rng = np.random.default_rng(noise_seed)
-        del rng
         graph = (
             f"[1:a]{CAMERA_COLOUR},volume=0.6[c];"
             f"anoisesrc=color=pink:amplitude=0.03:seed={noise_seed}:sample_rate={source_rate}[n];"

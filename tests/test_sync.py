@@ -81,7 +81,7 @@ def test_two_cameras_and_a_recorder_become_one_multicam_group(take: np.ndarray, 
     at = {a.picture.name: a.at_s for a in group.angles}
     assert set(at) == {"A001", "B001"}
     assert abs(float(at["B001"] - at["A001"]) - (late - EARLY) / SR) <= 0.001
-    (sound, sound_at) = group.sounds[0]
+    (_sound, sound_at) = group.sounds[0]
     assert abs(float(at["A001"] - sound_at) - EARLY / SR) <= 0.001
     assert abs(_clip(run, "B001").synced[0].offset_samples + late) <= ONE_MS
 

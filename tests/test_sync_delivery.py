@@ -51,7 +51,9 @@ def test_fcpxml_has_sync_clips_and_an_mc_clip_exact_in_rational_time(delivered: 
         rec = sc.find("./asset-clip[@lane='-1']")
         asset = assets[rec.get("ref")]
         # Where the recorder's first sample lands on the sync-clip's (timecode) timeline: exact.
-        first_sample_at = parse_time(rec.get("offset")) - (parse_time(rec.get("start")) - parse_time(asset.get("start")))
+        first_sample_at = parse_time(rec.get("offset")) - (
+            parse_time(rec.get("start")) - parse_time(asset.get("start"))
+        )
         assert first_sample_at == REC_START
         assert (parse_time(rec.get("offset")) * 25).denominator == 1  # the clip sits on a frame
         assert (parse_time(rec.get("start")) * SR).denominator == 1  # and starts on a sample
@@ -67,12 +69,12 @@ def test_fcpxml_has_sync_clips_and_an_mc_clip_exact_in_rational_time(delivered: 
     ) == Fraction(2)
 
 
-def test_fcp7_round_trips_through_the_otio_adapter_with_the_audio_at_the_offset(delivered: tuple[SyncRun, Path]) -> None:
+def test_fcp7_round_trips_through_the_otio_adapter_with_the_audio_at_the_offset(
+    delivered: tuple[SyncRun, Path],
+) -> None:
     _run, out = delivered
     collection = otio.adapters.read_from_file(str(out / "sync.fcp7.xml"), "fcp_xml")
     timelines = {t.name: t for t in collection.find_children(descended_from_type=otio.schema.Timeline)}
-    if not timelines:  # the adapter returns a lone timeline unwrapped
-        timelines = {t.name: t for t in collection} if isinstance(collection, otio.schema.SerializableCollection) else {}
     merged = timelines["A001 synced"]
     audio = [c for t in merged.audio_tracks() for c in t.find_clips() if c.name.startswith("T001")]
     assert audio, [t.name for t in merged.audio_tracks()]

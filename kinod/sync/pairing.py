@@ -52,7 +52,9 @@ class Pairer:
         self.measure_drift = measure_drift
         self.stats = PairingStats()
 
-    def pair(self, pictures: list[PictureClip], sounds: list[SoundFile], progress: Progress | None = None) -> list[SyncedClip]:
+    def pair(
+        self, pictures: list[PictureClip], sounds: list[SoundFile], progress: Progress | None = None
+    ) -> list[SyncedClip]:
         usable = [s for s in sounds if s.samples and s.sample_rate]
         out: list[SyncedClip] = []
         for p in pictures:
@@ -102,17 +104,20 @@ class Pairer:
         return match
 
     def _by_waveform(self, p: PictureClip, sounds: list[SoundFile]) -> SoundMatch | None:
-        ranked: list[tuple[float, SoundFile, CoarseMatch]] = []
+        ranked: list[tuple[SoundFile, CoarseMatch]] = []
         for s in sounds:
             coarse = self.aligner.coarse(p, s)
             self.stats.coarse_pairs += 1
             if coarse is not None:
-                ranked.append((coarse.peak * coarse.confidence, s, coarse))
-        ranked.sort(key=lambda r: -r[0])
+                ranked.append((s, coarse))
+        ranked.sort(key=lambda r: -r[1].peak)
         best: SoundMatch | None = None
-        for _score, s, coarse in ranked[: self.t.candidates]:
+        for i, (s, coarse) in enumerate(ranked[: self.t.candidates]):
             if coarse.peak < self.t.min_peak * 0.5:
                 break
+            # Another take that fits nearly as well is a rival too: the clip is then uncertain.
+            rival = max((c.peak for j, (_s, c) in enumerate(ranked) if j != i), default=0.0)
+            coarse.confidence = min(coarse.confidence, 1.0 - rival / coarse.peak)
             match = self._exact(p, s, coarse, "waveform", "")
             if match.status == "synced":
                 return match
@@ -131,7 +136,11 @@ class Pairer:
             and placed is not None
             and fine_conf >= self.t.fine_confidence
         )
-        why = "" if sure else f"peak {coarse.peak:.2f}, clear of the next by {coarse.confidence:.2f}, fine {fine_conf:.2f}"
+        why = (
+            ""
+            if sure
+            else f"peak {coarse.peak:.2f}, clear of the next by {coarse.confidence:.2f}, fine {fine_conf:.2f}"
+        )
         m = SoundMatch(s, offset, method, coarse.confidence, "synced" if sure else "uncertain")  # type: ignore[arg-type]
         m.note = "; ".join(x for x in (note, why) if x)
         if sure and self.measure_drift:

@@ -41,13 +41,14 @@ class SyncRun:
 
 
 Progress = Callable[[str, int, int], None]
+DEFAULTS = SyncConfig()
 
 
 def sync_files(
     pictures: list[Path],
     sounds: list[Path],
     ffmpeg: str,
-    cfg: SyncConfig = SyncConfig(),
+    cfg: SyncConfig = DEFAULTS,
     *,
     sidecar_for: SidecarLookup | None = None,
     cache_dir: Path | None = None,
@@ -87,7 +88,7 @@ def sync_folders(
     paths: list[Path],
     out_dir: Path,
     ffmpeg: str,
-    cfg: SyncConfig = SyncConfig(),
+    cfg: SyncConfig = DEFAULTS,
     *,
     sidecar_for: SidecarLookup | None = None,
     cache_dir: Path | None = None,

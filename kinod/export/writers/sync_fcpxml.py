@@ -156,7 +156,9 @@ def _multicam(res: _Resources, event: ET.Element, group: MulticamGroup, number: 
     sub(mcc, "mc-source", angleID=audio_angle or video_angle, srcEnable="audio")
 
 
-def build_sync_fcpxml(clips: list[SyncedClip], groups: list[MulticamGroup], name: str, version: str = "1.10") -> ET.Element:
+def build_sync_fcpxml(
+    clips: list[SyncedClip], groups: list[MulticamGroup], name: str, version: str = "1.10"
+) -> ET.Element:
     root = ET.Element("fcpxml", {"version": version})
     res = _Resources(root)
     event = ET.Element("event", name=name)
