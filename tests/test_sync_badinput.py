@@ -39,7 +39,7 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> tuple[SyncRun, Path]:
     return sync_folders([root], root / "out", FF), root
 
 
-def _clip(run: SyncRun, name: str):  # noqa: ANN202
+def _clip(run: SyncRun, name: str):
     return next(c for c in run.clips if c.picture.name == name)
 
 
