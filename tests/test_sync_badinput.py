@@ -60,7 +60,7 @@ def test_mismatched_and_pulled_up_rates_sync_in_the_takes_own_samples(day: tuple
 
 def test_each_bad_file_is_named_with_its_reason(day: tuple[SyncRun, Path]) -> None:
     run, root = day
-    table = json.loads((root / "out" / "sync.kino.json").read_text())
+    table = json.loads((root / "out" / "sync.json").read_text())
     unused = {s["name"]: " ".join(s["problems"]) for s in table["unused_sounds"]}
     assert "no audio samples" in unused["EMPTY"]
     assert "not a WAV" in unused["NOTWAV"]

@@ -21,6 +21,6 @@ def test_a_late_sound_card_syncs_the_day(workspace: dict[str, Path]) -> None:
     write_bwf(day / "SOUND" / "T001.WAV", [take])
     written = sync_after_card(config, day / "SOUND")
     out = workspace["out"] / "DAY01"
-    assert out / "sync.fcpxml" in written and (out / "sync.kino.json").is_file()
+    assert out / "sync.fcpxml" in written and (out / "sync.json").is_file()
     off = config.model_copy(update={"sync": config.sync.model_copy(update={"enabled": False})})
     assert sync_after_card(off, day / "SOUND") == []

@@ -103,7 +103,7 @@ def test_sync_table_and_html_name_every_clip(delivered: tuple[SyncRun, Path]) ->
     import json
 
     run, out = delivered
-    table = json.loads((out / "sync.kino.json").read_text())
+    table = json.loads((out / "sync.json").read_text())
     assert {c["name"] for c in table["clips"]} == {"A001", "B001"}
     assert all(c["sounds"][0]["method"] == "timecode" for c in table["clips"])
     assert table["multicam"][0]["angles"][1]["at_s"] == 2.0

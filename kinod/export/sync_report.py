@@ -1,6 +1,6 @@
 """The sync table of a card or day: which clip got which sound, how, and what stayed unsynced and why.
 
-Written as ``sync.kino.json`` and ``sync.html`` beside the card report, and merged into
+Written as ``sync.json`` and ``sync.html`` beside the card report, and merged into
 ``card.kino.json`` (key ``sync``) when the card report is there, so one file still
 accounts for the whole card.
 """
@@ -38,7 +38,7 @@ def sync_table(clips: list[SyncedClip], groups: list[MulticamGroup], sounds: lis
 
 def write_sync_table(table: dict[str, Any], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [out_dir / "sync.kino.json", out_dir / "sync.html"]
+    written = [out_dir / "sync.json", out_dir / "sync.html"]
     atomic_write_json(written[0], table)
     atomic_write_text(written[1], render_sync_html(table))
     card = out_dir / "card.kino.json"

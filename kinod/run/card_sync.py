@@ -27,6 +27,8 @@ def sync_after_card(config: Config, card_path: Path, base: Path | None = None) -
     if not config.sync.enabled:
         return []
     scope = card_path if config.sync.scope == "card" else card_path.parent
+    if any(scope.absolute() == r.path.absolute() for r in config.watch.roots):
+        scope = card_path  # a card straight in a watch root: its "day" would be the whole root
     pictures, sounds = discover([scope])
     if not pictures or not sounds:
         return []  # nothing to pair yet (the other card may still be on its way)

@@ -65,8 +65,8 @@ def envelope_of(pcm: np.ndarray, rate: int = ENVELOPE_DECODE_RATE) -> Envelope:
     """Loudness contour of ``pcm``: what speech, claps and footsteps share across microphones."""
     hop = rate // ENVELOPE_RATE
     n = pcm.size // hop
-    if n == 0:
-        return Envelope(np.zeros(0, dtype=np.float32), 0.0)
+    if n < 2 * ENVELOPE_RATE:  # under two seconds: too short to hold a pattern (see Envelope.usable)
+        return Envelope(np.zeros(n, dtype=np.float32), n / ENVELOPE_RATE)
     frames = pcm[: n * hop].reshape(n, hop).astype(np.float64)
     rms = np.sqrt(np.mean(frames * frames, axis=1)) + 1e-5
     log = 20 * np.log10(rms)

@@ -59,7 +59,12 @@ class Pairer:
         out: list[SyncedClip] = []
         for p in pictures:
             clip = SyncedClip(p)
-            match = self._by_timecode(p, usable) or self._by_slate(p, usable) or self._by_waveform(p, usable)
+            try:
+                match = self._by_timecode(p, usable) or self._by_slate(p, usable) or self._by_waveform(p, usable)
+            except Exception as e:  # one clip's failure is its own result, never the day's
+                clip.unsynced_reason = f"sync failed: {type(e).__name__}: {e}"
+                out.append(clip)
+                continue
             if match is not None:
                 clip.matches.append(match)
                 self.stats.by_method[match.method] = self.stats.by_method.get(match.method, 0) + 1
