@@ -24,8 +24,12 @@ SENTENCES = sorted((DATA / "categories").glob("*.wav")) + sorted((DATA / "speech
 CAMERA_COLOUR = "highpass=f=250,lowpass=f=3200,aecho=0.8:0.6:23|41:0.35|0.2"
 
 
-def speech(seed: int, seconds: float, rate: int = 48000) -> np.ndarray:
-    """``seconds`` of sentences in an order and with pauses chosen by ``seed`` (float32 mono)."""
+def speech(seed: int, seconds: float, rate: int = 48000, vary: bool = False) -> np.ndarray:
+    """``seconds`` of sentences in an order and with pauses chosen by ``seed`` (float32 mono).
+
+    ``vary``: each sentence is spoken a little faster or slower (resampled by 0.85-1.15),
+    as another performance would be, so two long takes never share identical stretches.
+    """
     rng = np.random.default_rng(seed)
     parts: list[np.ndarray] = []
     total = 0
@@ -34,6 +38,9 @@ def speech(seed: int, seconds: float, rate: int = 48000) -> np.ndarray:
         order = order or list(rng.permutation(len(SENTENCES)))  # no sentence twice in a row
         src = SENTENCES[order.pop()]
         pcm = _read_wav_resampled(src, rate)
+        if vary:
+            n = int(pcm.size * rng.uniform(0.85, 1.15))
+            pcm = np.interp(np.linspace(0, pcm.size - 1, n), np.arange(pcm.size), pcm).astype(np.float32)
         gap = np.zeros(int(rng.uniform(0.3, 1.5) * rate), dtype=np.float32)
         parts += [gap, pcm * float(rng.uniform(0.5, 1.0))]
         total += gap.size + pcm.size
