@@ -113,3 +113,17 @@ def test_uncertain_threshold_is_configurable(take: np.ndarray, tmp_path: Path) -
     clip = _clip(run, "A001")
     assert clip.synced == [] and clip.matches[0].status == "uncertain"
     assert clip.unsynced_reason and clip.unsynced_reason.startswith("uncertain")
+
+
+def test_the_sidecar_sync_block_meets_the_published_schema(take: np.ndarray, tmp_path: Path) -> None:
+    import jsonschema
+
+    from kinod.export.sidecar import SCHEMA_VERSION, json_schema
+    from kinod.export.sync_model import sync_block
+
+    write_bwf(tmp_path / "T001.WAV", [take], SR, scene="3", take="1", tracks=["Boom"])
+    camera_clip(tmp_path / "A001.mov", take, SR, start_sample=EARLY, seconds=14, tc=None)
+    run = sync_files([tmp_path / "A001.mov"], [tmp_path / "T001.WAV"], FF)
+    block = json.loads(json.dumps(sync_block(run.clips[0], run.groups)))
+    jsonschema.validate(block, json_schema()["properties"]["sync"])
+    assert SCHEMA_VERSION == "1.1" and block["sounds"][0]["track_names"] == ["Boom"]
