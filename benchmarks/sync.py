@@ -88,8 +88,10 @@ def measure(folder: Path, truth: dict[str, tuple[str, int]], pictures: int, soun
             continue
         if not want:
             false_sync += 1
+            print(f"    false sync: {clip.picture.name} <- {got.sound.name} (confidence {got.confidence:.2f})")
         elif got.sound.name != want:
             wrong += 1
+            print(f"    wrong take: {clip.picture.name} <- {got.sound.name}, truth {want}")
         else:
             right += 1
             errors_ms.append(abs(got.offset_samples - offset) / SR * 1000)

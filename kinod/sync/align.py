@@ -21,6 +21,10 @@ FINE_WINDOW_S = 6.0
 FINE_MARGIN_S = 0.25
 #: Shortest overlap on which drift is measured (a start and an end window, well apart).
 DRIFT_MIN_OVERLAP_S = 20.0
+#: How far the start and end windows may land from the offset and still agree with it:
+#: a few samples of jitter, plus what a free-running clock drifts over the span.
+AGREE_S = 0.002
+MAX_DRIFT_PPM = 300.0
 
 
 @dataclass
@@ -82,20 +86,30 @@ class Aligner:
             return None
         return c0 - (r0 + fine.lag), fine.confidence
 
-    def drift_ppm(self, picture: PictureClip, sound: SoundFile, offset: int) -> float | None:
-        """Clock drift between camera and recorder over the take, from a start and an end window."""
+    def verify(self, picture: PictureClip, sound: SoundFile, offset: int) -> tuple[bool, float | None]:
+        """(both ends agree, drift in ppm): the offset checked again near the start and the end.
+
+        One stretch that happens to match (a line said the same way in another take,
+        the same music) places the middle but not both ends: their full-rate peaks land
+        elsewhere, and the pair is not to be trusted. Where both ends agree, their
+        difference over the span between them is the clock drift (on long overlaps).
+        """
         if not picture.audio_channels or not sound.samples:
-            return None
+            return True, None
         lo, hi = _overlap_s(picture, sound, offset)
-        if hi - lo < DRIFT_MIN_OVERLAP_S:
-            return None
-        w = FINE_WINDOW_S
+        w = min(FINE_WINDOW_S, (hi - lo) / 3)
+        if w < 2.0:
+            return True, None  # too short to check twice; the middle window stands alone
         first = self.refine_at(picture, sound, offset, lo + FINE_MARGIN_S, w)
         last = self.refine_at(picture, sound, offset, hi - w - FINE_MARGIN_S, w)
         if first is None or last is None:
-            return None
+            return False, None
         span = (hi - w - FINE_MARGIN_S) - (lo + FINE_MARGIN_S)
-        return (last[0] - first[0]) / (span * sound.sample_rate) * 1e6
+        tolerance = sound.sample_rate * (AGREE_S + span * MAX_DRIFT_PPM / 1e6)
+        agree = abs(first[0] - offset) <= tolerance and abs(last[0] - offset) <= tolerance
+        if not agree or hi - lo < DRIFT_MIN_OVERLAP_S:
+            return agree, None
+        return True, (last[0] - first[0]) / (span * sound.sample_rate) * 1e6
 
 
 def _overlap_s(picture: PictureClip, sound: SoundFile, offset: int) -> tuple[float, float]:

@@ -90,7 +90,7 @@ class Pairer:
         s = best[1]
         assert s.time_reference is not None
         offset = s.time_reference - round(p.start_s * s.sample_rate)
-        drift = self.aligner.drift_ppm(p, s, offset) if self.measure_drift else None
+        drift = self.aligner.verify(p, s, offset)[1] if self.measure_drift else None
         return SoundMatch(s, offset, "timecode", 1.0, drift_ppm=drift)
 
     def _by_slate(self, p: PictureClip, sounds: list[SoundFile]) -> SoundMatch | None:
@@ -146,10 +146,14 @@ class Pairer:
             if sure
             else f"peak {coarse.peak:.2f}, clear of the next by {coarse.confidence:.2f}, fine {fine_conf:.2f}"
         )
+        drift = None
+        if sure:
+            agree, drift = self.aligner.verify(p, s, offset)
+            if not agree:
+                sure, why = False, "the start and the end of the overlap do not line up at this offset"
         m = SoundMatch(s, offset, method, coarse.confidence, "synced" if sure else "uncertain")  # type: ignore[arg-type]
         m.note = "; ".join(x for x in (note, why) if x)
-        if sure and self.measure_drift:
-            m.drift_ppm = self.aligner.drift_ppm(p, s, offset)
+        m.drift_ppm = drift if self.measure_drift else None
         return m
 
 
