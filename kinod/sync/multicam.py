@@ -109,16 +109,16 @@ def _groups(clips: list[SyncedClip], edges: list[_Edge]) -> list[MulticamGroup]:
 def _group(clips: list[SyncedClip], pos: dict[int, tuple[Fraction, _Edge | None]], number: int) -> MulticamGroup:
     first = min(p for p, _e in pos.values())
     angles, sounds, seen_sounds = [], [], set()
-    for idx, (at, edge) in sorted(pos.items(), key=lambda kv: (kv[1][0], kv[0])):
+    # The first clip has no edge of its own: it is placed by the edge that placed its neighbour.
+    some_edge = next((e for _p, e in pos.values() if e is not None), None)
+    for idx, (at, own_edge) in sorted(pos.items(), key=lambda kv: (kv[1][0], kv[0])):
         clip = clips[idx]
+        edge = own_edge or some_edge
         method, conf = (edge.method, edge.confidence) if edge else ("timecode", 1.0)
         angles.append(Angle(clip.picture, at - first, method, conf))  # type: ignore[arg-type]
         for m in clip.synced:
             if m.sound.path not in seen_sounds:
                 seen_sounds.add(m.sound.path)
                 sounds.append((m.sound, at - first + m.offset_s))
-    if pos:
-        root_edge_method = next((e.method for _p, e in pos.values() if e is not None), "timecode")
-        angles[0].method = angles[0].method if len(angles) == 1 else root_edge_method  # type: ignore[assignment]
     name = f"Multicam {number:03d} {angles[0].picture.name}"
     return MulticamGroup(name, angles, sounds)
