@@ -63,6 +63,16 @@ def make_day(folder: Path, pictures: int, sounds: int, scale: float, seed: int =
     return truth
 
 
+def expected_groups(truth: dict[str, tuple[str, int]], names: set[str], pics: list[Path]) -> int:
+    """Takes of the subset that both cameras (A, B) filmed: each should become one multicam group."""
+    cameras: dict[str, set[str]] = {}
+    for p in pics:
+        take = truth[p.stem][0]
+        if take in names:
+            cameras.setdefault(take, set()).add(p.stem[0])
+    return sum(1 for cams in cameras.values() if len(cams) > 1)
+
+
 def cpu_now() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -107,7 +117,8 @@ def measure(folder: Path, truth: dict[str, tuple[str, int]], pictures: int, soun
     print(
         f"    right {right}, wrong take {wrong}, false sync of a wild clip {false_sync}, uncertain {uncertain}, "
         f"missed {missed}; offset error median {np.median(errors_ms) if errors_ms else 0:.3f} ms, max {worst:.3f} ms; "
-        f"multicam groups {len(run.groups)}"
+        f"multicam groups {len(run.groups)} (angles {sorted(len(g.angles) for g in run.groups)}; "
+        f"truth: {expected_groups(truth, names, pics)} takes seen by both cameras)"
     )
 
 

@@ -78,8 +78,8 @@ def _waveform_edge(aligner: Aligner, i: int, a: PictureClip, j: int, b: PictureC
     if coarse is None or coarse.confidence < min_conf or coarse.peak < 0.2:
         return None
     placed = aligner.place(a, as_take, coarse)
-    if placed is None:
-        return None
+    if placed is None or not aligner.verify(a, as_take, placed.offset_samples)[0]:
+        return None  # one stretch alike (the same line, the same music) does not make two cameras one scene
     return _Edge(i, j, Fraction(placed.offset_samples, as_take.sample_rate), "waveform", coarse.confidence)
 
 
