@@ -15,6 +15,10 @@ from fractions import Fraction
 from kinod.export.sync_model import Angle, MulticamGroup, PictureClip, SoundFile, SyncedClip
 from kinod.sync.align import Aligner
 
+#: Two cameras are grouped by their scratch sound alone only when they share this much of it:
+#: a short overlap is one line or one noise, which another take can hold too.
+MIN_SCRATCH_OVERLAP_S = 10.0
+
 
 @dataclass
 class _Edge:
@@ -78,7 +82,11 @@ def _waveform_edge(aligner: Aligner, i: int, a: PictureClip, j: int, b: PictureC
     if coarse is None or coarse.confidence < min_conf or coarse.peak < 0.2:
         return None
     placed = aligner.place(a, as_take, coarse)
-    if placed is None or not aligner.verify(a, as_take, placed.offset_samples)[0]:
+    if placed is None:
+        return None
+    off_s = placed.offset_samples / as_take.sample_rate
+    overlap = min(float(a.duration_s), off_s + float(b.duration_s)) - max(0.0, off_s)
+    if overlap < MIN_SCRATCH_OVERLAP_S or not aligner.verify(a, as_take, placed.offset_samples)[0]:
         return None  # one stretch alike (the same line, the same music) does not make two cameras one scene
     return _Edge(i, j, Fraction(placed.offset_samples, as_take.sample_rate), "waveform", coarse.confidence)
 
