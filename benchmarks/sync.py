@@ -120,6 +120,9 @@ def measure(folder: Path, truth: dict[str, tuple[str, int]], pictures: int, soun
         f"multicam groups {len(run.groups)} (angles {sorted(len(g.angles) for g in run.groups)}; "
         f"truth: {expected_groups(truth, names, pics)} takes seen by both cameras)"
     )
+    for g in run.groups if multicam else []:
+        angles = ", ".join(f"{a.picture.name} ({truth[a.picture.name][0] or 'wild'}, {a.method})" for a in g.angles)
+        print(f"    {g.name}: {angles}")
 
 
 def main() -> None:
@@ -129,17 +132,18 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every duration (0.25 for a quick run)")
     ap.add_argument("--steps", type=int, default=3, help="subsets measured: 1/steps ... all of the day")
     ap.add_argument("--multicam", action="store_true", help="also group the cameras (scratch against scratch)")
+    ap.add_argument("--multicam-only", action="store_true", help="only the full day with multicam grouping")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         t0 = time.monotonic()
         truth = make_day(folder, args.pictures, args.sounds, args.scale)
         print(f"generated {args.pictures} pictures and {args.sounds} takes in {time.monotonic() - t0:.0f} s")
-        for step in range(1, args.steps + 1):
+        for step in range(1, args.steps + 1 if not args.multicam_only else 1):
             pictures = max(1, args.pictures * step // args.steps)
             sounds = max(1, args.sounds * step // args.steps)
             measure(folder, truth, pictures, sounds, multicam=False)
-        if args.multicam:
+        if args.multicam or args.multicam_only:
             measure(folder, truth, args.pictures, args.sounds, multicam=True)
 
 

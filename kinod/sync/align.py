@@ -24,7 +24,9 @@ DRIFT_MIN_OVERLAP_S = 20.0
 #: How far the start and end windows may land from the offset and still agree with it:
 #: a few samples of jitter, plus what a free-running clock drifts over the span.
 AGREE_S = 0.002
-MAX_DRIFT_PPM = 300.0
+MAX_DRIFT_PPM = 100.0
+#: A check window whose full-rate peak stands less clear than this of its next-best found nothing.
+MIN_WINDOW_CONFIDENCE = 0.2
 
 
 @dataclass
@@ -102,7 +104,7 @@ class Aligner:
             return True, None  # too short to check twice; the middle window stands alone
         first = self.refine_at(picture, sound, offset, lo + FINE_MARGIN_S, w)
         last = self.refine_at(picture, sound, offset, hi - w - FINE_MARGIN_S, w)
-        if first is None or last is None:
+        if first is None or last is None or min(first[1], last[1]) < MIN_WINDOW_CONFIDENCE:
             return False, None
         span = (hi - w - FINE_MARGIN_S) - (lo + FINE_MARGIN_S)
         tolerance = sound.sample_rate * (AGREE_S + span * MAX_DRIFT_PPM / 1e6)
