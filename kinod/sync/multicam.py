@@ -16,8 +16,9 @@ from kinod.export.sync_model import Angle, MulticamGroup, PictureClip, SoundFile
 from kinod.sync.align import Aligner
 
 #: Two cameras are grouped by their scratch sound alone only when they share this much of it:
-#: a short overlap is one line or one noise, which another take can hold too.
-MIN_SCRATCH_OVERLAP_S = 10.0
+#: a short overlap can be one line said alike in another take (the ends of a 10 s overlap can
+#: both fall inside one sentence).
+MIN_SCRATCH_OVERLAP_S = 20.0
 
 
 @dataclass
