@@ -26,9 +26,9 @@ def sync_after_card(config: Config, card_path: Path, base: Path | None = None) -
     """Sync the card's scope and deliver beside its outputs; the files written (none when off)."""
     if not config.sync.enabled:
         return []
+    # "parent" of a card straight in a watch root is the root: watching a day folder syncs
+    # the day, as scanning it does (cards straight in a whole-NAS root: choose "card").
     scope = card_path if config.sync.scope == "card" else card_path.parent
-    if any(scope.absolute() == r.path.absolute() for r in config.watch.roots):
-        scope = card_path  # a card straight in a watch root: its "day" would be the whole root
     pictures, sounds = discover([scope])
     if not pictures or not sounds:
         return []  # nothing to pair yet (the other card may still be on its way)
