@@ -147,12 +147,27 @@ _CHILDREN = {
     "sequence": {"note", "spine", "metadata"},
     "spine": {"audio", "video", "clip", "title", "mc-clip", "ref-clip", "sync-clip", "asset-clip", "audition", "gap"}
     | {"transition"},
-    "asset-clip": {"note", "marker", "chapter-marker", "rating", "keyword", "metadata"} | _ANCHORS,
+    "asset-clip": {"note", "marker", "chapter-marker", "rating", "keyword", "metadata", "audio-channel-source"}
+    | _ANCHORS,
     "gap": {"note", "marker", "chapter-marker", "rating", "keyword", "metadata"} | _ANCHORS,
     "format": set(),
     "media-rep": set(),
     "marker": set(),
     "chapter-marker": set(),
+    # Synced and multicam clips (kinod sync).
+    "media": {"multicam", "sequence"},
+    "multicam": {"mc-angle"},
+    "mc-angle": {"audio", "video", "clip", "title", "mc-clip", "ref-clip", "sync-clip", "asset-clip", "gap"},
+    "sync-clip": {"note", "conform-rate", "timeMap", "spine", "sync-source", "metadata", "marker", "chapter-marker"}
+    | {"rating", "keyword"}
+    | _ANCHORS,
+    "mc-clip": {"note", "conform-rate", "timeMap", "mc-source", "metadata", "marker", "chapter-marker", "rating"}
+    | {"keyword"}
+    | _ANCHORS,
+    "sync-source": {"audio-role-source"},
+    "mc-source": {"audio-role-source"},
+    "audio-role-source": set(),
+    "audio-channel-source": set(),
 }
 _REQUIRED = {
     "format": {"id"},
@@ -162,6 +177,13 @@ _REQUIRED = {
     "gap": {"duration"},
     "marker": {"start", "value"},
     "chapter-marker": {"start", "value"},
+    "media": {"id", "name"},
+    "mc-angle": {"name", "angleID"},
+    "mc-clip": {"ref"},
+    "mc-source": {"angleID"},
+    "sync-source": {"sourceID"},
+    "audio-role-source": {"role"},
+    "audio-channel-source": {"srcCh"},
 }
 _TIME_ATTRS = {"start", "duration", "offset", "tcStart", "frameDuration"}
 

@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("kinod.service",),
     ("kinod.run",),
     ("kinod.library",),
-    ("kinod.jobs", "kinod.watch"),
+    ("kinod.jobs", "kinod.watch", "kinod.sync"),
     ("kinod.config",),
     ("kinod.export", "kinod.analyzers"),
     ("kinod.media",),

@@ -136,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     # Faces: find-person and people.
     from kinod.cli import people as people_cli
     people_cli.register(sub)
+    from kinod.cli import sync as sync_cli
+    sync_cli.register(sub)
     return p
 
 

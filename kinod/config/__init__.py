@@ -45,6 +45,7 @@ from kinod.config.sections import (
     StateConfig,
     StorageConfig,
     Strict,
+    SyncConfig,
     UiConfig,
     WatchConfig,
     WatchRoot,
@@ -72,6 +73,7 @@ __all__ = [
     "StateConfig",
     "StorageConfig",
     "Strict",
+    "SyncConfig",
     "UiConfig",
     "WatchConfig",
     "WatchRoot",
@@ -102,6 +104,7 @@ class Config(Strict):
     broker: BrokerConfig = BrokerConfig()
     worker: WorkerConfig = WorkerConfig()
     paths: PathsConfig = PathsConfig()
+    sync: SyncConfig = SyncConfig()
     # The three fields below are filled by :func:`load_config`, never read from the file
     # (see INTERNAL_KEYS).
     #: Names of the analyzers to run, in the ``[analyzers]`` table as ``enabled``.

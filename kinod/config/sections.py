@@ -181,3 +181,22 @@ class StorageConfig(Strict):
     min_free_mb: int = Field(64, ge=0)
     #: Longest wait between two checks for space while paused (the wait doubles up to this).
     retry_max_seconds: float = Field(30.0, gt=0)
+
+
+class SyncConfig(Strict):
+    """Dual-system sound and multicam sync when cards land (``kinod sync`` takes the same values)."""
+
+    #: Sync camera clips with recorder takes (and cameras with each other) after a card's report.
+    enabled: bool = True
+    #: Which folders are synced together: "card" (the card alone) or "parent" (every card in
+    #: the card's parent folder, e.g. one shooting day; a late card re-syncs the day).
+    scope: Literal["card", "parent"] = "parent"
+    #: A waveform pair is synced only when its coarse peak stands this far clear of the
+    #: next-best (1 - rival/peak); below, it is reported as "uncertain".
+    min_confidence: float = Field(0.25, ge=0, le=1)
+    #: Normalised envelope correlation below which two sounds are not the same event.
+    min_peak: float = Field(0.2, ge=0, le=1)
+    #: Measure camera/recorder clock drift (ppm) from a start and an end window.
+    measure_drift: bool = True
+    #: Group cameras whose clips overlap (timecode, shared take or scratch sound) into multicam clips.
+    multicam: bool = True

@@ -27,7 +27,7 @@ from kinod.media.timebase import TimeBase
 from kinod.media.timecode import format_rate
 
 SCHEMA_NAME = "kinod.clip"
-SCHEMA_VERSION = "1.1"  # 1.1: the "sequence" block of an image-sequence clip
+SCHEMA_VERSION = "1.1"  # 1.1: the "sequence" block of an image-sequence clip, the "sync" block
 SIDECAR_SUFFIX = ".kino.json"
 
 

@@ -29,6 +29,7 @@ from kinod.media.cards.model import ClipFiles
 from kinod.media.cards.tcrate import with_card_rate
 from kinod.media.mhl import Verification
 from kinod.run.card_outputs import finish_card, verify_before_analysis
+from kinod.run.card_sync import sync_after_card
 from kinod.watch.cards import CardRef, CardScan, OpenCard, open_cards
 
 log = structlog.get_logger(__name__)
@@ -92,4 +93,8 @@ class CardLifecycle:
         """The card report and card timelines once the card's clips are over; nothing for loose files."""
         if card.loose:
             return []
-        return finish_card(self.config, card.path, sidecars, verification, layout=layout, base=base)
+        written = finish_card(self.config, card.path, sidecars, verification, layout=layout, base=base)
+        # Sound and picture of a day meet here: after the report, so OCR slates are in the sidecars.
+        if verification is not None and not verification.ok:
+            return written
+        return written + sync_after_card(self.config, card.path, base)
