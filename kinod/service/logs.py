@@ -33,9 +33,24 @@ def configure(level: str = "info", fmt: Literal["auto", "json", "console"] = "au
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
+
+
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a line is written, not the one bound at set-up.
+
+    WHY: a command run in-process (tests, an embedding tool) may swap ``sys.stderr`` and
+    close the old one; a logger holding the old file then fails every later log call
+    with "I/O operation on closed file", far from where the swap happened.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 # --- stdlib logging from libraries goes through the same renderer ---
