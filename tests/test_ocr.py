@@ -239,3 +239,14 @@ def test_corrupt_cached_picture_skips_that_shot_only(tmp_path: Path) -> None:
     assert any("shot 1" in w and "corrupt" in w for w in result.warnings)
     empty = AnalysisCacheWriter(tmp_path / "audio-only", 16000, 1).commit()
     assert a.run(clip, empty).summary["status"] == "no_picture"
+
+
+def test_detector_at_a_smaller_side_sees_fewer_pixels_and_reads_large_text_alike() -> None:
+    import cv2
+    import numpy as np
+
+    pic = np.full((720, 1280, 3), 40, np.uint8)
+    cv2.putText(pic, "Maria Lopez", (80, 600), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (255, 255, 255), 3)
+    small = engine.OcrEngine(detector_side=960)
+    assert small._ocr.text_det.get_preprocess(1280)(pic).shape[2:] == (544, 960)  # not 736x1312
+    assert [t.text for t in small.read(pic)] == [t.text for t in engine.OcrEngine().read(pic)] == ["Maria Lopez"]

@@ -38,7 +38,7 @@ from kinod.analyzers.ocr.timecode import tc_markers, tc_summary, timecode_item
 from kinod.analyzers.shotlist import shot_ranges
 
 log = structlog.get_logger(__name__)
-_ENGINES: dict[tuple[int, bool], engine.OcrEngine] = {}
+_ENGINES: dict[tuple[int, bool, int], engine.OcrEngine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
@@ -93,10 +93,10 @@ class OcrAnalyzer(ModelAnalyzer):
 
             device = self.cfg.device or self.runtime.device
             cuda = device != "cpu" and "CUDAExecutionProvider" in ort.get_available_providers()
-            key = (max(1, self.resources.cpu), cuda)
+            key = (max(1, self.resources.cpu), cuda, self.cfg.detector_side)
             with _ENGINES_LOCK:  # one engine per process: instances are made per job
                 if key not in _ENGINES:
-                    _ENGINES[key] = engine.OcrEngine(threads=key[0], cuda=cuda)
+                    _ENGINES[key] = engine.OcrEngine(threads=key[0], cuda=cuda, detector_side=key[2])
                 self._engine = _ENGINES[key]
         return self._engine
 

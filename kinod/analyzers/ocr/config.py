@@ -17,6 +17,9 @@ class OcrConfig(AnalyzerConfig):
     #: Width of the pictures read (small text needs pixels) and pictures per second looked at for changes.
     width: int = Field(default=1280, ge=320, le=3840)
     sample_fps: float = Field(default=1.0, gt=0.0, le=10.0)
+    #: Long side (px) the text detector sees the picture at; 0 = the model's own (short side 736). 960
+    #: halves OCR's CPU but misreads text under about 16 px high at 1280 (benchmarks in the README).
+    detector_side: int = Field(default=0, ge=0, le=4096)
     #: Share of a 160-px thumbnail's pixels that changed (by more than 15 % of full scale) since the last
     #: read picture that makes a picture inside a shot worth reading again (a new lower third, a slate).
     change_threshold: float = Field(default=0.01, gt=0.0, le=1.0)
