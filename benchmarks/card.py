@@ -4,9 +4,10 @@ Run: .venv/bin/python benchmarks/card.py [--minutes 10] [--configs defaults,face
 
 Generates (and caches in benchmarks/.cache) a card of mixed clips adding up to about
 ``--minutes`` of footage: people talking to camera (the Hamilton fixture, upscaled to
-1080p and looped; real speech and faces), a slate and signs (drawtext), a camera-like
+1080p and looped; real faces, and real speech that does not repeat within a Whisper window:
+see :func:`speech_cycle`), a slate and signs (drawtext), a camera-like
 clip with a cut every 5 s, a silent stretch, a few 4K clips, a 50p clip and a
-sound-only file (the JFK fixture). It is copied into a watch root and processed by
+sound-only file (the speech cycle). It is copied into a watch root and processed by
 ``kinod run --once`` (the daemon's own code path: watcher, card lifecycle, scheduler,
 passes, model tasks, sidecars), with ``jobs.executor = "process"`` so that every task
 runs alone in its worker process and reports the CPU it took.
@@ -51,14 +52,38 @@ def ffmpeg(*args: str) -> None:
 
 
 def _h264(out: Path, seconds: float, vf: str, audio: list[str], src: list[str], rate: int = 25) -> Path:
+    """An H.264 + AAC clip: picture from ``src``, sound from ``audio`` (else from ``src`` itself)."""
     if out.is_file():
         return out
     tmp = out.with_name(out.stem + ".tmp.mp4")
+    maps = ["-map", "0:v:0", "-map", "1:a:0"] if audio else ["-map", "0:v:0", "-map", "0:a:0?"]
     ffmpeg(
-        *src, *audio, "-t", f"{seconds:.2f}", "-vf", vf, "-r", str(rate), "-c:v", "libx264", "-preset", "ultrafast",
-        "-crf", "23", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", "-shortest", str(tmp),
+        *src, *audio, *maps, "-t", f"{seconds:.2f}", "-vf", vf, "-r", str(rate), "-c:v", "libx264",
+        "-preset", "ultrafast", "-crf", "23", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", "-shortest", str(tmp),
     )  # fmt: skip
     os.replace(tmp, out)
+    return out
+
+
+def speech_cycle(cache: Path) -> Path:
+    """39 s of distinct speech (the Hamilton clip's sound, JFK, two espeak voices, German), one
+    after the other: looped, no 30-s Whisper window holds the same words twice.
+
+    Why not the Hamilton clip's own 10 s looped: Whisper reads a window that says the same
+    thing three times as a hallucination loop and decodes it again at five higher temperatures
+    (six decodes a window, 4x the CPU), which footage of people talking never causes.
+    """
+    out = cache / "speech_cycle.wav"
+    if out.is_file():
+        return out
+    speech = REPO / "tests" / "data" / "speech"
+    pieces = [FIXTURES / "short_hamilton_clip.mp4", FIXTURES / "jfk.flac",
+              speech / "en_two_voices.wav", speech / "de_one_voice.wav"]  # fmt: skip
+    ins = [a for p in pieces for a in ("-i", str(p))]
+    norm = ";".join(f"[{i}:a:0]aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo[a{i}]"
+                    for i in range(len(pieces)))  # fmt: skip
+    joined = "".join(f"[a{i}]" for i in range(len(pieces))) + f"concat=n={len(pieces)}:v=0:a=1[out]"
+    ffmpeg(*ins, "-filter_complex", f"{norm};{joined}", "-map", "[out]", str(out))
     return out
 
 
@@ -70,15 +95,20 @@ def _text(words: str, size: int, y: str, t: str = "") -> str:
 def make_card(folder: Path, minutes: float) -> Path:
     """The card's clips (cached by their length), hard-linked or copied into ``folder``."""
     u = minutes * 60 / 600  # every length below is for a 10-minute card
-    cache = CACHE / f"card_{minutes:g}min"
+    cache = CACHE / f"card2_{minutes:g}min"
     cache.mkdir(parents=True, exist_ok=True)
+    cycle = speech_cycle(cache)
+
+    def talk(offset: float) -> list[str]:  # the speech cycle from ``offset`` s on, looped
+        return ["-stream_loop", "-1", "-ss", f"{offset:.1f}", "-i", str(cycle)]
+
     tone = ["-f", "lavfi", "-i", "sine=f=220:r=48000"]
     quiet = ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo"]
     ham = FIXTURES / "short_hamilton_clip.mp4"
     people = ["-stream_loop", "-1", "-i", str(ham)]
     clips = []
     for i in range(3):  # people talking to camera; each its own take (a distinct file, so no duplicate)
-        clips.append(_h264(cache / f"C{i + 1:03d}.mp4", 90 * u, f"scale=1920:1080,hue=h={10 * i}", [], people))
+        clips.append(_h264(cache / f"C{i + 1:03d}.mp4", 90 * u, f"scale=1920:1080,hue=h={10 * i}", talk(13 * i), people))
     slate = ",".join((_text("SCENE 12 TAKE 3", 120, "300"), _text("CAM A  ROLL A001", 80, "600")))
     clips.append(_h264(cache / "C004.mp4", 20 * u, slate, quiet, ["-f", "lavfi", "-i", "color=c=0x202020:s=1920x1080"]))
     signs = ",".join(_text(w, 110, "h/2-60", f"between(mod(t,24),{6 * k},{6 * k + 6})") for k, w in
@@ -91,10 +121,10 @@ def make_card(folder: Path, minutes: float) -> Path:
     for i in range(2):  # 4K
         src = ["-f", "lavfi", "-i", f"testsrc2=s=3840x2160:r=25,hue=h={40 * i}"]
         clips.append(_h264(cache / f"C{8 + i:03d}.mp4", 25 * u, "null", tone, src))
-    clips.append(_h264(cache / "C010.mp4", 60 * u, "scale=1920:1080", [], people, rate=50))  # 50p
+    clips.append(_h264(cache / "C010.mp4", 60 * u, "scale=1920:1080", talk(6), people, rate=50))  # 50p
     sound = cache / "C011.wav"
     if not sound.is_file():
-        ffmpeg("-stream_loop", "-1", "-i", str(FIXTURES / "jfk.flac"), "-t", f"{40 * u:.2f}", str(sound))
+        ffmpeg(*talk(20), "-t", f"{40 * u:.2f}", str(sound))
     clips.append(sound)
     folder.mkdir(parents=True)
     for c in clips:
@@ -120,7 +150,9 @@ def write_config(base: Path, analyzers: list[str], device: str, extra: str) -> P
     return cfg
 
 
-def run_card(card: Path, analyzers: list[str], device: str = "cpu", extra: str = "") -> dict[str, object]:
+def run_card(
+    card: Path, analyzers: list[str], device: str = "cpu", extra: str = "", keep_log: Path | None = None
+) -> dict[str, object]:
     """One ``kinod run --once`` over a copy of the card; the figures of that run."""
     with tempfile.TemporaryDirectory(prefix="kinod-card-") as tmp:
         base = Path(tmp)
@@ -139,6 +171,8 @@ def run_card(card: Path, analyzers: list[str], device: str = "cpu", extra: str =
         left_behind = _reap_orphans()
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         sidecars = sorted(p.stat().st_mtime for p in (base / "out").rglob("*.kino.json"))
+        if keep_log is not None:
+            shutil.copy(log, keep_log)
         figures = books(log.read_text().splitlines())
         figures["cpu_by"]["kinod"] += left_behind  # type: ignore[index]
         figures.update(
@@ -253,6 +287,7 @@ def main() -> int:
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"), help="jobs.device (default cpu)")
     ap.add_argument("--extra", default="", help="more TOML appended to the config (e.g. a lever to measure)")
     ap.add_argument("--json", type=Path, help="write the figures here")
+    ap.add_argument("--logs", type=Path, help="keep each configuration's daemon log in this folder")
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="kinod-cardsrc-"))
     try:
@@ -265,7 +300,11 @@ def main() -> int:
         out: dict[str, object] = {"footage_s": footage}
         for name in args.configs.split(","):
             chosen = analyzers + (["faces"] if name == "faces" else [])
-            figures = run_card(card, chosen, args.device, args.extra)
+            keep = None
+            if args.logs:
+                args.logs.mkdir(parents=True, exist_ok=True)
+                keep = args.logs / f"{name}.log"
+            figures = run_card(card, chosen, args.device, args.extra, keep)
             report(name, figures, footage)
             out[name] = figures
         if args.json:

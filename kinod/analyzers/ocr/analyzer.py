@@ -8,12 +8,10 @@ same text read in neighbouring parts is merged into one item whose range spans t
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import cv2
 import numpy as np
 import structlog
 
@@ -33,18 +31,19 @@ from kinod.analyzers.base import (
 )
 from kinod.analyzers.ocr import engine, lines, reading
 from kinod.analyzers.ocr.config import OcrConfig
+from kinod.analyzers.ocr.shot_parts import ShotPart, plan_parts
 from kinod.analyzers.ocr.slate import read_slate
 from kinod.analyzers.ocr.timecode import tc_markers, tc_summary, timecode_item
 from kinod.analyzers.shotlist import shot_ranges
 
 log = structlog.get_logger(__name__)
-_ENGINES: dict[tuple[int, bool, int], engine.OcrEngine] = {}
+_ENGINES: dict[tuple[int, bool, int, int], engine.OcrEngine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
 class OcrAnalyzer(ModelAnalyzer):
     name = "ocr"
-    version = "2"
+    version = "3"
     needs: ClassVar[Needs] = Needs(
         cache=True, results_of=("shots",), cache_frames=FrameNeeds(every_frame=False, sample_fps=1.0, width=1280)
     )
@@ -93,10 +92,10 @@ class OcrAnalyzer(ModelAnalyzer):
 
             device = self.cfg.device or self.runtime.device
             cuda = device != "cpu" and "CUDAExecutionProvider" in ort.get_available_providers()
-            key = (max(1, self.resources.cpu), cuda, self.cfg.detector_side)
+            key = (max(1, self.resources.cpu), cuda, self.cfg.detector_side, self.cfg.layout_side)
             with _ENGINES_LOCK:  # one engine per process: instances are made per job
                 if key not in _ENGINES:
-                    _ENGINES[key] = engine.OcrEngine(threads=key[0], cuda=cuda, detector_side=key[2])
+                    _ENGINES[key] = engine.OcrEngine(key[0], cuda, detector_side=key[2], layout_side=key[3])
                 self._engine = _ENGINES[key]
         return self._engine
 
@@ -109,7 +108,7 @@ class OcrAnalyzer(ModelAnalyzer):
         warnings: list[str] = []
         slate: dict[str, str] = {}
         slate_frame: int | None = None
-        reads = 0
+        reads = rereads = 0
         tc_items: list[dict[str, Any]] = []
         for n, (start, end, key) in enumerate(shots):
             try:
@@ -117,11 +116,17 @@ class OcrAnalyzer(ModelAnalyzer):
             except ValueError as e:
                 warnings.append(f"shot {n + 1} (frames {start}-{end}): {e}")
                 continue
-            for p_start, p_end, frame in parts:
-                reads += 1
-                text_lines, windows = self.read_picture(frame.image)
+            boxes = None
+            for part in parts:
+                frame = part.frame
+                if part.full or boxes is None:
+                    reading = self._load().read_full(frame.image)
+                    found, boxes, reads = reading.lines, reading.boxes, reads + 1
+                else:
+                    found, rereads = self._load().read_at(frame.image, boxes), rereads + 1
+                text_lines, windows = self._sorted_lines(found, frame.image.shape[0])
                 h, w = frame.image.shape[:2]
-                items += [_item(t, w, h, p_start, p_end) for t in text_lines]
+                items += [_item(t, w, h, part.start, part.end) for t in text_lines]
                 tc_items += [timecode_item(t, tc, frame.index, clip) for t, tc in windows]
                 if self.cfg.slates and not slate:
                     got = read_slate(text_lines)
@@ -133,7 +138,7 @@ class OcrAnalyzer(ModelAnalyzer):
                    round(it["confidence"], 3))
             for it in items
         ]  # fmt: skip
-        summary: dict[str, Any] = {"reads": reads, "lines": len(items)}
+        summary: dict[str, Any] = {"reads": reads, "rereads": rereads, "lines": len(items)}
         if tc_items:
             summary["burned_in_tc"] = tc_summary(tc_items)
             markers += tc_markers(tc_items)
@@ -148,8 +153,13 @@ class OcrAnalyzer(ModelAnalyzer):
 
     def read_picture(self, image: np.ndarray) -> tuple[list[engine.TextBox], list[tuple[engine.TextBox, str]]]:
         """The text lines of one picture (joined, fragments dropped), and its timecode windows apart."""
-        found = lines.join_lines(self._load().read(image), self.cfg.line_gap)
-        found = lines.kept(found, self.cfg.min_height * image.shape[0], self.cfg.min_confidence)
+        return self._sorted_lines(self._load().read(image), image.shape[0])
+
+    def _sorted_lines(
+        self, boxes: list[engine.TextBox], height: int
+    ) -> tuple[list[engine.TextBox], list[tuple[engine.TextBox, str]]]:
+        found = lines.join_lines(boxes, self.cfg.line_gap)
+        found = lines.kept(found, self.cfg.min_height * height, self.cfg.min_confidence)
         text_lines: list[engine.TextBox] = []
         windows: list[tuple[engine.TextBox, str]] = []
         for t in found:
@@ -160,36 +170,21 @@ class OcrAnalyzer(ModelAnalyzer):
                 windows.append((t, tc))
         return text_lines, windows
 
-    def _parts(self, cache: Any, start: int, end: int, key: int | None) -> list[tuple[int, int, Any]]:
-        """(start, end, picture to read) of each part of a shot, split where the picture changes."""
+    def _parts(self, cache: Any, start: int, end: int, key: int | None) -> list[ShotPart]:
+        """The shot's parts to read (:mod:`shot_parts`): split where the picture changes."""
         frames = list(cache.frames(fps=self.cfg.sample_fps, start_frame=start, end_frame=end))
         if not frames:
             near = cache.frame_near(key if key is not None else (start + end) // 2)
-            return [(start, end, near)] if near is not None else []
-        cuts = [0]
-        ref = _thumb(frames[0].image)
-        for i, f in enumerate(frames[1:], start=1):
-            t = _thumb(f.image)
-            changed = float((np.abs(t - ref) > 0.15).mean())
-            if changed > self.cfg.change_threshold and len(cuts) < self.cfg.max_reads_per_shot:
-                cuts.append(i)
-                ref = t
-        bounds = [*cuts, len(frames)]
-        parts = []
-        target = key if key is not None else (start + end) // 2
-        for a, b in itertools.pairwise(bounds):
-            group = frames[a:b]
-            p_start = start if a == 0 else group[0].index
-            p_end = end if b == len(frames) else frames[b].index
-            inside = [f for f in group if p_start <= target < p_end]
-            pick = min(inside or group, key=lambda f: abs(f.index - (target if inside else (p_start + p_end) // 2)))
-            parts.append((p_start, p_end, pick))
-        return parts
-
-
-def _thumb(image: np.ndarray) -> np.ndarray:
-    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    return cv2.resize(gray, (160, 90), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+            return [ShotPart(start, end, near, True)] if near is not None else []
+        return plan_parts(
+            frames,
+            start,
+            end,
+            key,
+            change_threshold=self.cfg.change_threshold,
+            max_full_reads=self.cfg.max_reads_per_shot,
+            layout=self._load().layout if self.cfg.layout_side else None,
+        )
 
 
 def _item(t: engine.TextBox, w: int, h: int, start: int, end: int) -> dict[str, Any]:

@@ -23,8 +23,11 @@ class OcrConfig(AnalyzerConfig):
     #: Share of a 160-px thumbnail's pixels that changed (by more than 15 % of full scale) since the last
     #: read picture that makes a picture inside a shot worth reading again (a new lower third, a slate).
     change_threshold: float = Field(default=0.01, gt=0.0, le=1.0)
-    #: At most this many pictures read per shot (the keyframe counts).
+    #: At most this many pictures read in full per shot (the keyframe counts).
     max_reads_per_shot: int = Field(default=4, ge=1, le=100)
+    #: Long side (px) of the layout test a changed picture gets before a full read: text in the same
+    #: places as at the last full read is read again at its boxes, without the detector. 0 = off.
+    layout_side: int = Field(default=480, ge=0, le=2048)
     #: Lowest recognition confidence kept (chosen from benchmarks/ocr.py).
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
     #: Lines shorter than this share of the picture height are dropped as fragments.

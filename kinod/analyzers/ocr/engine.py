@@ -9,6 +9,7 @@ with ``--no-deps`` (Makefile) and its light dependencies are pinned in pyproject
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 import threading
@@ -74,10 +75,48 @@ def verify(root: Path | None = None) -> dict[str, Path]:
     return out
 
 
+@dataclass(frozen=True)
+class Reading:
+    """A picture read in full: its text lines, and the detector's boxes (quadrilaterals in the
+    picture's pixels, every one found, kept or not) for reading the same places again."""
+
+    lines: list[TextBox]
+    boxes: np.ndarray | None
+
+
+class _Detector:
+    """The engine's text detector, which remembers the boxes it found or hands back given ones.
+
+    Why: :meth:`OcrEngine.read_at` reads a picture at the boxes of an earlier one through the
+    engine's own pipeline (crops, direction, recognition, word boxes), only without detecting.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.given: np.ndarray | None = None
+        self.found: np.ndarray | None = None
+
+    def __call__(self, img: np.ndarray) -> tuple[np.ndarray | None, float]:
+        if self.given is not None:
+            return self.given, 0.0
+        self.found, elapsed = self.inner(img)
+        return self.found, elapsed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 class OcrEngine:
     """Loads the verified models once; :meth:`read` returns the text lines of one BGR picture."""
 
-    def __init__(self, threads: int = 1, cuda: bool = False, root: Path | None = None, detector_side: int = 0) -> None:
+    def __init__(
+        self,
+        threads: int = 1,
+        cuda: bool = False,
+        root: Path | None = None,
+        detector_side: int = 0,
+        layout_side: int = 480,
+    ) -> None:
         paths = verify(root)
         import logging
 
@@ -97,14 +136,62 @@ class OcrEngine:
         )
         if detector_side:
             _detect_at(self._ocr.text_det, detector_side)
+        # The layout test: the same detector (one session) on a small picture, about a tenth of a read.
+        self._layout = copy.copy(self._ocr.text_det)
+        if layout_side:
+            _detect_at(self._layout, layout_side)
+        self._det = _Detector(self._ocr.text_det)
+        self._ocr.text_det = self._det
         self._lock = threading.Lock()
 
     def read(self, bgr: np.ndarray, restore_spaces: bool = True) -> list[TextBox]:
         """Text boxes of one picture, with the spaces the recogniser dropped put back (:func:`lines.spaced`)."""
+        return self.read_full(bgr, restore_spaces).lines
+
+    def read_full(self, bgr: np.ndarray, restore_spaces: bool = True) -> Reading:
+        """:meth:`read`, with the detector's boxes for :meth:`read_at` (None when they cannot be reused)."""
+        with self._lock:
+            self._det.found = None
+            lines = self._read(bgr, restore_spaces)
+            found = self._det.found
+        if not self.reusable(bgr):
+            return Reading(lines, None)
+        return Reading(lines, found if found is not None else np.zeros((0, 4, 2), np.float32))
+
+    def read_at(self, bgr: np.ndarray, boxes: np.ndarray, restore_spaces: bool = True) -> list[TextBox]:
+        """The text at ``boxes`` (from :meth:`read_full` of a picture of this size): recognition only."""
+        if not len(boxes):
+            return []
+        with self._lock:
+            self._det.given = boxes
+            try:
+                return self._read(bgr, restore_spaces)
+            finally:
+                self._det.given = None
+
+    def layout(self, bgr: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """Where the quick low-resolution detector sees text: (x0, y0, x1, y1) in the picture's pixels."""
+        with self._lock:
+            boxes, _elapsed = self._layout(np.ascontiguousarray(bgr))
+        if boxes is None:
+            return []
+        return [(float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 0].max()), float(b[:, 1].max())) for b in boxes]
+
+    def reusable(self, bgr: np.ndarray) -> bool:
+        """True when the engine reads this picture at its own size, unpadded, so its boxes are in its pixels."""
+        ocr = self._ocr
+        h, w = bgr.shape[:2]
+        return (
+            ocr.min_side_len <= min(h, w)
+            and max(h, w) <= ocr.max_side_len
+            and h > ocr.min_height
+            and (ocr.width_height_ratio == -1 or w / h <= ocr.width_height_ratio)
+        )
+
+    def _read(self, bgr: np.ndarray, restore_spaces: bool) -> list[TextBox]:
         from kinod.analyzers.ocr.lines import ink_gaps, spaced
 
-        with self._lock:
-            result, _elapsed = self._ocr(np.ascontiguousarray(bgr), return_word_box=restore_spaces)
+        result, _elapsed = self._ocr(np.ascontiguousarray(bgr), return_word_box=restore_spaces)
         out: list[TextBox] = []
         for row in result or []:
             poly, text, score = row[0], str(row[1]).strip(), float(row[2])

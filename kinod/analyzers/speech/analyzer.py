@@ -89,8 +89,11 @@ class SpeechAnalyzer(ModelAnalyzer):
     needs: ClassVar[Needs] = Needs(cache=True, audio=AudioNeeds())
     # gpu=1: it uses a GPU when the job's device is cuda/auto and one is free; the estimate is
     # for the default model ("base", 145 MB) at the CUDA default batch of 8 (see resources_for()).
+    # cpu=1: one CTranslate2 thread. Two take about 1.6x the CPU for ~10 % less wall time on
+    # one clip (83 s of speech: 51 vs 79-86 CPU-s), so on a card two clips transcribed side by
+    # side, one thread each, finish far sooner; cpu_threads raises it for a lone clip.
     resources: ClassVar[Resources] = Resources(
-        cpu=2, gpu=1, gpu_mem_mb=gpu_mem_estimate_mb(145_217_532, 8), ram_mb=2048
+        cpu=1, gpu=1, gpu_mem_mb=gpu_mem_estimate_mb(145_217_532, 8), ram_mb=2048
     )
     Config: ClassVar[type[AnalyzerConfig]] = SpeechConfig
 
