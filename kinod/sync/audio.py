@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,13 +96,37 @@ class EnvelopeCache:
             return self._mem[key]
         env = self._from_disk(path)
         if env is None:
-            pcm = decode_mono(self.ffmpeg, path, ENVELOPE_DECODE_RATE, 0.0, None)
-            pcm = _band(pcm)
-            env = envelope_of(pcm)
+            env = self._decode(path)
             self.decodes += 1
             self._to_disk(path, env)
         self._mem[key] = env
         return env
+
+    def prefetch(self, paths: list[Path], workers: int) -> None:
+        """Decode the envelopes of ``paths`` not yet known, ``workers`` at a time.
+
+        Why: a card's sync runs after its last clip, when the machine is otherwise idle; one
+        ffmpeg decode after another would leave all cores but one waiting. A file that cannot
+        be read is left for :meth:`get`, which raises for it where it is asked.
+        """
+        todo = [p for p in dict.fromkeys(paths) if str(p) not in self._mem and self._from_disk(p) is None]
+        if len(todo) < 2 or workers < 2:
+            return
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for path, env in zip(todo, pool.map(self._decode_or_none, todo), strict=True):
+                if env is not None:
+                    self.decodes += 1
+                    self._to_disk(path, env)
+                    self._mem[str(path)] = env
+
+    def _decode(self, path: Path) -> Envelope:
+        return envelope_of(_band(decode_mono(self.ffmpeg, path, ENVELOPE_DECODE_RATE, 0.0, None)))
+
+    def _decode_or_none(self, path: Path) -> Envelope | None:
+        try:
+            return self._decode(path)
+        except AudioReadError:
+            return None
 
     def _disk_path(self, path: Path) -> Path | None:
         if self.folder is None:

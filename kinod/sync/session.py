@@ -9,6 +9,7 @@ end as a reason in the sync table.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,6 +77,11 @@ def sync_files(
             pics.append(clip)
         step(p.name)
     envelopes = EnvelopeCache(ffmpeg, cache_dir)
+    # The files the waveform comparison reads: clips without timecode, and every usable take.
+    untimed = [Path(c.path) for c in pics if not c.has_timecode and c.audio_channels]
+    if untimed:
+        takes = [Path(s.path) for s in snd if s.samples and s.sample_rate]
+        envelopes.prefetch([*untimed, *takes], workers=min(4, os.cpu_count() or 1))
     aligner = Aligner(ffmpeg, envelopes)
     pairer = Pairer(aligner, Thresholds(cfg.min_confidence, cfg.min_peak), cfg.measure_drift)
     clips = pairer.pair(pics, snd, lambda name: step(name))
