@@ -95,7 +95,7 @@ def _text(words: str, size: int, y: str, t: str = "") -> str:
 def make_card(folder: Path, minutes: float) -> Path:
     """The card's clips (cached by their length), hard-linked or copied into ``folder``."""
     u = minutes * 60 / 600  # every length below is for a 10-minute card
-    cache = CACHE / f"card2_{minutes:g}min"
+    cache = CACHE / f"card3_{minutes:g}min"
     cache.mkdir(parents=True, exist_ok=True)
     cycle = speech_cycle(cache)
 
@@ -108,7 +108,8 @@ def make_card(folder: Path, minutes: float) -> Path:
     people = ["-stream_loop", "-1", "-i", str(ham)]
     clips = []
     for i in range(3):  # people talking to camera; each its own take (a distinct file, so no duplicate)
-        clips.append(_h264(cache / f"C{i + 1:03d}.mp4", 90 * u, f"scale=1920:1080,hue=h={10 * i}", talk(13 * i), people))
+        look = f"scale=1920:1080,hue=h={10 * i}"
+        clips.append(_h264(cache / f"C{i + 1:03d}.mp4", 90 * u, look, talk(13 * i), people))
     slate = ",".join((_text("SCENE 12 TAKE 3", 120, "300"), _text("CAM A  ROLL A001", 80, "600")))
     clips.append(_h264(cache / "C004.mp4", 20 * u, slate, quiet, ["-f", "lavfi", "-i", "color=c=0x202020:s=1920x1080"]))
     signs = ",".join(_text(w, 110, "h/2-60", f"between(mod(t,24),{6 * k},{6 * k + 6})") for k, w in
@@ -124,7 +125,8 @@ def make_card(folder: Path, minutes: float) -> Path:
     clips.append(_h264(cache / "C010.mp4", 60 * u, "scale=1920:1080", talk(6), people, rate=50))  # 50p
     sound = cache / "C011.wav"
     if not sound.is_file():
-        ffmpeg(*talk(20), "-t", f"{40 * u:.2f}", str(sound))
+        # Another recording, not the clips' scratch sound: the same voices at another tempo.
+        ffmpeg(*talk(20), "-af", "atempo=1.3", "-t", f"{40 * u:.2f}", str(sound))
     clips.append(sound)
     folder.mkdir(parents=True)
     for c in clips:

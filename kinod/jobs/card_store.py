@@ -139,16 +139,18 @@ class CardRepo:
         return {r["state"]: r["n"] for r in rows}
 
     def eta(self, card_path: str, now: float | None = None) -> CardEta:
-        """How far a card got and when it should be done, from the rate its own clips went at.
+        """How far a card got and when it should be done, from the rate of its own work so far.
 
-        The rate is the card's finished clips over the time since its first task started,
-        so it holds everything a clip costs here (pass, model tasks, other work sharing
-        the machine); None until a clip is done.
+        Each of the card's tasks (a clip's pass, each model job) weighs its clip's duration.
+        The rate is the weight finished over the time since the card's first task started,
+        so it holds what work costs here (other jobs sharing the machine included); the ETA
+        is the weight left at that rate. Tasks, not clips: the model analyzers run after
+        every clip's pass, so no clip may finish until late while the work goes on. None
+        until a task is done.
         """
         p = self.progress(card_path)
         total = sum(p.values())
         waiting = sum(p.get(s, 0) for s in ("new", "queued", "running"))
-        finished = total - waiting
         rows = self.db.query(
             """SELECT min(e.at) AS first, count(DISTINCT e.fingerprint) AS started FROM job_events e
                 JOIN clip_paths p ON e.fingerprint=p.fingerprint WHERE p.card_path=? AND e.event='started'""",
@@ -156,9 +158,26 @@ class CardRepo:
         )
         first, started = (rows[0]["first"], rows[0]["started"]) if rows else (None, 0)
         eta = None
-        if first is not None and finished and waiting:
-            eta = ((now or time.time()) - first) / finished * waiting
-        return CardEta(total, finished, started or 0, 0.0 if not waiting and total else eta)
+        if first is not None and waiting:
+            done, left = self._work(card_path)
+            if done > 0:
+                eta = ((now or time.time()) - first) / done * left
+        return CardEta(total, total - waiting, started or 0, 0.0 if not waiting and total else eta)
+
+    def _work(self, card_path: str) -> tuple[float, float]:
+        """Seconds of footage of the card's tasks finished and still to run (a pass and each model job)."""
+        rows = self.db.query(
+            """SELECT t.state IN ('queued', 'running') AS left,
+                      sum(coalesce(json_extract(c.probe, '$.duration_s'), 1.0)) AS seconds
+                 FROM (SELECT fingerprint, state FROM passes
+                       UNION ALL SELECT fingerprint, state FROM jobs WHERE kind='model') t
+                 JOIN clips c ON c.fingerprint=t.fingerprint
+                 JOIN clip_paths p ON p.fingerprint=t.fingerprint
+                WHERE p.card_path=? GROUP BY 1""",
+            (card_path,),
+        )
+        by = {bool(r["left"]): float(r["seconds"] or 0.0) for r in rows}
+        return by.get(False, 0.0), by.get(True, 0.0)
 
     def cancelled_paths(self, card_path: str) -> list[str]:
         """Paths of the card's clips whose work was cancelled (a file that changed or went away)."""

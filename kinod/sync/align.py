@@ -8,6 +8,7 @@ conversion ever enters the offset.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,11 +78,14 @@ class Aligner:
         c0 = round(start * sr)
         margin = round(FINE_MARGIN_S * sr)
         r0 = max(0, c0 - rough - margin)
-        try:
-            cam = decode_mono(self.ffmpeg, Path(picture.path), sr, c0 / sr, window)
-            rec = decode_mono(self.ffmpeg, Path(sound.path), sr, r0 / sr, window + 2 * FINE_MARGIN_S)
-        except AudioReadError:
-            return None
+        # The two windows are read side by side: each is mostly ffmpeg starting and seeking.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            cam_f = pool.submit(decode_mono, self.ffmpeg, Path(picture.path), sr, c0 / sr, window)
+            rec_f = pool.submit(decode_mono, self.ffmpeg, Path(sound.path), sr, r0 / sr, window + 2 * FINE_MARGIN_S)
+            try:
+                cam, rec = cam_f.result(), rec_f.result()
+            except AudioReadError:
+                return None
         self.fine_decodes += 1
         fine = fine_match(cam, rec, sr)
         if fine is None:
