@@ -272,7 +272,7 @@ class FrameCacheFeeder:
         from kinod.contracts import FrameNeeds, Needs
 
         self.writer = writer
-        self.needs = Needs(frames=FrameNeeds(every_frame=False, sample_fps=spec.fps, width=spec.width))
+        self.needs = Needs(frames=FrameNeeds(every_frame=False, sample_fps=spec.fps, width=spec.width, scaling="fast"))
         self.lock = threading.Lock()
         self.failure: str | None = None
 

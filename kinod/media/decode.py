@@ -154,7 +154,7 @@ class DecodePass:
                 w, h = full_w, full_h
             return StreamSpec(w, h, "point", step)
         w, h = analysis_size(self.probe, width)
-        return StreamSpec(w, h, "area", step)
+        return StreamSpec(w, h, needs.scaling, step)
 
     def command(
         self,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kinod.contracts import FilterTap
-from kinod.media.decode_types import POINT_FLAGS, SCALE_FLAGS, AudioBranch, StreamSpec, VideoBranch
+from kinod.media.decode_types import FAST_SCALE_FLAGS, POINT_FLAGS, SCALE_FLAGS, AudioBranch, StreamSpec, VideoBranch
 from kinod.media.imageseq import ImageSequence
 from kinod.media.imageseq_probe import LINEAR_TO_DISPLAY, concat_list
 
@@ -112,8 +112,9 @@ def _frame_streams(
             # Same rule as StreamSpec.index: exact in doubles for any real clip length.
             a, b = spec.step.numerator, spec.step.denominator
             chain.append(f"select='gt(floor(n*{a}/{b}),floor((n-1)*{a}/{b}))'")
-        if spec.scaling == "area":
-            chain.append(f"scale={spec.width}:{spec.height}:flags={SCALE_FLAGS}")
+        if spec.scaling in ("area", "fast"):
+            flags = SCALE_FLAGS if spec.scaling == "area" else FAST_SCALE_FLAGS
+            chain.append(f"scale={spec.width}:{spec.height}:flags={flags}")
         else:
             # Always through 8-bit 4:2:0, so the BGR is the same whether taps share it or not.
             chain.append(f"scale={spec.width}:{spec.height}:flags={POINT_FLAGS},format=yuv420p")
