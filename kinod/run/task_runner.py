@@ -47,9 +47,23 @@ class TaskRunner:
         classes: Sequence[type[Analyzer]] | None = None,
         branch_providers: Sequence[BranchProvider] | None = None,
     ) -> None:
+        one_opencv_thread()
         self.analyzers = analyzers if analyzers is not None else AnalyzerSet(config, classes)
         self.passes = PassRunner(config, self.analyzers, branch_providers)
         self.models = ModelRunner(config, self.analyzers)
 
     def __call__(self, task: Task, cancelled: Callable[[], bool], progress: Progress | None = None) -> TaskOutcome:
         return run_task(task, cancelled, self.passes, self.models, progress)
+
+
+def one_opencv_thread() -> None:
+    """OpenCV runs each call on the calling thread, not on a pool of one thread per core.
+
+    Why: a task holds the CPU slots the scheduler gave it and tasks run side by side, so the
+    machine's cores are already shared out; OpenCV's pool on top of that (faces runs its
+    detector and embedder through cv2.dnn) took 57.5 CPU-s per minute of 1080p for faces on
+    two cores where one thread takes 35.6, with the same tracks (``benchmarks/faces.py``).
+    """
+    import cv2
+
+    cv2.setNumThreads(1)
