@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from media import ffmpeg
+from ocr_harness import ocr_sidecar
 
 from kinod.analyzers.base import ModelMissingError
 from kinod.analyzers.ocr import OcrAnalyzer, engine
 from kinod.analyzers.ocr.engine import TextBox
 from kinod.analyzers.ocr.slate import read_slate
-from kinod.analyzers.shots import ShotsAnalyzer
-from kinod.config import load_config
-from kinod.jobs.store import JobStore
-from kinod.run.processor import ClipProcessor
 
 SANS = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 SERIF = Path("/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf")
@@ -95,23 +91,7 @@ def _render(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def ocr(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    tmp = tmp_path_factory.mktemp("ocr")
-    for d in ("footage", "out", "var"):
-        (tmp / d).mkdir()
-    cfg = tmp / "config.toml"
-    cfg.write_text(
-        f'[[watch.roots]]\npath = "{tmp / "footage"}"\n[output]\nroot = "{tmp / "out"}"\n'
-        f'[state]\ndir = "{tmp / "var"}"\n[logging]\nformat = "json"\n[analyzers]\nenabled = ["shots", "ocr"]\n'
-    )
-    clip = _render(tmp / "footage" / "text.mp4")
-    config = load_config(cfg)
-    store = JobStore(config.state.dir / "kinod.sqlite")
-    try:
-        outcome = ClipProcessor(config, store, classes=[ShotsAnalyzer, OcrAnalyzer]).process(clip, tmp / "out")
-    finally:
-        store.close()
-    assert outcome.ok, outcome.error
-    data = json.loads(Path(str(outcome.sidecar)).read_text())
+    data = ocr_sidecar(tmp_path_factory.mktemp("ocr"), "text.mp4", _render)
     return data["analyses"]["ocr"] | {"markers": data.get("markers", [])}
 
 

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from media import ffmpeg
+from ocr_harness import ocr_sidecar
 
-from kinod.analyzers.ocr import OcrAnalyzer
 from kinod.analyzers.ocr.shot_parts import same_layout
-from kinod.analyzers.shots import ShotsAnalyzer
-from kinod.config import load_config
-from kinod.jobs.store import JobStore
-from kinod.run.processor import ClipProcessor
 
 SANS = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 MONO = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf")
@@ -43,23 +38,7 @@ def _render(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def ocr(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    tmp = tmp_path_factory.mktemp("ocr_shot")
-    for d in ("footage", "out", "var"):
-        (tmp / d).mkdir()
-    cfg = tmp / "config.toml"
-    cfg.write_text(
-        f'[[watch.roots]]\npath = "{tmp / "footage"}"\n[output]\nroot = "{tmp / "out"}"\n'
-        f'[state]\ndir = "{tmp / "var"}"\n[logging]\nformat = "json"\n[analyzers]\nenabled = ["shots", "ocr"]\n'
-    )
-    clip = _render(tmp / "footage" / "one_shot.mp4")
-    config = load_config(cfg)
-    store = JobStore(config.state.dir / "kinod.sqlite")
-    try:
-        outcome = ClipProcessor(config, store, classes=[ShotsAnalyzer, OcrAnalyzer]).process(clip, tmp / "out")
-    finally:
-        store.close()
-    assert outcome.ok, outcome.error
-    data = json.loads(Path(str(outcome.sidecar)).read_text())
+    data = ocr_sidecar(tmp_path_factory.mktemp("ocr_shot"), "one_shot.mp4", _render)
     assert data["analyses"]["shots"]["summary"]["cuts"] == []
     return data["analyses"]["ocr"]
 
