@@ -31,7 +31,8 @@ def _render(path: Path) -> Path:
         _text(MONO, "TAKE TWO READY", 44, 440, 300, "gte(t,8)"),
         _text(SANS, "Maria Lopez", 48, 60, 600, "gte(t,4)"),
     ])  # fmt: skip
-    ffmpeg("-f", "lavfi", "-i", "gradients=s=1280x720:r=25:speed=0.4", "-vf", f"{graph},format=yuv420p", "-t", "12",
+    moving = "smptehdbars=s=1280x720:r=25,scroll=horizontal=0.004"  # deterministic, no text of its own
+    ffmpeg("-f", "lavfi", "-i", moving, "-vf", f"{graph},format=yuv420p", "-t", "12",
            "-c:v", "libx264", "-preset", "ultrafast", "-crf", "16", str(path))  # fmt: skip
     return path
 
@@ -49,9 +50,10 @@ def _ranges(ocr: dict[str, Any], text: str) -> list[tuple[int, int]]:
 
 def test_movement_is_read_again_at_known_boxes_and_new_places_in_full(ocr: dict[str, Any]) -> None:
     s = ocr["summary"]
-    # The first picture, the lower third's arrival: full reads. Every other second: the known boxes only.
-    assert s["reads"] == 2, s
-    assert s["rereads"] >= 8, s
+    # Eleven pictures after the first changed (the bars scroll); the first picture and the lower
+    # third's arrival are full reads, most of the others only re-read the known boxes.
+    assert 2 <= s["reads"] <= 4, s
+    assert s["rereads"] >= 6 and s["reads"] + s["rereads"] == 12, s
 
 
 def test_text_found_over_the_whole_shot_with_its_ranges(ocr: dict[str, Any]) -> None:
