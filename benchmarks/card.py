@@ -16,9 +16,12 @@ Printed per configuration (``defaults``: the shipped analyzers; ``faces``: the s
 plus faces): wall time, real-time factor (footage / wall), CPU-s per minute of footage
 per analyzer (in-pass analyzers: the CPU of their hooks; ``decode pass``: ffmpeg and the
 pass's readers; ``kinod``: the coordinator and the worker processes' start-up), the
-total measured by the OS, peak RSS of the largest process, and the time from the card
-landing to its first and last sidecar. The machine may be shared: the load average is
-printed with every run. ``--json PATH`` writes the figures for tests.
+total measured by the OS, the share of the cores kept busy, peak RSS of the largest
+process, and the time from the card landing to its first and last clip's sidecar (when
+the daemon logs "clip done": a sidecar is written again later when a person's name or
+the card's sync reaches it, so file times would say when it was last touched). The
+machine may be shared: the load average is printed with every run. ``--json PATH``
+writes the figures for tests.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -172,18 +176,19 @@ def run_card(
         wall = time.time() - t0
         left_behind = _reap_orphans()
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        sidecars = sorted(p.stat().st_mtime for p in (base / "out").rglob("*.kino.json"))
+        sidecars = list((base / "out").rglob("*.kino.json"))
         if keep_log is not None:
             shutil.copy(log, keep_log)
         figures = books(log.read_text().splitlines())
         figures["cpu_by"]["kinod"] += left_behind  # type: ignore[index]
+        done: list[float] = figures.pop("clips_done_at")  # type: ignore[assignment]
         figures.update(
             wall_s=wall,
             os_cpu_s=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
             peak_rss_mb=after.ru_maxrss / 1024,
             sidecars=len(sidecars),
-            first_sidecar_s=(sidecars[0] - t0) if sidecars else None,
-            last_sidecar_s=(sidecars[-1] - t0) if sidecars else None,
+            first_sidecar_s=(done[0] - t0) if done else None,
+            last_sidecar_s=(done[-1] - t0) if done else None,
         )
         return figures
 
@@ -235,6 +240,7 @@ def books(lines: list[str]) -> dict[str, object]:
     """CPU by analyzer from the daemon's log: each task's CPU, a pass split by its analyzers' hooks."""
     by: dict[str, float] = defaultdict(float)
     tasks_cpu, start_cpu, stopped = 0.0, 0.0, None
+    done_at: list[float] = []  # when each clip's sidecar was first written (a later rewrite adds names)
     for line in lines:
         try:
             ev = json.loads(line)
@@ -251,6 +257,8 @@ def books(lines: list[str]) -> dict[str, object]:
                 by["decode pass"] += cpu - sum(hooks.values())
             else:
                 by[str(ev.get("analyzer"))] += cpu
+        elif ev.get("event") == "clip done":
+            done_at.append(datetime.fromisoformat(str(ev["timestamp"]).replace("Z", "+00:00")).timestamp())
         elif ev.get("event") == "kinod stopped":
             stopped = ev
     if stopped is None:
@@ -258,7 +266,7 @@ def books(lines: list[str]) -> dict[str, object]:
     # kinod's own work: the coordinator (watching, planning, the scheduler, sidecars) and the
     # worker processes' start-up (imports, building the runner), each measured where it ran.
     by["kinod"] = float(stopped["cpu_s"]) + start_cpu
-    return {"cpu_by": dict(by), "tasks_cpu_s": tasks_cpu}
+    return {"cpu_by": dict(by), "tasks_cpu_s": tasks_cpu, "clips_done_at": sorted(done_at)}
 
 
 def report(name: str, f: dict[str, object], footage_s: float) -> None:
@@ -278,6 +286,8 @@ def report(name: str, f: dict[str, object], footage_s: float) -> None:
     os_cpu = float(f["os_cpu_s"])  # type: ignore[arg-type]
     print(f"  {'sum of the rows':34}{total / minutes:9.2f}")
     print(f"  {'measured by the OS (all processes)':34}{os_cpu / minutes:9.2f}   rows / OS {total / os_cpu:.3f}")
+    # CPU-s move with the machine's other tenants; the share of the cores kept busy does not.
+    print(f"  cores busy {os_cpu / (wall * (os.cpu_count() or 1)):.1%} of the wall time")
     print("  * the largest single process of this run or an earlier one (the OS keeps one maximum for all)")
 
 

@@ -213,6 +213,33 @@ def test_passes_first_newest_card_first_and_a_bounded_queue(tmp_path: Path) -> N
         store.close()
 
 
+def test_model_jobs_go_clip_by_clip_longest_first_and_passes_in_arrival_order(tmp_path: Path) -> None:
+    """Longest first within a card: the last job to start is a short one, so no slot idles at the end;
+    clip by clip, so each clip's sidecar lands when its own jobs are done."""
+    store = JobStore(tmp_path / "s.sqlite")
+    try:
+        seconds = {"a": 20.0, "b": 90.0, "c": 60.0, "d": 120.0}
+        for fp in seconds:
+            store.clips.upsert(fp, f"/f/{fp}.mov", 1, None, "queued", card_rank=1.0)
+            jobs = [_model_spec(fp, "categories", priority=11), _model_spec(fp, "faces", priority=10)]
+            store.queue.enqueue([*jobs, _model_spec(fp, "ocr", priority=10)], card_rank=1.0)
+            store.queue.enqueue_pass(fp, f"/f/{fp}.mov", card_rank=1.0)
+        passes = [t.fingerprint for t in store.queue.next_tasks(10, newest_first=False) if t.kind == "pass"]
+        assert passes == ["a", "b", "c", "d"]
+        for fp, dur in seconds.items():  # each pass leaves the probe and the cache
+            store.queue.claim(f"pass:{fp}", "me", 60)
+            probe = {"duration_s": dur}
+            store.queue.finish_pass(fp, "me", state="done", error=None, records={}, failures={},
+                                    clip={"probe": probe, "cache": "ready"})  # fmt: skip
+        tasks = store.queue.next_tasks(20, newest_first=False)
+        assert [t.fingerprint for t in tasks] == [fp for fp in "dbca" for _ in range(3)]
+        assert [t.analyzer for t in tasks][2::3] == ["categories"] * 4  # a clip's reader after what it reads
+        store.clips.set_state("a", "queued", probe={"duration_s": 500.0})  # a probe written again counts
+        assert store.queue.next_tasks(1, newest_first=False)[0].fingerprint == "a"
+    finally:
+        store.close()
+
+
 def test_a_retriable_failure_is_retried_up_to_max_attempts(tmp_path: Path) -> None:
     store = JobStore(tmp_path / "s.sqlite")
     try:

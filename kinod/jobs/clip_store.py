@@ -122,6 +122,9 @@ class ClipRepo:
                 raise ValueError(f"unknown clip column {k}")
             sets.append(f"{k}=?")
             args.append(json.dumps(v) if k in ("probe", "decode", "errors") and v is not None else v)
+            if k == "probe":
+                sets.append("duration_s=?")
+                args.append(v.get("duration_s") if isinstance(v, dict) else None)
         with self.db.tx() as db:
             db.execute(f"UPDATE clips SET {', '.join(sets)} WHERE fingerprint=?", (*args, fingerprint))
 

@@ -92,7 +92,12 @@ class QueueRepo:
     ) -> list[QueuedTask]:
         """The best ``limit`` runnable tasks: queued passes, and queued model jobs whose cache is ready.
 
-        Order: priority (passes first), then card (newest or oldest first), then age.
+        Order: passes first, then card (newest or oldest first). Passes keep their arrival
+        order. Model jobs go clip by clip, the longest clip first, and by priority within a
+        clip (a job before the jobs that read its result). Clip by clip, each clip's sidecar
+        lands as soon as its own jobs are done rather than all at the end of the card.
+        Longest first keeps both cores busy to the end: a long clip's faces or speech job
+        started last would run alone while the other slot has nothing left to do.
         """
         order = "DESC" if newest_first else "ASC"
         excluded = set(exclude)
@@ -105,15 +110,18 @@ class QueueRepo:
             f"""SELECT * FROM (
                   SELECT 'pass' AS kind, 'pass:' || p.fingerprint AS key, p.fingerprint, p.path, 'pass' AS analyzer,
                          p.priority, p.card_rank, p.created, p.attempts, NULL AS options, p.cpu, 0 AS gpu,
-                         0 AS gpu_mem_mb, '' AS version, '' AS config_hash, NULL AS model_sha256, c.parts, c.card
+                         0 AS gpu_mem_mb, '' AS version, '' AS config_hash, NULL AS model_sha256, c.parts, c.card,
+                         0.0 AS duration_s
                     FROM passes p LEFT JOIN clips c ON c.fingerprint=p.fingerprint WHERE p.state='queued'
                   UNION ALL
                   SELECT 'model', j.key, j.fingerprint, j.path, j.analyzer, j.priority, j.card_rank, j.created,
                          j.attempts, j.options, j.cpu, j.gpu, j.gpu_mem_mb, j.version, j.config_hash,
-                         j.model_sha256, c.parts, c.card
+                         j.model_sha256, c.parts, c.card, coalesce(c.duration_s, 0.0)
                     FROM jobs j JOIN clips c ON c.fingerprint=j.fingerprint
                    WHERE j.state='queued' AND j.kind='model' AND c.cache='ready'){scope}
-                ORDER BY priority ASC, card_rank {order}, created ASC LIMIT ?""",
+                ORDER BY kind = 'model', card_rank {order}, duration_s DESC,
+                         CASE WHEN kind = 'model' THEN fingerprint ELSE '' END, priority ASC, created ASC
+                LIMIT ?""",
             (*args, limit + len(excluded)),
         )
         return [QueuedTask.from_row(r) for r in rows if r["key"] not in excluded][:limit]

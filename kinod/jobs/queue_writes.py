@@ -79,6 +79,9 @@ def record_pass(
             if col in clip:
                 sets.append(f"{col}=?")
                 args.append(json.dumps(clip[col]))
+        if isinstance(clip.get("probe"), dict):
+            sets.append("duration_s=?")
+            args.append(clip["probe"].get("duration_s"))
         if clip.get("cache"):
             sets.append("cache='ready'")
         db.execute(f"UPDATE clips SET {', '.join(sets)} WHERE fingerprint=?", (*args, fingerprint))

@@ -118,6 +118,8 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         # the clip value (ClipFiles.to_json: chapters in order, audio essences, camera facts, card); every
         # path that plans the clip again reads it. NULL (rows of older versions): the file at path alone
         "parts": "TEXT",
+        # seconds of footage (from the probe, once the pass has run): model jobs of a card go longest first
+        "duration_s": "REAL",
     },
     "jobs": {
         "kind": "TEXT NOT NULL DEFAULT 'stream'",
